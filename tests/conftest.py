@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+from pathlib import Path
+
+# huggingface_hub and transformers read these at import time: set them before any import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import pytest  # noqa: E402
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    """Tests never touch the internet: any connection off this machine fails at once."""
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConnectionRefusedError(f"network access to {address!r} attempted in a test")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only
+
+REALZOO = (Path(__file__).resolve().parents[1] / ".." / "shared" / "realzoo").resolve()
+
+
+@pytest.fixture(autouse=True)
+def zoo_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own registry; nothing touches the user's cache."""
+    home = tmp_path / "zoo-home"
+    monkeypatch.setenv("ZOO_RANK_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def realzoo() -> Path:
+    assert REALZOO.is_dir(), f"the realzoo fixtures are expected at {REALZOO} (../shared/realzoo)"
+    return REALZOO
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory) -> dict[str, Path]:
+    """One checkpoint per supported format and method, written by peft / adapters / zoo-rank."""
+    from adapters import DoubleSeqBnConfig, IA3Config as AhIA3, LoRAConfig as AhLoRA, ParBnConfig
+    from adapters import PrefixTuningConfig as AhPrefix, SeqBnConfig
+    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, TaskType
+
+    from factories import adapters_checkpoint, bitfit_checkpoint, peft_checkpoint
+
+    root = tmp_path_factory.mktemp("zoo")
+    cls = TaskType.SEQ_CLS
+    made: dict[str, Path] = {}
+    peft_cases = {
+        "peft-lora": (LoraConfig(task_type=cls, r=4, lora_alpha=8, target_modules=["query", "value"]), True),
+        "peft-lora-bin": (LoraConfig(task_type=cls, r=4, lora_alpha=8, target_modules=["query", "value"]), False),
+        "peft-lora-rslora": (LoraConfig(task_type=cls, r=8, lora_alpha=16, use_rslora=True,
+                                        target_modules=["query", "key", "dense"]), True),
+        "peft-prefix": (PrefixTuningConfig(task_type=cls, num_virtual_tokens=5), True),
+        "peft-prefix-projection": (PrefixTuningConfig(task_type=cls, num_virtual_tokens=5, prefix_projection=True,
+                                                      encoder_hidden_size=16), True),
+        "peft-prompt": (PromptTuningConfig(task_type=cls, num_virtual_tokens=5), True),
+        "peft-ptuning": (PromptEncoderConfig(task_type=cls, num_virtual_tokens=5, encoder_hidden_size=16), True),
+        "peft-ia3": (IA3Config(task_type=cls, target_modules=["key", "value", "output.dense"],
+                               feedforward_modules=["output.dense"]), True),
+    }
+    for name, (config, safe) in peft_cases.items():
+        randomise = ("prompt_encoder", "lora_", "ia3_l") if "prefix" in name or "prompt" in name or "ptuning" in name \
+            else ("lora_", "ia3_l")
+        peft_checkpoint(root / name, config, seed=len(made), safe=safe, randomise=randomise)
+        made[name] = root / name
+    adapter_cases = {
+        "ah-seq-bn": SeqBnConfig(reduction_factor=4),
+        "ah-double-seq-bn": DoubleSeqBnConfig(reduction_factor=4),
+        "ah-par-bn": ParBnConfig(reduction_factor=4),
+        "ah-lora": AhLoRA(r=4, alpha=8),
+        "ah-ia3": AhIA3(),
+        "ah-prefix": AhPrefix(prefix_length=6, bottleneck_size=16),
+        "ah-prefix-flat": AhPrefix(prefix_length=6, flat=True),
+    }
+    for name, config in adapter_cases.items():
+        adapters_checkpoint(root / name, config, seed=len(made))
+        made[name] = root / name
+    bitfit_checkpoint(root / "bitfit", seed=1)
+    made["bitfit"] = root / "bitfit"
+    return made
+
+
+@pytest.fixture
+def checkpoint_copy(tmp_path):
+    """Copy a checkpoint folder somewhere writable (to break it)."""
+
+    def copy(source: Path, name: str = "ckpt") -> Path:
+        target = tmp_path / name
+        shutil.copytree(source, target)
+        for path in target.rglob("*"):
+            os.chmod(path, 0o644 if path.is_file() else 0o755)
+        os.chmod(target, 0o755)
+        return target
+
+    return copy
+
+
+def registry_state(home: Path) -> list:
+    """Everything a registry holds, for before/after comparisons."""
+    db_path = home / "registry.db"
+    if not db_path.exists():
+        return []
+    with sqlite3.connect(db_path) as db:
+        return [
+            db.execute("SELECT * FROM entries ORDER BY id").fetchall(),
+            db.execute("SELECT entry_id, space_id, vector FROM vectors ORDER BY entry_id, space_id").fetchall(),
+            db.execute("SELECT * FROM spaces ORDER BY id").fetchall(),
+        ]

@@ -1,0 +1,51 @@
+"""zoo-rank: rank candidate source tasks for intermediate-task transfer from adapter weights.
+
+The public API is loaded lazily so that ``zoo-rank --help`` and ranking from the registry
+never pay for (or import) torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "add": "zoo_rank.api",
+    "rank": "zoo_rank.api",
+    "resolve_target": "zoo_rank.api",
+    "read_checkpoint": "zoo_rank.readers",
+    "find_checkpoints": "zoo_rank.readers",
+    "save_bitfit": "zoo_rank.readers",
+    "embed": "zoo_rank.embedders",
+    "cosine": "zoo_rank.embedders",
+    "Space": "zoo_rank.embedders",
+    "TaskEmbedding": "zoo_rank.embedders",
+    "AdapterWeights": "zoo_rank.weights",
+    "Registry": "zoo_rank.registry",
+    "Ranking": "zoo_rank.ranker",
+    "Candidate": "zoo_rank.ranker",
+    "ZooRankError": "zoo_rank.errors",
+    "CheckpointError": "zoo_rank.errors",
+    "RegistryError": "zoo_rank.errors",
+    "RankingError": "zoo_rank.errors",
+    "SpaceMismatchError": "zoo_rank.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import add, rank, resolve_target
+    from .embedders import Space, TaskEmbedding, cosine, embed
+    from .errors import CheckpointError, RankingError, RegistryError, SpaceMismatchError, ZooRankError
+    from .ranker import Candidate, Ranking
+    from .readers import find_checkpoints, read_checkpoint, save_bitfit
+    from .registry import Registry
+    from .weights import AdapterWeights
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'zoo_rank' has no attribute {name!r}")

@@ -1,0 +1,215 @@
+"""The Python API behind every CLI command: add checkpoints, rank a target.
+
+    >>> import zoo_rank
+    >>> zoo_rank.add(["path/to/adapters"], task="sst2")
+    >>> zoo_rank.rank("my-adapter", top=5).candidates
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .embedders import DEFAULT_EMBEDDER, EMBEDDERS, TaskEmbedding, embed
+from .errors import CheckpointError, RankingError, ZooRankError
+from .ranker import Ranking, rank_embeddings
+from .readers import find_checkpoints, read_checkpoint
+from .registry import Entry, NewEntry, Registry
+from .weights import AdapterWeights, canonical_base_model
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$")
+
+
+@dataclass
+class AddResult:
+    added: list[Entry] = field(default_factory=list)
+    existing: list[Entry] = field(default_factory=list)
+    failed: list[ZooRankError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name) or "//" in name or name.endswith("/"):
+        raise ZooRankError(
+            f"invalid name {name!r}",
+            hint="use letters, digits and . _ - : @ + / (up to 200 characters, starting with a letter or digit)",
+        )
+    return name
+
+
+def embed_all(weights: AdapterWeights, base_model: str | None = None) -> tuple[list[TaskEmbedding], list[str]]:
+    """Embeddings of one checkpoint with every embedder; the default one must succeed."""
+    embeddings, warnings = [], []
+    for name in EMBEDDERS:
+        try:
+            embeddings.append(embed(weights, name, base_model=base_model))
+        except CheckpointError as exc:
+            if name == DEFAULT_EMBEDDER:
+                raise
+            warnings.append(f"{exc} ({name} embedding skipped)")
+    return embeddings, warnings
+
+
+def add(
+    paths: Sequence[str | Path],
+    *,
+    registry: Registry | None = None,
+    name: str | None = None,
+    task: str | None = None,
+    task_type: str | None = None,
+    train_size: int | None = None,
+    base_model: str | None = None,
+    revision: str | None = None,
+    metadata: dict | None = None,
+    keep_going: bool = False,
+    progress: Callable[[Path], None] | None = None,
+) -> AddResult:
+    """Read, embed and register every checkpoint at or under ``paths``.
+
+    All checkpoints are read and embedded before anything is written, and then written in
+    one transaction: a bad file leaves the registry exactly as it was (unless
+    ``keep_going``, which skips bad checkpoints and registers the rest).
+    """
+    registry = registry or Registry()
+    result = AddResult()
+    found: list[tuple[Path, Path]] = []
+    for root in paths:
+        try:
+            found += [(Path(root), directory) for directory in find_checkpoints(root)]
+        except ZooRankError as exc:
+            if not keep_going:
+                raise
+            result.failed.append(exc)
+    if name is not None and len(found) > 1:
+        raise ZooRankError(f"--name given but {len(found)} checkpoints found", hint="add them one at a time to name each")
+    base_model = canonical_base_model(base_model)
+    pending: list[NewEntry] = []
+    for root, directory in found:
+        if progress:
+            progress(directory)
+        try:
+            pending.append(_prepare(registry, root, directory, name, task, task_type, train_size, base_model,
+                                    revision, metadata, result))
+        except ZooRankError as exc:
+            if not keep_going:
+                raise
+            result.failed.append(exc)
+    fresh = [item for item in pending if item is not None]
+    for status, entry in registry.insert(fresh) if fresh else []:
+        (result.added if status == "added" else result.existing).append(entry)
+    return result
+
+
+def _prepare(registry, root, directory, name, task, task_type, train_size, base_model, revision, metadata, result):
+    weights = read_checkpoint(directory)
+    existing = registry.by_content(weights.content_sha256())
+    if existing is not None:  # never embed the same content twice
+        result.existing.append(existing)
+        return None
+    if name is None:
+        relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
+        name = relative.as_posix() if relative.parts else directory.resolve().name
+    embeddings, warnings = embed_all(weights, base_model)
+    result.warnings += warnings
+    info = {k: v for k, v in weights.info.items() if v is not None}
+    info.update(head_tensors=len(weights.head), skipped_tensors=len(weights.skipped),
+                tuned_values=weights.num_tuned_values())
+    if weights.base_model is None and base_model is None:
+        result.warnings.append(f"{directory}: names no base model; registered under {embeddings[0].space.base_model}"
+                               " (pass --base-model to set it)")
+    return NewEntry(
+        name=validate_name(name),
+        source=str(directory.resolve()),
+        content_sha256=weights.content_sha256(),
+        files=weights.files,
+        method=weights.method,
+        format=weights.format,
+        base_model=embeddings[0].space.base_model,
+        embeddings=embeddings,
+        revision=revision,
+        task=task,
+        task_type=task_type,
+        train_size=train_size,
+        metadata={**info, **(metadata or {})},
+    )
+
+
+@dataclass
+class Target:
+    """A resolved ranking target: its embeddings and the entries it must not be ranked against."""
+
+    label: str
+    embeddings: list[TaskEmbedding]
+    exclude: set[int]
+
+
+def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAULT_EMBEDDER,
+                   base_model: str | None = None) -> Target:
+    """A registry name, else a checkpoint folder (embedded on the fly), else a task name."""
+    label = str(target)
+    entry = registry.get(label) if isinstance(target, str) else None
+    if entry is not None:
+        return Target(label, _of_embedder(registry.embeddings_of(entry), embedder), {entry.id})
+    path = Path(target)
+    if path.exists():
+        weights = read_checkpoint(path)
+        emb = embed(weights, embedder, base_model=canonical_base_model(base_model))
+        same = registry.by_content(weights.content_sha256())
+        return Target(label, [emb], {same.id} if same else set())
+    entries = registry.by_task(label) if isinstance(target, str) else []
+    if entries:
+        embeddings = [e for entry in entries for e in _of_embedder(registry.embeddings_of(entry), embedder)]
+        return Target(label, _average_per_space(embeddings), {entry.id for entry in entries})
+    raise RankingError(
+        f"{label!r} is not a registry name, a task, or a checkpoint folder",
+        hint="run `zoo-rank list` to see what is registered, or pass a path to a checkpoint folder",
+    )
+
+
+def _of_embedder(embeddings: list[TaskEmbedding], embedder: str) -> list[TaskEmbedding]:
+    return [e for e in embeddings if e.space.embedder == embedder]
+
+
+def _average_per_space(embeddings: list[TaskEmbedding]) -> list[TaskEmbedding]:
+    """Several adapters of one task in one space stand for the task by their mean direction."""
+    by_space: dict = {}
+    for emb in embeddings:
+        by_space.setdefault(emb.space, []).append(emb)
+    merged = []
+    for space, group in by_space.items():
+        mean = np.mean([e.vector for e in group], axis=0)
+        merged.append(TaskEmbedding(space, (mean / np.linalg.norm(mean)).astype(np.float32), float(np.linalg.norm(mean)),
+                                    {"entries": len(group)}))
+    return merged
+
+
+def rank(
+    target: str | Path,
+    *,
+    registry: Registry | None = None,
+    embedder: str = DEFAULT_EMBEDDER,
+    center: bool = False,
+    top: int | None = 10,
+    task_type: str | None = None,
+    method: str | None = None,
+    base_model: str | None = None,
+    ensemble: bool | None = None,
+) -> Ranking:
+    """Rank registered candidates for ``target`` (registry name, checkpoint folder, or task).
+
+    ``base_model`` overrides the base model of a checkpoint-folder target whose config does
+    not name it. ``ensemble`` (default: automatic when the target has several methods)
+    averages each candidate task's scores over methods, as in the paper.
+    """
+    registry = registry or Registry()
+    if embedder not in EMBEDDERS:
+        raise ZooRankError(f"unknown embedder {embedder!r}", hint=f"choose one of: {', '.join(EMBEDDERS)}")
+    resolved = resolve_target(registry, target, embedder, base_model)
+    return rank_embeddings(
+        registry, resolved.embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,
+        task_type=task_type, method=method, ensemble=ensemble,
+    )

@@ -1,0 +1,43 @@
+"""Typed errors. Each carries the file or id it is about and says what to do next.
+
+The CLI prints ``str(error)`` as a single line and exits non-zero; the library raises them
+so that callers can tell bad input (``CheckpointError``) from a registry problem
+(``RegistryError``) or a question the registry cannot answer (``RankingError``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ZooRankError(Exception):
+    """Base class of every error zoo-rank raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message}. {hint[:1].upper()}{hint[1:]}" if hint else message)
+
+
+class CheckpointError(ZooRankError):
+    """A checkpoint folder or weight file cannot be read or makes no sense."""
+
+    def __init__(self, path: str | Path, message: str, *, hint: str | None = None) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}", hint=hint)
+
+
+class DependencyError(ZooRankError):
+    """An optional dependency (torch for pickled ``.bin`` files) is missing."""
+
+
+class SpaceMismatchError(ZooRankError):
+    """Two embeddings from different spaces were compared; their cosine would mean nothing."""
+
+
+class RegistryError(ZooRankError):
+    """The registry database refused an operation (unknown name, name taken, newer schema)."""
+
+
+class RankingError(ZooRankError):
+    """A ranking cannot be produced (unknown target, no candidates in the target's space)."""

@@ -1,0 +1,90 @@
+"""Numbered, in-place schema migrations for the registry (``PRAGMA user_version``).
+
+Append a function to ``MIGRATIONS`` to change the schema; never edit one that has shipped.
+Each runs inside the transaction that bumps ``user_version``, so a crash leaves the old
+schema intact and the next open retries.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the surrounding transaction; run statement by statement.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE spaces (
+            id TEXT PRIMARY KEY,
+            base_model TEXT NOT NULL,
+            family TEXT NOT NULL,
+            embedder TEXT NOT NULL,
+            embedder_version INTEGER NOT NULL,
+            dim INTEGER NOT NULL,
+            layout TEXT,
+            generation INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            revision TEXT,
+            content_sha256 TEXT NOT NULL UNIQUE,
+            files TEXT NOT NULL,
+            method TEXT NOT NULL,
+            format TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            task TEXT,
+            task_type TEXT,
+            train_size INTEGER,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX entries_task ON entries(task);
+        CREATE TABLE vectors (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            space_id TEXT NOT NULL REFERENCES spaces(id),
+            vector BLOB NOT NULL,
+            norm REAL NOT NULL,
+            PRIMARY KEY (entry_id, space_id)
+        );
+        CREATE INDEX vectors_space ON vectors(space_id, entry_id);
+        """
+    )
+
+
+MIGRATIONS = [_m001_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema up to ``SCHEMA_VERSION``; returns the version found before."""
+    from .errors import RegistryError
+
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise RegistryError(
+            f"registry schema version {found} is newer than this zoo-rank understands ({SCHEMA_VERSION})",
+            hint="upgrade zoo-rank (`pip install -U zoo-rank`)",
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+        for number in range(current, SCHEMA_VERSION):
+            MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return found

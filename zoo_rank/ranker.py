@@ -1,0 +1,160 @@
+"""Ranking candidate source tasks by similarity to a target, within a space or across methods.
+
+Scores are cosine similarities, optionally centred on the space mean: TuPaTE's released
+embeddings have raw cosines of 0.95–0.99 between all tasks, and centring removes that shared
+component. When the target has embeddings from several methods (a task trained with BitFit,
+LoRA and prefix tuning), candidates are grouped by task and their per-method scores
+averaged: the paper's ensemble.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .embedders.base import TaskEmbedding
+from .errors import RankingError
+from .registry import Registry, column, lookup
+
+
+@dataclass
+class Candidate:
+    """One ranked candidate: an entry, or (ensemble) a task with per-method scores."""
+
+    name: str
+    score: float
+    task: str | None = None
+    method: str | None = None
+    base_model: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)  # per method family
+    entries: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Ranking:
+    target: str
+    embedder: str
+    centered: bool
+    ensemble: bool
+    spaces: list[str]
+    candidates: list[Candidate]
+
+    def to_list(self) -> list[dict]:
+        return [c.to_dict() for c in self.candidates]
+
+
+def space_scores(registry: Registry, target: TaskEmbedding, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(entry ids, cosine scores) of every vector in the target's space."""
+    space = registry.space_matrix(target.space.id)
+    t = np.asarray(target.vector, dtype=np.float32)
+    if not center:
+        return space.entry_ids, space.matrix @ t
+    mu = space.mean
+    both = space.matrix @ np.stack([t, mu], axis=1)  # one pass over the matrix
+    mu_mu, t_mu = float(mu @ mu), float(t @ mu)
+    t_norm = np.sqrt(max(float(t @ t) - 2 * t_mu + mu_mu, 1e-12))
+    c_norm = np.sqrt(np.maximum(1.0 - 2 * both[:, 1] + mu_mu, 1e-12))
+    return space.entry_ids, (both[:, 0] - both[:, 1] - t_mu + mu_mu) / (t_norm * c_norm)
+
+
+def rank_embeddings(
+    registry: Registry,
+    targets: list[TaskEmbedding],
+    *,
+    label: str,
+    exclude: set[int] = frozenset(),
+    center: bool = False,
+    top: int | None = 10,
+    task_type: str | None = None,
+    method: str | None = None,
+    ensemble: bool | None = None,
+) -> Ranking:
+    """Rank registry entries against target embeddings (one per space)."""
+    if not targets:
+        raise RankingError(f"target {label!r} has no embedding to rank with")
+    known = {space.id for space, count in registry.spaces() if count}
+    usable = [t for t in targets if t.space.id in known]
+    allowed = column(registry, "method", task_type=task_type) if (task_type or method) else None
+    if allowed is not None and method:
+        allowed = {i: m for i, m in allowed.items() if m == method or _family(m) == method}
+    per_space: list[tuple[TaskEmbedding, np.ndarray, np.ndarray]] = []
+    for target in usable:
+        ids, scores = space_scores(registry, target, center)
+        keep = ~np.isin(ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+        if allowed is not None:
+            keep &= np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        if keep.any():
+            per_space.append((target, ids[keep], scores[keep]))
+    if not per_space:
+        spaces = ", ".join(t.space.label for t in targets)
+        raise RankingError(
+            f"no candidates for {label!r} in its space ({spaces})",
+            hint="add adapters of the same base model and method (`zoo-rank add PATH`); `zoo-rank spaces` lists what the registry holds",
+        )
+    ensemble = len(per_space) > 1 if ensemble is None else ensemble
+    candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space, top)
+    candidates.sort(key=lambda c: (-c.score, c.name))
+    return Ranking(
+        target=label,
+        embedder=targets[0].space.embedder,
+        centered=center,
+        ensemble=ensemble,
+        spaces=[t.space.id for t, *_ in per_space],
+        candidates=candidates[:top] if top else candidates,
+    )
+
+
+def _family(method: str) -> str:
+    from .weights import METHOD_FAMILY
+
+    return METHOD_FAMILY.get(method, method)
+
+
+def _by_entry(registry: Registry, per_space, top: int | None) -> list[Candidate]:
+    ids = np.concatenate([ids for _, ids, _ in per_space])
+    scores = np.concatenate([scores for _, _, scores in per_space])
+    families = np.concatenate([[t.space.family] * len(i) for t, i, _ in per_space])
+    order = np.argsort(-scores, kind="stable")
+    if top and top < len(order):
+        head = np.argpartition(-scores, top - 1)[:top]
+        order = head[np.argsort(-scores[head], kind="stable")]
+    entries = lookup(registry, ids[order])
+    candidates = []
+    for i in order:
+        entry = entries[int(ids[i])]
+        candidates.append(Candidate(
+            name=entry.name, score=float(scores[i]), task=entry.task, method=entry.method,
+            base_model=entry.base_model, scores={str(families[i]): float(scores[i])}, entries=[entry.name],
+        ))
+    return candidates
+
+
+def _group_by_task(registry: Registry, per_space) -> list[Candidate]:
+    """The paper's ensemble: mean over methods of each candidate task's similarity.
+
+    Entries without a task stand for themselves. A candidate scored by only some of the
+    methods is averaged over those; ``scores`` shows which.
+    """
+    entries = lookup(registry, np.unique(np.concatenate([ids for _, ids, _ in per_space])))
+    groups: dict[str, dict[str, list[float]]] = {}
+    members: dict[str, list[str]] = {}
+    tasks: dict[str, str | None] = {}
+    for target, ids, scores in per_space:
+        for entry_id, score in zip(ids.tolist(), scores.tolist()):
+            entry = entries[entry_id]
+            key = entry.task or entry.name
+            groups.setdefault(key, {}).setdefault(target.space.family, []).append(score)
+            members.setdefault(key, []).append(entry.name)
+            tasks[key] = entry.task
+    candidates = []
+    for key, by_family in groups.items():
+        family_scores = {family: float(np.mean(values)) for family, values in by_family.items()}
+        candidates.append(Candidate(
+            name=key, score=float(np.mean(list(family_scores.values()))), task=tasks[key],
+            scores=family_scores, entries=sorted(members[key]),
+        ))
+    return candidates

@@ -1,0 +1,92 @@
+"""Checkpoint readers. The format is detected from the files and config, never from names.
+
+| files                                   | config marker                  | reader        |
+|-----------------------------------------|--------------------------------|---------------|
+| adapter_config.json + adapter_model.*   | ``peft_type``                  | ``peft``      |
+| adapter_config.json + pytorch_adapter.* | ``config`` + ``model_name``    | ``adapterhub``|
+| bitfit_config.json + bitfit_model.*     | ``format: zoo-rank-bitfit``    | ``bitfit``    |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import CheckpointError
+from ..weights import AdapterWeights
+from .adapterhub import is_adapterhub_config, read_adapterhub
+from .bitfit import CONFIG as BITFIT_CONFIG
+from .bitfit import read_bitfit, save_bitfit
+from .peft import is_peft_config, read_peft
+from .tensorfile import read_json
+
+__all__ = ["read_checkpoint", "find_checkpoints", "save_bitfit"]
+
+_CONFIG_FILES = ("adapter_config.json", BITFIT_CONFIG)
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_MAX_DEPTH = 6
+
+
+def _has_config(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in _CONFIG_FILES)
+
+
+def _as_directory(path: Path) -> Path:
+    if path.is_file():
+        return path.parent
+    if not path.exists():
+        raise CheckpointError(path, "does not exist")
+    return path
+
+
+def read_checkpoint(path: str | Path) -> AdapterWeights:
+    """Read one checkpoint folder (or a file inside it) into ``AdapterWeights``."""
+    directory = _as_directory(Path(path))
+    if (directory / "adapter_config.json").is_file():
+        config = read_json(directory / "adapter_config.json")
+        if is_peft_config(config):
+            return read_peft(directory)
+        if is_adapterhub_config(config):
+            return read_adapterhub(directory)
+        raise CheckpointError(
+            directory / "adapter_config.json",
+            "is neither a PEFT config (no peft_type) nor an AdapterHub config (no config/model_name)",
+            hint="re-save the adapter with peft's save_pretrained() or adapters' save_adapter()",
+        )
+    if (directory / BITFIT_CONFIG).is_file():
+        return read_bitfit(directory)
+    raise _no_checkpoint_error(directory)
+
+
+def _no_checkpoint_error(directory: Path) -> CheckpointError:
+    weights = sorted(p.name for p in directory.iterdir() if p.suffix in _WEIGHT_SUFFIXES) if directory.is_dir() else []
+    if weights:
+        return CheckpointError(
+            directory,
+            f"has weights ({', '.join(weights[:3])}) but no adapter_config.json or {BITFIT_CONFIG}",
+            hint="download the config that belongs with these weights",
+        )
+    return CheckpointError(directory, "holds no adapter checkpoint (no adapter_config.json or bitfit_config.json)")
+
+
+def find_checkpoints(path: str | Path) -> list[Path]:
+    """Checkpoint folders at or under ``path`` (a checkpoint folder, a file in one, or a tree).
+
+    A folder that is itself a checkpoint is not searched further (checkpoints may keep
+    their own sub-folders, e.g. ``checkpoint-500``). Hidden folders are skipped.
+    """
+    root = _as_directory(Path(path))
+    if _has_config(root):
+        return [root]
+    found: list[Path] = []
+    for current, dirs, _files in os.walk(root):
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if len(here.relative_to(root).parts) >= _MAX_DEPTH:
+            dirs[:] = []
+        if here != root and _has_config(here):
+            found.append(here)
+            dirs[:] = []
+    if not found:
+        raise _no_checkpoint_error(root)
+    return found

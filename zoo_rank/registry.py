@@ -1,0 +1,347 @@
+"""The local registry: one SQLite file of spaces, entries and float32 vectors.
+
+SQLite is the single source of truth: every write is one ``BEGIN IMMEDIATE`` transaction
+(WAL mode, so readers never block and concurrent writers queue rather than fail), and the
+same content (sha256 of config and weight files) is never stored twice. For ranking, each
+space's vectors are also kept as a memory-mappable ``.npy`` matrix beside the database;
+that file is a cache keyed by the space's generation counter, rebuilt when stale, written
+atomically, and safe to delete at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .embedders.base import Space, TaskEmbedding
+from .errors import RegistryError
+from .migrations import migrate
+
+DB_NAME = "registry.db"
+_ENTRY_COLUMNS = (
+    "id, name, source, revision, content_sha256, files, method, format, base_model, task, task_type, "
+    "train_size, metadata, created_at"
+)
+
+
+def default_home() -> Path:
+    """``$ZOO_RANK_HOME``, else the user cache directory (``~/.cache/zoo-rank`` on Linux)."""
+    env = os.environ.get("ZOO_RANK_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("zoo-rank", appauthor=False))
+
+
+@dataclass
+class Entry:
+    """One registered checkpoint and the spaces it has vectors in."""
+
+    id: int
+    name: str
+    source: str
+    revision: str | None
+    content_sha256: str
+    files: dict
+    method: str
+    format: str
+    base_model: str
+    task: str | None
+    task_type: str | None
+    train_size: int | None
+    metadata: dict
+    created_at: str
+    spaces: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class NewEntry:
+    """An entry about to be registered, with its embeddings already computed."""
+
+    name: str
+    source: str
+    content_sha256: str
+    files: dict
+    method: str
+    format: str
+    base_model: str
+    embeddings: list[TaskEmbedding]
+    revision: str | None = None
+    task: str | None = None
+    task_type: str | None = None
+    train_size: int | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class SpaceMatrix:
+    """All vectors of one space, row-aligned with ``entry_ids``; ``mean`` is for centring."""
+
+    space: Space
+    entry_ids: np.ndarray
+    matrix: np.ndarray
+    mean: np.ndarray
+
+
+class Registry:
+    """Open (creating and migrating if needed) the registry under ``home``."""
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.path = self.home / DB_NAME
+        self._db: sqlite3.Connection | None = None
+
+    # -- connection -----------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA busy_timeout = 60000")
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA foreign_keys = ON")
+                db.execute("PRAGMA synchronous = NORMAL")
+                migrate(db)
+            except (OSError, sqlite3.Error) as exc:
+                raise RegistryError(f"{self.path}: cannot open the registry ({exc})",
+                                    hint="check ZOO_RANK_HOME and its permissions") from exc
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+    # -- reads ----------------------------------------------------------------------
+    def _entries(self, where: str = "", args: Iterable = ()) -> list[Entry]:
+        rows = self.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries {where} ORDER BY name", tuple(args)).fetchall()
+        entries = [_entry(row) for row in rows]
+        if entries:
+            by_id = {e.id: e for e in entries}
+            for entry_id, space_id in self.db.execute("SELECT entry_id, space_id FROM vectors ORDER BY space_id"):
+                if entry_id in by_id:
+                    by_id[entry_id].spaces.append(space_id)
+        return entries
+
+    def entries(self) -> list[Entry]:
+        return self._entries()
+
+    def get(self, name: str) -> Entry | None:
+        found = self._entries("WHERE name = ?", (name,))
+        return found[0] if found else None
+
+    def require(self, name: str) -> Entry:
+        entry = self.get(name)
+        if entry is None:
+            raise RegistryError(f"no entry named {name!r} in {self.path}", hint="run `zoo-rank list` to see the names")
+        return entry
+
+    def by_task(self, task: str) -> list[Entry]:
+        return self._entries("WHERE task = ?", (task,))
+
+    def by_content(self, content_sha256: str) -> Entry | None:
+        found = self._entries("WHERE content_sha256 = ?", (content_sha256,))
+        return found[0] if found else None
+
+    def embeddings_of(self, entry: Entry) -> list[TaskEmbedding]:
+        rows = self.db.execute("SELECT space_id, vector, norm FROM vectors WHERE entry_id = ?", (entry.id,))
+        return [
+            TaskEmbedding(Space.from_id(space_id), np.frombuffer(blob, dtype=np.float32), norm, {"entry": entry.name})
+            for space_id, blob, norm in rows
+        ]
+
+    def spaces(self) -> list[tuple[Space, int]]:
+        rows = self.db.execute(
+            "SELECT s.id, COUNT(v.entry_id) FROM spaces s LEFT JOIN vectors v ON v.space_id = s.id "
+            "GROUP BY s.id ORDER BY s.id"
+        )
+        return [(Space.from_id(space_id), count) for space_id, count in rows]
+
+    # -- writes ---------------------------------------------------------------------
+    def insert(self, items: list[NewEntry]) -> list[tuple[str, Entry]]:
+        """Register ``items`` in one transaction: all of them, or (on error) none.
+
+        Returns ``("added", entry)`` or ``("exists", entry)`` per item; content that is already
+        registered (by sha256) is not stored again, under any name.
+        """
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        statuses: list[tuple[str, int]] = []
+        with self._transaction() as db:
+            touched: set[str] = set()
+            for item in items:
+                row = db.execute("SELECT id FROM entries WHERE content_sha256 = ?", (item.content_sha256,)).fetchone()
+                if row:
+                    statuses.append(("exists", row[0]))
+                    continue
+                if db.execute("SELECT 1 FROM entries WHERE name = ?", (item.name,)).fetchone():
+                    raise RegistryError(
+                        f"name {item.name!r} is already taken by other content in {self.path}",
+                        hint="pass --name to register it under another name, or `zoo-rank remove` the old one",
+                    )
+                cursor = db.execute(
+                    "INSERT INTO entries (name, source, revision, content_sha256, files, method, format, base_model, "
+                    "task, task_type, train_size, metadata, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (item.name, item.source, item.revision, item.content_sha256, json.dumps(item.files), item.method,
+                     item.format, item.base_model, item.task, item.task_type, item.train_size,
+                     json.dumps(item.metadata, default=str), now),
+                )
+                for emb in item.embeddings:
+                    space = emb.space
+                    db.execute(
+                        "INSERT OR IGNORE INTO spaces (id, base_model, family, embedder, embedder_version, dim, layout, "
+                        "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                        (space.id, space.base_model, space.family, space.embedder, space.version, space.dim,
+                         space.layout, now),
+                    )
+                    db.execute(
+                        "INSERT INTO vectors (entry_id, space_id, vector, norm) VALUES (?,?,?,?)",
+                        (cursor.lastrowid, space.id, np.ascontiguousarray(emb.vector, np.float32).tobytes(), emb.norm),
+                    )
+                    touched.add(space.id)
+                statuses.append(("added", cursor.lastrowid))
+            _bump(db, touched)
+        by_id = {e.id: e for e in self._entries()}
+        return [(status, by_id[entry_id]) for status, entry_id in statuses]
+
+    def remove(self, name: str) -> Entry:
+        entry = self.require(name)
+        with self._transaction() as db:
+            db.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
+            _bump(db, set(entry.spaces))
+        return entry
+
+    # -- ranking matrices -------------------------------------------------------------
+    def space_matrix(self, space_id: str) -> SpaceMatrix:
+        """All vectors of a space as a (memory-mapped where possible) float32 matrix."""
+        db = self.db
+        db.execute("BEGIN")  # one read snapshot: generation and rows agree
+        try:
+            row = db.execute("SELECT generation, dim FROM spaces WHERE id = ?", (space_id,)).fetchone()
+            if row is None:
+                raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
+            generation, dim = row
+            stem = self.home / "spaces" / f"{hashlib.sha256(space_id.encode()).hexdigest()[:20]}.g{generation}"
+            cached = _load_cached(stem)
+            if cached is None:
+                count = db.execute("SELECT COUNT(*) FROM vectors WHERE space_id = ?", (space_id,)).fetchone()[0]
+                ids = np.empty(count, dtype=np.int64)
+                matrix = np.empty((count, dim), dtype=np.float32)
+                rows = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
+                for i, (entry_id, blob) in enumerate(rows):
+                    ids[i] = entry_id
+                    matrix[i] = np.frombuffer(blob, dtype=np.float32)
+                mean = matrix.mean(axis=0, dtype=np.float64).astype(np.float32) if count else np.zeros(dim, np.float32)
+                cached = (ids, matrix, mean)
+                _store_cached(stem, cached)
+        finally:
+            db.execute("COMMIT")
+        return SpaceMatrix(Space.from_id(space_id), *cached)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception, Ctrl-C included."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _bump(db: sqlite3.Connection, space_ids: set[str]) -> None:
+    for space_id in space_ids:
+        db.execute("UPDATE spaces SET generation = generation + 1 WHERE id = ?", (space_id,))
+
+
+def _entry(row: tuple) -> Entry:
+    values = list(row)
+    values[5] = json.loads(values[5])
+    values[12] = json.loads(values[12])
+    return Entry(*values)
+
+
+_PARTS = ("ids", "mean", "matrix")  # written in this order; matrix last marks completeness
+
+
+def _load_cached(stem: Path):
+    if not stem.with_name(stem.name + ".matrix.npy").exists():
+        return None
+    try:
+        ids, mean, matrix = (np.load(stem.with_name(f"{stem.name}.{part}.npy"), mmap_mode="r") for part in _PARTS)
+    except (OSError, ValueError):
+        return None
+    return np.asarray(ids), matrix, np.asarray(mean)
+
+
+def _store_cached(stem: Path, arrays: tuple) -> None:
+    """Write the cache atomically; a read-only or full disk only costs speed next time."""
+    named = dict(zip(("ids", "matrix", "mean"), arrays))
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for old in stem.parent.glob(stem.name.rsplit(".g", 1)[0] + ".g*"):
+            if not old.name.startswith(stem.name + "."):
+                old.unlink(missing_ok=True)
+        for part in _PARTS:
+            fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    np.save(handle, named[part])
+                os.replace(tmp, stem.with_name(f"{stem.name}.{part}.npy"))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _chunks(values: list, size: int = 900):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def lookup(registry: Registry, ids: Iterable[int]) -> dict[int, Entry]:
+    """Entries by id (without their space lists): cheap for the top of a large ranking."""
+    found: dict[int, Entry] = {}
+    for chunk in _chunks([int(i) for i in ids]):
+        marks = ",".join("?" * len(chunk))
+        for row in registry.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ({marks})", chunk):
+            found[row[0]] = _entry(row)
+    return found
+
+
+def column(registry: Registry, name: str, **where: str | None) -> dict[int, object]:
+    """``{entry id: value of column name}`` for entries matching the given column values."""
+    allowed = {"task", "task_type", "method", "base_model", "name"}
+    if name not in allowed or not set(where) <= allowed:
+        raise ValueError(f"unknown column in {name!r}, {sorted(where)}")
+    filters = {k: v for k, v in where.items() if v is not None}
+    clause = " AND ".join(f"{k} = ?" for k in filters)
+    sql = f"SELECT id, {name} FROM entries" + (f" WHERE {clause}" if clause else "")
+    return dict(registry.db.execute(sql, tuple(filters.values())).fetchall())
