@@ -125,6 +125,17 @@ class AdapterWeights:
     def module_kinds(self) -> list[str]:
         return sorted({kind for tensors in self.layers.values() for kind, _ in tensors})
 
+    def check_finite(self) -> None:
+        """NaN or Inf in a tuned tensor (a diverged run) makes every similarity meaningless."""
+        from .errors import CheckpointError
+
+        tensors = [(f"layer {i} {k[0]}.{k[1]}", t) for i, per in self.layers.items() for k, t in per.items()]
+        tensors += list(self.inputs.items())
+        for where, tensor in tensors:
+            if tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
+                raise CheckpointError(self.path, f"has NaN or infinite weights ({where})",
+                                      hint="the training run diverged; use another checkpoint")
+
     def num_tuned_values(self) -> int:
         layered = sum(t.size for tensors in self.layers.values() for t in tensors.values())
         return layered + sum(t.size for t in self.inputs.values())

@@ -28,4 +28,6 @@ def get_embedder(name: str):
 
 def embed(weights: AdapterWeights, embedder: str = DEFAULT_EMBEDDER, *, base_model: str | None = None) -> TaskEmbedding:
     """Embed one checkpoint's weights with the named embedder."""
-    return get_embedder(embedder).embed(weights, base_model=base_model)
+    chosen = get_embedder(embedder)
+    weights.check_finite()
+    return chosen.embed(weights, base_model=base_model)

@@ -1,0 +1,94 @@
+"""Ranking: cosine and centred cosine, exclusions, filters, the per-task ensemble."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zoo_rank import Registry, add, embed, rank, read_checkpoint
+from zoo_rank.errors import RankingError
+
+
+@pytest.fixture
+def bitfits(tmp_path):
+    from factories import bitfit_checkpoint
+
+    return {i: (bitfit_checkpoint(tmp_path / f"b{i}", seed=i), tmp_path / f"b{i}")[1] for i in range(5)}
+
+
+def _vectors(registry):
+    return {e.name: [x for x in registry.embeddings_of(e) if x.space.embedder == "invariant"][0].vector
+            for e in registry.entries()}
+
+
+def test_scores_are_cosines_and_sorted_best_first(bitfits):
+    add(list(bitfits.values()))
+    vectors = _vectors(Registry())
+    ranking = rank("b0", top=None)
+    assert [c.name for c in ranking.candidates] == sorted(
+        (n for n in vectors if n != "b0"), key=lambda n: -float(vectors[n] @ vectors["b0"]))
+    for c in ranking.candidates:
+        assert c.score == pytest.approx(float(vectors[c.name] @ vectors["b0"]), abs=1e-5)
+
+
+def test_centred_scores_match_a_direct_computation(bitfits):
+    add(list(bitfits.values()))
+    vectors = _vectors(Registry())
+    mu = np.mean(list(vectors.values()), axis=0)
+    t = vectors["b0"] - mu
+    for c in rank("b0", center=True, top=None).candidates:
+        x = vectors[c.name] - mu
+        assert c.score == pytest.approx(float(t @ x / np.linalg.norm(t) / np.linalg.norm(x)), abs=1e-4)
+
+
+def test_top_n_and_target_never_its_own_candidate(bitfits):
+    add(list(bitfits.values()))
+    ranking = rank("b2", top=2)
+    assert len(ranking.candidates) == 2 and "b2" not in [c.name for c in ranking.candidates]
+
+
+def test_a_checkpoint_folder_target_is_embedded_not_stored(bitfits, zoo_home):
+    add([bitfits[1], bitfits[2]])
+    ranking = rank(str(bitfits[0]))
+    assert {c.name for c in ranking.candidates} == {"b1", "b2"}
+    assert "b0" not in {e.name for e in Registry().entries()}
+
+
+def test_filters_by_task_type(bitfits):
+    add([bitfits[1]], task_type="regression")
+    add([bitfits[2]], task_type="classification")
+    add([bitfits[0]])
+    assert [c.name for c in rank("b0", task_type="regression").candidates] == ["b1"]
+
+
+def test_ensemble_averages_method_scores_per_candidate_task(zoo, tmp_path):
+    """Target task T has a BitFit and a LoRA adapter; each candidate task's score is the mean of both."""
+    from peft import LoraConfig, TaskType
+
+    from factories import bitfit_checkpoint, peft_checkpoint
+
+    for task, seed in (("T", 0), ("A", 1), ("B", 2)):
+        bitfit_checkpoint(tmp_path / f"{task}-bitfit", seed=seed)
+        peft_checkpoint(tmp_path / f"{task}-lora", LoraConfig(task_type=TaskType.SEQ_CLS, r=2, lora_alpha=4,
+                                                              target_modules=["query"]), seed=10 + seed)
+        add([tmp_path / f"{task}-bitfit", tmp_path / f"{task}-lora"], task=task)
+    ranking = rank("T")
+    assert ranking.ensemble and {c.name for c in ranking.candidates} == {"A", "B"}
+    emb = {p.name: embed(read_checkpoint(p)) for p in tmp_path.iterdir() if p.name.endswith(("-bitfit", "-lora"))}
+    for c in ranking.candidates:
+        bitfit = float(emb[f"{c.name}-bitfit"].vector @ emb["T-bitfit"].vector)
+        lora = float(emb[f"{c.name}-lora"].vector @ emb["T-lora"].vector)
+        assert c.scores == pytest.approx({"bitfit": bitfit, "lora": lora}, abs=1e-5)
+        assert c.score == pytest.approx((bitfit + lora) / 2, abs=1e-5)
+
+
+def test_a_target_with_no_candidates_in_its_space_is_an_error(zoo, bitfits):
+    add([bitfits[0], bitfits[1]])
+    with pytest.raises(RankingError, match="no candidates"):
+        rank(str(zoo["peft-lora"]))
+
+
+def test_an_unknown_target_is_an_error(bitfits):
+    add([bitfits[0]])
+    with pytest.raises(RankingError, match="not a registry name"):
+        rank("nope")
