@@ -140,11 +140,14 @@ class Registry:
     def _entries(self, where: str = "", args: Iterable = ()) -> list[Entry]:
         rows = self.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries {where} ORDER BY name", tuple(args)).fetchall()
         entries = [_entry(row) for row in rows]
-        if entries:
+        if entries and where:
+            for entry in entries:
+                entry.spaces = [r[0] for r in self.db.execute(
+                    "SELECT space_id FROM vectors WHERE entry_id = ? ORDER BY space_id", (entry.id,))]
+        elif entries:
             by_id = {e.id: e for e in entries}
             for entry_id, space_id in self.db.execute("SELECT entry_id, space_id FROM vectors ORDER BY space_id"):
-                if entry_id in by_id:
-                    by_id[entry_id].spaces.append(space_id)
+                by_id[entry_id].spaces.append(space_id)
         return entries
 
     def entries(self) -> list[Entry]:
@@ -224,7 +227,10 @@ class Registry:
                     touched.add(space.id)
                 statuses.append(("added", cursor.lastrowid))
             _bump(db, touched)
-        by_id = {e.id: e for e in self._entries()}
+        by_id = lookup(self, [entry_id for _, entry_id in statuses])
+        for entry in by_id.values():
+            entry.spaces = [row[0] for row in self.db.execute(
+                "SELECT space_id FROM vectors WHERE entry_id = ? ORDER BY space_id", (entry.id,))]
         return [(status, by_id[entry_id]) for status, entry_id in statuses]
 
     def remove(self, name: str) -> Entry:

@@ -15,6 +15,7 @@ without forming dW. Both are linear and both preserve inner products in expectat
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -26,6 +27,7 @@ class Sketcher:
     def __init__(self, dim: int, salt: str) -> None:
         self.dim = dim
         self.salt = salt
+        self._local = threading.local()
 
     @lru_cache(maxsize=4096)
     def _hashes(self, key: str, size: int, which: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,18 +43,30 @@ class Sketcher:
         buckets, signs = self._hashes(key, x.size, 0)
         return np.bincount(buckets, weights=signs * x, minlength=self.dim)
 
-    def _columns(self, key: str, factor: np.ndarray, which: int) -> np.ndarray:
-        """Count sketch of each column of ``factor`` (n × k) → (k × D)."""
-        n, k = factor.shape
-        buckets, signs = self._hashes(key, n, which)
-        flat = (np.arange(k, dtype=np.int64)[:, None] * self.dim + buckets[None, :]).reshape(-1)
-        weights = (factor.T * signs[None, :]).reshape(-1)
-        return np.bincount(flat, weights=weights, minlength=k * self.dim).reshape(k, self.dim)
+    def _buffers(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-thread work arrays, reused: fresh multi-MB temporaries cost more in page faults
+        than the FFTs themselves."""
+        local = self._local
+        if getattr(local, "k", 0) < k:
+            local.k = max(k, 2 * getattr(local, "k", 0), 16)
+            local.real = np.empty((local.k, self.dim))
+            local.left = np.empty((local.k, self.dim // 2 + 1), dtype=np.complex128)
+            local.right = np.empty_like(local.left)
+        return local.real[:k], local.left[:k], local.right[:k]
+
+    def _column_spectra(self, key: str, factor: np.ndarray, which: int, real: np.ndarray, out: np.ndarray) -> None:
+        """FFT of the count sketch of each column of ``factor`` (n × k), into ``out`` (k × D/2+1)."""
+        buckets, signs = self._hashes(key, factor.shape[0], which)
+        real.fill(0.0)
+        np.add.at(real.T, buckets, signs[:, None] * factor)
+        np.fft.rfft(real, axis=1, out=out)
 
     def low_rank(self, key: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """TensorSketch of the matrix U Vᵀ (U: out × k, V: in × k)."""
         u = np.asarray(u, dtype=np.float64)
         v = np.asarray(v, dtype=np.float64)
-        left = np.fft.rfft(self._columns(key, u, 1), axis=1)
-        right = np.fft.rfft(self._columns(key, v, 2), axis=1)
-        return np.fft.irfft((left * right).sum(axis=0), n=self.dim)
+        real, left, right = self._buffers(u.shape[1])
+        self._column_spectra(key, u, 1, real, left)
+        self._column_spectra(key, v, 2, real, right)
+        np.multiply(left, right, out=left)
+        return np.fft.irfft(left.sum(axis=0), n=self.dim)

@@ -1,0 +1,28 @@
+"""Machine and version facts printed with every benchmark."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+
+def describe() -> str:
+    import numpy
+
+    cpu = "unknown cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024**2:.0f} GiB RAM"
+    except OSError:
+        pass
+    import zoo_rank
+
+    return (f"machine: {cpu}, {os.cpu_count()} cores, {mem}; {platform.system()} {platform.release()}\n"
+            f"versions: python {sys.version.split()[0]}, numpy {numpy.__version__}, zoo-rank {zoo_rank.__version__}")
