@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
-from .tensorfile import load_tensor_file, read_json, sha256_of
+from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
 WEIGHT_FILES = ("adapter.safetensors", "pytorch_adapter.bin")
@@ -52,9 +52,7 @@ def read_adapterhub(directory: Path) -> AdapterWeights:
                               hint="re-save the adapter with adapters' save_adapter()")
     config = meta["config"]
     method = _method_of(config, config_path)
-    weight_path = next((directory / n for n in WEIGHT_FILES if (directory / n).is_file()), None)
-    if weight_path is None:
-        raise CheckpointError(directory, "has adapter_config.json but no adapter.safetensors or pytorch_adapter.bin")
+    weight_path = weight_file(directory, WEIGHT_FILES, required_by=CONFIG)
     loaded = load_tensor_file(weight_path)
     weights = AdapterWeights(
         method=method,
@@ -186,7 +184,7 @@ def _infer_hidden(weights: AdapterWeights, width: int) -> int:
 
 
 def _read_head(weights: AdapterWeights, directory: Path) -> None:
-    head_path = next((directory / n for n in HEAD_FILES if (directory / n).is_file()), None)
+    head_path = weight_file(directory, HEAD_FILES)
     if head_path is None:
         return
     head = load_tensor_file(head_path)

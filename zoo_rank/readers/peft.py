@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
-from .tensorfile import load_tensor_file, read_json, sha256_of
+from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
@@ -70,11 +70,7 @@ def read_peft(directory: Path) -> AdapterWeights:
             f"has peft_type {config.get('peft_type')!r}, which zoo-rank cannot embed",
             hint=f"supported: {', '.join(sorted(_PEFT_METHODS))}",
         )
-    weight_path = next((directory / n for n in WEIGHT_FILES if (directory / n).is_file()), None)
-    if weight_path is None:
-        raise CheckpointError(
-            directory, "has adapter_config.json but no adapter_model.safetensors or adapter_model.bin"
-        )
+    weight_path = weight_file(directory, WEIGHT_FILES, required_by=CONFIG)
     if method == "lora":
         _require(config, config_path, "lora_alpha")
     if method == "prefix_tuning":

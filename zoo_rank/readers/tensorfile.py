@@ -169,6 +169,17 @@ def read_json(path: Path) -> dict:
     return value
 
 
+def weight_file(directory: Path, names: tuple[str, ...], *, required_by: str | None = None) -> Path | None:
+    """The first of ``names`` present in ``directory`` (safetensors listed first wins).
+
+    With ``required_by`` (the config file that implies weights), a missing file is an error.
+    """
+    found = next((directory / n for n in names if (directory / n).is_file()), None)
+    if found is None and required_by:
+        raise CheckpointError(directory, f"has {required_by} but no {' or '.join(names)}")
+    return found
+
+
 def sha256_of(path: Path) -> str:
     """sha256 of a small file's bytes (configs)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
