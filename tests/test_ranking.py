@@ -92,3 +92,16 @@ def test_an_unknown_target_is_an_error(bitfits):
     add([bitfits[0]])
     with pytest.raises(RankingError, match="not a registry name"):
         rank("nope")
+
+
+def test_base_model_filter_restricts_a_task_to_one_base_models_spaces(bitfits):
+    add([bitfits[0]], task="T")
+    add([bitfits[1]], task="T", base_model="other/model")
+    add([bitfits[2]], task="A")
+    add([bitfits[3]], task="B", base_model="other/model")
+    both = rank("T")
+    assert {c.name for c in both.candidates} == {"A", "B"}
+    only_other = rank("T", base_model="other/model")
+    assert [c.name for c in only_other.candidates] == ["b3"]
+    with pytest.raises(RankingError, match="no embedding for base model"):
+        rank("T", base_model="third/model")

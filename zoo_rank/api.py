@@ -201,15 +201,21 @@ def rank(
 ) -> Ranking:
     """Rank registered candidates for ``target`` (registry name, checkpoint folder, or task).
 
-    ``base_model`` overrides the base model of a checkpoint-folder target whose config does
-    not name it. ``ensemble`` (default: automatic when the target has several methods)
+    ``base_model`` names the base model of a checkpoint-folder target whose config does not,
+    and restricts any target to that base model's spaces. ``ensemble`` (default: automatic when the target has several methods)
     averages each candidate task's scores over methods, as in the paper.
     """
     registry = registry or Registry()
     if embedder not in EMBEDDERS:
         raise ZooRankError(f"unknown embedder {embedder!r}", hint=f"choose one of: {', '.join(EMBEDDERS)}")
     resolved = resolve_target(registry, target, embedder, base_model)
+    embeddings = resolved.embeddings
+    if base_model is not None:  # a filter too: only the spaces of that base model
+        embeddings = [e for e in embeddings if e.space.base_model == canonical_base_model(base_model)]
+        if not embeddings:
+            raise RankingError(f"target {resolved.label!r} has no embedding for base model {base_model!r}",
+                               hint="run `zoo-rank show` on the target to see its spaces")
     return rank_embeddings(
-        registry, resolved.embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,
+        registry, embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,
         task_type=task_type, method=method, ensemble=ensemble,
     )

@@ -55,7 +55,7 @@ def _console():
 @click.option("--center/--no-center", default=False, show_default=True, help="Centre vectors on the space mean.")
 @click.option("--task-type", help="Only candidates of this task type.")
 @click.option("--method", help="Only candidates of this method or family (lora, bitfit, prefix, ...).")
-@click.option("--base-model", help="Base model of a checkpoint-folder target whose config names none.")
+@click.option("--base-model", help="Only this base model's spaces (also names the base model of a checkpoint-folder target).")
 @click.option("--ensemble/--no-ensemble", default=None,
               help="Average scores over methods per candidate task (default: when the target has several methods).")
 @click.option("--home", envvar="ZOO_RANK_HOME", type=click.Path(file_okay=False), default=None,
