@@ -21,7 +21,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (sqlite3.Error, Exception) as exc:
+        except Exception as exc:
             from .errors import ZooRankError
 
             if ctx.params.get("debug") or not isinstance(exc, (ZooRankError, sqlite3.Error)):
