@@ -142,13 +142,16 @@ class Registry:
         entries = [_entry(row) for row in rows]
         if entries and where:
             for entry in entries:
-                entry.spaces = [r[0] for r in self.db.execute(
-                    "SELECT space_id FROM vectors WHERE entry_id = ? ORDER BY space_id", (entry.id,))]
+                entry.spaces = self._spaces_of(entry.id)
         elif entries:
             by_id = {e.id: e for e in entries}
             for entry_id, space_id in self.db.execute("SELECT entry_id, space_id FROM vectors ORDER BY space_id"):
                 by_id[entry_id].spaces.append(space_id)
         return entries
+
+    def _spaces_of(self, entry_id: int) -> list[str]:
+        rows = self.db.execute("SELECT space_id FROM vectors WHERE entry_id = ? ORDER BY space_id", (entry_id,))
+        return [row[0] for row in rows]
 
     def entries(self) -> list[Entry]:
         return self._entries()
@@ -229,8 +232,7 @@ class Registry:
             _bump(db, touched)
         by_id = lookup(self, [entry_id for _, entry_id in statuses])
         for entry in by_id.values():
-            entry.spaces = [row[0] for row in self.db.execute(
-                "SELECT space_id FROM vectors WHERE entry_id = ? ORDER BY space_id", (entry.id,))]
+            entry.spaces = self._spaces_of(entry.id)
         return [(status, by_id[entry_id]) for status, entry_id in statuses]
 
     def remove(self, name: str) -> Entry:
