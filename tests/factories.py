@@ -81,3 +81,46 @@ def bitfit_checkpoint(directory: Path, *, seed: int = 0) -> dict[str, np.ndarray
     head = {n: p.detach().numpy() for n, p in model.named_parameters() if n.startswith("classifier")}
     save_bitfit(directory, deltas, base_model=BASE, head=head, modules_to_save=["classifier"])
     return deltas
+
+
+WORDS = ("good great fine happy love nice bad awful poor sad hate terrible the a film movie plot story it was is "
+         "and but not very really quite maybe perhaps may might seems clearly certainly team game win lose market "
+         "price stock vote party election song actor phone software").split()
+
+
+def tiny_model_dir(directory: Path, name: str = "tiny-bert-local") -> Path:
+    """A tiny BERT saved with save_pretrained, with a real WordPiece tokenizer: a base model folder."""
+    from transformers import BertTokenizerFast
+
+    directory = directory / name
+    directory.mkdir(parents=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, ".", ","]
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
+    torch.manual_seed(0)
+    BertModel(tiny_config(vocab_size=len(vocab))).save_pretrained(directory)
+    return directory
+
+
+def sentiment_rows(n: int, seed: int = 0, *, regression: bool = False) -> list[dict]:
+    """Template sentences whose label follows the words used (learnable, so training moves)."""
+    rng = np.random.default_rng(seed)
+    positive, negative = WORDS[:6], WORDS[6:12]
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = list(rng.choice(positive if label else negative, 3)) + list(rng.choice(WORDS[12:22], 3))
+        rng.shuffle(words)
+        score = float(label) * 2 - 1 + float(rng.normal(0, 0.3))
+        rows.append({"text": " ".join(words) + ".", "label": round(score, 3) if regression else ("pos" if label else "neg")})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict], *, delimiter: str = ",") -> Path:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

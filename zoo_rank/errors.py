@@ -27,6 +27,18 @@ class CheckpointError(ZooRankError):
         super().__init__(f"{self.path}: {message}", hint=hint)
 
 
+class DataError(ZooRankError):
+    """A training data file (or a built-in task) cannot be used as it is."""
+
+    def __init__(self, source: str | Path, message: str, *, hint: str | None = None) -> None:
+        self.source = str(source)
+        super().__init__(f"{self.source}: {message}", hint=hint)
+
+
+class TrainingError(ZooRankError):
+    """Training cannot start or did not finish (no such base model, no GPU, diverged)."""
+
+
 class DependencyError(ZooRankError):
     """An optional dependency (torch for pickled ``.bin`` files) is missing."""
 

@@ -61,7 +61,20 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [_m001_initial]
+def _m002_meta_and_training(db: sqlite3.Connection) -> None:
+    """Key/value facts about the registry (which built-in set was seeded), and lookups of
+    trained entries by their training key and by the data they were trained on."""
+    _run(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE INDEX entries_train_key ON entries(json_extract(metadata, '$.train_key'));
+        CREATE INDEX entries_data_sha ON entries(json_extract(metadata, '$.data_sha256'))
+        """,
+    )
+
+
+MIGRATIONS = [_m001_initial, _m002_meta_and_training]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -10,6 +10,7 @@ averaged: the paper's ensemble.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -70,17 +71,19 @@ def rank_embeddings(
     center: bool = False,
     top: int | None = 10,
     task_type: str | None = None,
-    method: str | None = None,
+    method: str | Sequence[str] | None = None,
     ensemble: bool | None = None,
 ) -> Ranking:
-    """Rank registry entries against target embeddings (one per space)."""
+    """Rank registry entries against target embeddings (one per space); ``method``: the
+    methods or families candidates may have."""
     if not targets:
         raise RankingError(f"target {label!r} has no embedding to rank with")
     known = {space.id for space, count in registry.spaces() if count}
     usable = [t for t in targets if t.space.id in known]
-    allowed = column(registry, "method", task_type=task_type) if (task_type or method) else None
-    if allowed is not None and method:
-        allowed = {i: m for i, m in allowed.items() if m == method or _family(m) == method}
+    methods = {method} if isinstance(method, str) else set(method or ())
+    allowed = column(registry, "method", task_type=task_type) if (task_type or methods) else None
+    if allowed is not None and methods:
+        allowed = {i: m for i, m in allowed.items() if m in methods or _family(m) in methods}
     per_space: list[tuple[TaskEmbedding, np.ndarray, np.ndarray]] = []
     for target in usable:
         ids, scores = space_scores(registry, target, center)

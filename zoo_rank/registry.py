@@ -99,9 +99,11 @@ class SpaceMatrix:
 class Registry:
     """Open (creating and migrating if needed) the registry under ``home``."""
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, *, builtin: bool | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / DB_NAME
+        # builtin: copy the shipped built-in task embeddings in on first open (builtin_registry.py)
+        self.builtin = os.environ.get("ZOO_RANK_BUILTIN", "1") != "0" if builtin is None else builtin
         self._db: sqlite3.Connection | None = None
 
     # -- connection -----------------------------------------------------------------
@@ -120,6 +122,13 @@ class Registry:
                 raise RegistryError(f"{self.path}: cannot open the registry ({exc})",
                                     hint="check ZOO_RANK_HOME and its permissions") from exc
             self._db = db
+            if self.builtin:
+                from .builtin_registry import seed
+
+                try:
+                    seed(self)
+                except sqlite3.OperationalError:  # a read-only registry still ranks, without them
+                    pass
         return self._db
 
     def close(self) -> None:
@@ -172,6 +181,25 @@ class Registry:
     def by_content(self, content_sha256: str) -> Entry | None:
         found = self._entries("WHERE content_sha256 = ?", (content_sha256,))
         return found[0] if found else None
+
+    def by_train_key(self, key: str) -> Entry | None:
+        """The entry a training run with this key (``TrainConfig.key``) registered, if any."""
+        found = self._entries("WHERE json_extract(metadata, '$.train_key') = ?", (key,))
+        return found[0] if found else None
+
+    def by_data(self, data_sha256: str) -> list[Entry]:
+        """Entries trained on exactly this data (``Dataset.sha256``), newest first."""
+        found = self._entries("WHERE json_extract(metadata, '$.data_sha256') = ?", (data_sha256,))
+        return sorted(found, key=lambda e: (e.created_at, e.id), reverse=True)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       (key, value))
 
     def embeddings_of(self, entry: Entry) -> list[TaskEmbedding]:
         rows = self.db.execute("SELECT space_id, vector, norm FROM vectors WHERE entry_id = ?", (entry.id,))

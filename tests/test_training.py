@@ -1,0 +1,156 @@
+"""Training BitFit, LoRA and prefix tuning on a tiny local BERT (CPU), and registering the results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from factories import sentiment_rows, write_csv
+
+from zoo_rank import Registry, read_checkpoint
+from zoo_rank.api import train
+from zoo_rank.datasets import read_table
+from zoo_rank.errors import TrainingError
+from zoo_rank.readers.tensorfile import load_safetensors
+from zoo_rank.training import BaseModel, TrainConfig, apply_bitfit, resolve_base_model, resolve_device, train_checkpoint
+
+
+@pytest.fixture
+def base(tiny_model) -> BaseModel:
+    return resolve_base_model(str(tiny_model))
+
+
+def _inputs(tiny_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    return tokenizer(["good film .", "awful plot but the song is nice ."], padding=True, return_tensors="pt")
+
+
+def _fresh(tiny_model, num_labels=2):
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=num_labels).eval()
+
+
+def _logits(model, inputs):
+    with torch.no_grad():
+        return model(**inputs).logits
+
+
+@pytest.mark.parametrize("method", ["bitfit", "lora", "prefix"])
+def test_checkpoint_loads_back_into_its_library_and_reproduces_the_trained_model(method, tmp_path, tiny_model, base):
+    data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(64)))
+    result = train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method=method, steps=4, lr=1e-2), base)
+    inputs = _inputs(tiny_model)
+    trained = _logits(result.model, inputs)
+    if method == "bitfit":
+        loaded = apply_bitfit(_fresh(tiny_model), result.checkpoint)
+    else:
+        from peft import PeftModel
+
+        loaded = PeftModel.from_pretrained(_fresh(tiny_model), str(result.checkpoint)).eval()
+    assert torch.allclose(_logits(loaded, inputs), trained, atol=1e-5)
+    assert not torch.allclose(_logits(_fresh(tiny_model), inputs), trained, atol=1e-3)  # training changed it
+    weights = read_checkpoint(result.checkpoint)  # and zoo-rank's reader reads what was written
+    assert weights.base_model == "tiny-bert-local" and weights.layers
+    assert {"bitfit": "bitfit", "lora": "lora", "prefix": "prefix_tuning"}[method] == weights.method
+
+
+def test_lora_uses_the_paper_rank_and_alpha(tmp_path, base):
+    data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(32)))
+    result = train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method="lora", steps=1), base)
+    config = read_checkpoint(result.checkpoint).config
+    assert (config["r"], config["lora_alpha"], sorted(config["target_modules"])) == (8, 8, ["query", "value"])
+
+
+def test_bitfit_trains_only_biases(tmp_path, base):
+    data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(32)))
+    result = train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method="bitfit", steps=3, lr=1e-2), base)
+    tensors = load_safetensors(result.checkpoint / "bitfit_model.safetensors").tensors
+    body = {k: v for k, v in tensors.items() if not k.startswith("classifier")}
+    assert body and all(k.endswith(".bias") for k in body)
+    assert max(float(np.abs(v).max()) for v in body.values()) > 0  # deltas moved
+    frozen = [n for n, p in result.model.named_parameters() if p.requires_grad and not n.endswith(".bias")]
+    assert frozen == ["classifier.weight"]
+
+
+def test_same_data_and_seed_give_the_same_checkpoint_and_tasks_share_the_initialisation(tmp_path, base):
+    a = read_table(write_csv(tmp_path / "a.csv", sentiment_rows(32, seed=1)))
+    b = read_table(write_csv(tmp_path / "b.csv", sentiment_rows(32, seed=2)))
+    config = TrainConfig(method="lora", steps=2)
+    first = read_checkpoint(train_checkpoint(a, tmp_path / "1", config, base).checkpoint)
+    again = read_checkpoint(train_checkpoint(a, tmp_path / "2", config, base).checkpoint)
+    assert first.content_sha256() == again.content_sha256()
+    # A vanishing learning rate leaves each task at its initialisation: identical across tasks.
+    still = TrainConfig(method="lora", steps=1, lr=1e-12)
+    init_a = load_safetensors(train_checkpoint(a, tmp_path / "3", still, base).checkpoint / "adapter_model.safetensors")
+    init_b = load_safetensors(train_checkpoint(b, tmp_path / "4", still, base).checkpoint / "adapter_model.safetensors")
+    lora_a = [k for k in init_a.tensors if "lora_A" in k]
+    assert lora_a and all(np.allclose(init_a.tensors[k], init_b.tensors[k]) for k in lora_a)
+    assert any(np.abs(init_a.tensors[k]).max() > 0 for k in lora_a)
+
+
+def test_regression_and_best_mode(tmp_path, base):
+    data = read_table(write_csv(tmp_path / "r.csv", sentiment_rows(120, regression=True)))
+    result = train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method="bitfit", mode="best", epochs=2), base)
+    assert result.model.config.num_labels == 1
+    assert -1.0 <= result.metrics["validation_pearson"] <= 1.0 and result.metrics["validation_examples"] > 0
+    assert result.learning_rate in (4e-4, 1e-4)
+    mean, std = result.config["label_scale"]
+    assert abs(mean) < 0.5 and 0.5 < std < 1.5
+
+
+def test_divergence_is_an_error(tmp_path, base):
+    data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(32, regression=True)))
+    with pytest.raises(TrainingError, match="diverged"):
+        train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method="bitfit", steps=20, lr=1e30), base)
+
+
+def test_bad_base_models_and_devices(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="is not a model folder"):
+        resolve_base_model(str(tmp_path / "empty"))
+    (tmp_path / "config-only").mkdir()
+    (tmp_path / "config-only" / "config.json").write_text("{}")
+    with pytest.raises(TrainingError, match="no weights"):
+        resolve_base_model(str(tmp_path / "config-only"))
+    with pytest.raises(TrainingError, match="neither a model folder nor a valid hub id"):
+        resolve_base_model("bad id with spaces")
+    with pytest.raises(TrainingError, match="unknown device"):
+        resolve_device("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainingError, match="no CUDA GPU is visible"):
+            resolve_device("cuda")
+    with pytest.raises(TrainingError, match="unknown method"):
+        TrainConfig(method="adapters")
+
+
+def test_train_registers_and_reuses(tmp_path, tiny_model):
+    path = write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    registry = Registry(tmp_path / "home", builtin=False)
+    config = TrainConfig(steps=2)
+    done = train(path, methods=["bitfit", "lora", "prefix"], registry=registry, config=config, base_model=str(tiny_model))
+    assert [t.entry.name for t in done] == ["reviews/bitfit", "reviews/lora", "reviews/prefix"]
+    assert all(not t.reused and (registry.home / "checkpoints").glob("*") for t in done)
+    entry = registry.get("reviews/lora")
+    assert entry.task == "reviews" and entry.train_size == 40 and entry.metadata["training"]["steps"] == 2
+    assert read_checkpoint(entry.source).content_sha256() == entry.content_sha256
+    again = train(path, methods=["lora"], registry=registry, config=config, base_model=str(tiny_model))
+    assert again[0].reused and again[0].entry.id == entry.id
+    assert len(registry.entries()) == 3
+
+
+def test_interrupted_training_leaves_nothing_behind(tmp_path, tiny_model):
+    path = write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    registry = Registry(tmp_path / "home", builtin=False)
+
+    def interrupt(label, done, total, loss):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(path, methods=["lora"], registry=registry, config=TrainConfig(steps=5), base_model=str(tiny_model),
+              progress=interrupt)
+    assert registry.entries() == []
+    assert list((registry.home / "checkpoints").iterdir()) == []

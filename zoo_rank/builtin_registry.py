@@ -1,0 +1,114 @@
+"""The built-in default: embeddings of the built-in tasks, shipped inside the package.
+
+``zoo_rank/data/builtin.db`` is an ordinary zoo-rank registry holding, for the default base
+model, a BitFit, a LoRA and a prefix-tuning embedding of every built-in task (trained on its
+train split). It is made by ``zoo-rank builtin build`` and copied into each user registry the
+first time that registry is opened (and again when a newer zoo-rank ships a different set),
+so a fresh install ranks against it with no download. Copied entries are ordinary entries:
+``zoo-rank remove`` deletes them and they are not copied back until the shipped set changes.
+Set ``ZOO_RANK_BUILTIN=0`` (or ``--no-builtin``) for a registry without them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from .embedders.base import Space, TaskEmbedding
+
+SHIPPED_DB = Path(__file__).parent / "data" / "builtin.db"
+VERSION_KEY = "builtin_version"
+SEEDED_KEY = "builtin_seeded"
+SOURCE_PREFIX = "builtin:"
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+
+
+def shipped_version(path: Path | None = None) -> str | None:
+    path = path or SHIPPED_DB
+    if not path.is_file():
+        return None
+    db = _connect_read_only(path)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (VERSION_KEY,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+def shipped_entries(path: Path | None = None) -> list:
+    """The shipped entries as ``NewEntry`` objects, ready for ``Registry.insert``."""
+    path = path or SHIPPED_DB
+    from .registry import _ENTRY_COLUMNS, NewEntry, _entry
+
+    db = _connect_read_only(path)
+    try:
+        rows = db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY name").fetchall()
+        vectors: dict[int, list[TaskEmbedding]] = {}
+        for entry_id, space_id, blob, norm in db.execute("SELECT entry_id, space_id, vector, norm FROM vectors"):
+            vectors.setdefault(entry_id, []).append(
+                TaskEmbedding(Space.from_id(space_id), np.frombuffer(blob, dtype=np.float32).copy(), norm, {}))
+    finally:
+        db.close()
+    items = []
+    for row in rows:
+        entry = _entry(row)
+        items.append(NewEntry(
+            name=entry.name, source=entry.source, content_sha256=entry.content_sha256, files=entry.files,
+            method=entry.method, format=entry.format, base_model=entry.base_model,
+            embeddings=vectors.get(entry.id, []), revision=entry.revision, task=entry.task,
+            task_type=entry.task_type, train_size=entry.train_size, metadata=entry.metadata,
+        ))
+    return items
+
+
+def seed(registry, path: Path | None = None) -> int:
+    """Copy the shipped entries into ``registry`` once per shipped version; returns how many were added.
+
+    Entries whose content is already there are skipped, and so are names the user has taken
+    for other content: the user's registry always wins.
+    """
+    path = path or SHIPPED_DB
+    version = shipped_version(path)
+    if version is None or registry.get_meta(SEEDED_KEY) == version:
+        return 0
+    taken = {e.name for e in registry.entries()}
+    items = [item for item in shipped_entries(path) if item.name not in taken]
+    added = sum(status == "added" for status, _ in registry.insert(items)) if items else 0
+    registry.set_meta(SEEDED_KEY, version)
+    return added
+
+
+def finish(home: Path, out: Path) -> Path:
+    """Stamp the registry under ``home`` with its version and write a compact copy to ``out``."""
+    db = sqlite3.connect(home / "registry.db")
+    try:
+        digest = hashlib.sha256()
+        for sha, spaces in db.execute(
+            "SELECT e.content_sha256, group_concat(v.space_id) FROM entries e JOIN vectors v ON v.entry_id = e.id "
+            "GROUP BY e.id ORDER BY e.content_sha256"
+        ):
+            digest.update(json.dumps([sha, sorted(spaces.split(","))]).encode())
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (VERSION_KEY, digest.hexdigest()[:16]))
+        db.execute("DELETE FROM meta WHERE key = ?", (SEEDED_KEY,))
+        db.execute("UPDATE entries SET source = ? || name", (SOURCE_PREFIX,))
+        db.commit()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        db.execute("VACUUM INTO ?", (str(tmp),))
+    finally:
+        db.close()
+    conn = sqlite3.connect(tmp)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    tmp.replace(out)
+    return out

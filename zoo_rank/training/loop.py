@@ -1,0 +1,231 @@
+"""One training run: data → tuned PEFT module → checkpoint folder.
+
+Kept deliberately plain (no ``Trainer``): a run is a few hundred steps, and owning the loop
+keeps the seeding, the "early"/"best" snapshots, the device handling and the progress
+reporting explicit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+from ..datasets import Dataset
+from ..errors import TrainingError
+from .config import TrainConfig
+from .methods import METHODS
+from .models import BaseModel, load_for_classification, resolve_device
+
+# progress(description, steps done, steps in total, latest loss)
+Progress = Callable[[str, int, int, "float | None"], None]
+TRAINING_FILE = "zoo_rank_training.json"
+
+
+@dataclass
+class TrainResult:
+    method: str
+    checkpoint: Path
+    base_model: str
+    device: str
+    seconds: float
+    steps: int
+    learning_rate: float
+    train_examples: int
+    metrics: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    model: object = field(default=None, repr=False, compare=False)  # the trained model, in memory
+
+    def to_dict(self) -> dict:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}  # no deepcopy of the model
+        return {**values, "checkpoint": str(self.checkpoint)}
+
+
+def train_checkpoint(
+    dataset: Dataset,
+    directory: str | Path,
+    config: TrainConfig,
+    base: BaseModel,
+    *,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train ``config.method`` on ``dataset`` and write its checkpoint into ``directory``.
+
+    ``directory`` must not exist yet; callers write into a temporary folder and move it into
+    place only once the run finished, so an interrupted run leaves nothing behind.
+    """
+    import torch
+
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    directory = Path(directory)
+    if directory.exists():
+        raise TrainingError(f"{directory}: already exists", hint="choose a new output folder")
+    train_set, val_set = _splits(dataset, config)
+    regression = dataset.task_type == "regression"
+    targets, scale = _targets(train_set, regression)
+    tokenizer = model = None
+    best: dict | None = None
+    steps_done = 0
+    for lr in config.learning_rates:
+        torch.manual_seed(config.seed)  # same head and module initialisation for every task
+        tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
+        method = METHODS[config.method](config)
+        torch.manual_seed(config.seed)
+        model = method.prepare(model).to(device)
+        encoded = _encode(tokenizer, train_set, config.max_length)
+        label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
+        for epoch, steps_done, loss in _run(model, encoded, targets, regression, config, lr, device, progress, label):
+            if config.mode == "best":
+                score = _score(model, tokenizer, val_set, regression, scale, config, device)
+                if best is None or score > best["score"]:
+                    best = {"score": score, "lr": lr, "epoch": epoch, "state": method.trainable_state(model),
+                            "loss": loss}
+            else:
+                best = {"lr": lr, "epoch": epoch, "loss": loss}
+    if config.mode == "best":
+        method.load_state(model, best.pop("state"))
+    directory.mkdir(parents=True)
+    method.save(model, directory)
+    metrics = {"train_loss": best["loss"], "epochs": best["epoch"]}
+    if config.mode == "best":
+        metrics["validation_" + ("pearson" if regression else "accuracy")] = best["score"]
+        metrics["validation_examples"] = len(val_set)
+    result = TrainResult(
+        method=config.method, checkpoint=directory, base_model=base.name, device=str(device),
+        seconds=round(time.perf_counter() - started, 2), steps=steps_done, learning_rate=best["lr"],
+        train_examples=len(train_set), metrics=metrics, config={**config.to_dict(), "label_scale": scale},
+        model=model.eval(),
+    )
+    (directory / TRAINING_FILE).write_text(json.dumps(
+        {**result.to_dict(), "checkpoint": None, "dataset": {"name": dataset.name, "source": dataset.source,
+                                                            "sha256": dataset.sha256(), "task_type": dataset.task_type,
+                                                            "labels": dataset.label_names}}, indent=2) + "\n")
+    return result
+
+
+def _splits(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    if config.mode == "early":
+        return dataset.sample(config.max_examples, config.seed), None
+    train, val = dataset.split(0.1, salt="validation")
+    if len(val) < 2 or len(train) < 2:
+        raise TrainingError(f"{dataset.source}: too few examples ({len(dataset)}) to hold out a validation split",
+                            hint="use --mode early")
+    return train.sample(config.max_examples, config.seed), val.sample(500, config.seed)
+
+
+def _targets(train_set: Dataset, regression: bool) -> tuple[list, list[float] | None]:
+    """Class indices, or regression labels standardised (mean 0, std 1) for a stable loss."""
+    if not regression:
+        index = {name: i for i, name in enumerate(train_set.label_names)}
+        return [index[label] for label in train_set.labels], None
+    mean = sum(train_set.labels) / len(train_set)
+    std = math.sqrt(sum((y - mean) ** 2 for y in train_set.labels) / len(train_set)) or 1.0
+    return [(y - mean) / std for y in train_set.labels], [mean, std]
+
+
+def _encode(tokenizer, data: Dataset, max_length: int) -> dict[str, list]:
+    return dict(tokenizer(data.texts, data.pairs, truncation=True, max_length=max_length))
+
+
+def _batch(tokenizer_pad_id: int, encoded: dict[str, list], indices: list[int], device):
+    """Right-padded tensors for ``indices`` (padding each batch only to its longest example)."""
+    import torch
+
+    width = max(len(encoded["input_ids"][i]) for i in indices)
+    batch = {}
+    for key, values in encoded.items():
+        pad = tokenizer_pad_id if key == "input_ids" else 0
+        rows = [values[i] + [pad] * (width - len(values[i])) for i in indices]
+        batch[key] = torch.tensor(rows, dtype=torch.long, device=device)
+    return batch
+
+
+def _autocast(device):
+    import contextlib
+
+    import torch
+
+    if device.type != "cuda":
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+def _run(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label):
+    """Train; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    n = len(targets)
+    per_epoch = math.ceil(n / config.batch_size)
+    total = config.steps or per_epoch * config.num_epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+    amp, scaler = _autocast(device)
+    label_dtype = torch.float32 if regression else torch.long
+    pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
+    rng = random.Random(config.seed)
+    model.train()
+    step, epoch = 0, 0
+    if progress:
+        progress(label, 0, total, None)
+    while step < total:
+        epoch += 1
+        order = list(range(n))
+        rng.shuffle(order)
+        losses = []
+        for start in range(0, n, config.batch_size):
+            indices = order[start : start + config.batch_size]
+            batch = _batch(pad_id, encoded, indices, device)
+            labels = torch.tensor([targets[i] for i in indices], dtype=label_dtype, device=device)
+            with amp:
+                loss = model(**batch, labels=labels).loss
+            if not torch.isfinite(loss):
+                raise TrainingError(f"training diverged at step {step + 1} (loss {loss.item()})",
+                                    hint="lower the learning rate with --lr")
+            (scaler.scale(loss) if scaler else loss).backward()
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            schedule.step()
+            step += 1
+            losses.append(loss.item())
+            if progress:
+                progress(label, step, total, losses[-1])
+            if step >= total:
+                break
+        yield epoch, step, sum(losses) / len(losses)
+        model.train()
+
+
+def _score(model, tokenizer, data: Dataset, regression: bool, scale, config: TrainConfig, device) -> float:
+    """Accuracy, or Pearson correlation for regression, on held-out data."""
+    import torch
+
+    encoded = _encode(tokenizer, data, config.max_length)
+    pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
+    model.eval()
+    outputs = []
+    amp, _ = _autocast(device)
+    with torch.no_grad(), amp:
+        for start in range(0, len(data), 64):
+            indices = list(range(start, min(start + 64, len(data))))
+            logits = model(**_batch(pad_id, encoded, indices, device)).logits.float().cpu()
+            outputs += logits[:, 0].tolist() if regression else logits.argmax(-1).tolist()
+    if regression:
+        import numpy as np
+
+        if np.std(outputs) == 0:
+            return 0.0
+        return float(np.corrcoef(outputs, data.labels)[0, 1])
+    index = {name: i for i, name in enumerate(data.label_names)}
+    return sum(p == index[y] for p, y in zip(outputs, data.labels)) / len(data)
