@@ -36,11 +36,16 @@ REALZOO = (Path(__file__).resolve().parents[1] / ".." / "shared" / "realzoo").re
 
 
 @pytest.fixture(autouse=True)
-def zoo_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own registry; nothing touches the user's cache."""
+def zoo_home(tmp_path, monkeypatch, request) -> Path:
+    """Every test gets its own registry; nothing touches the user's cache.
+
+    The registry starts empty unless the test is marked ``builtin`` (then the shipped
+    built-in entries are copied in on first open, as for a user).
+    """
     home = tmp_path / "zoo-home"
     monkeypatch.setenv("ZOO_RANK_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("ZOO_RANK_BUILTIN", "1" if request.node.get_closest_marker("builtin") else "0")
     return home
 
 

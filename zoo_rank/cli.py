@@ -80,7 +80,8 @@ def _console():
 @click.option("--task-type", help="Only candidates of this task type.")
 @click.option("--method", help="Only candidates of these methods or families, comma-separated (bitfit, lora, prefix, "
                                "...); for a data target, the methods to train [default: bitfit].")
-@click.option("--base-model", help="Only this base model's spaces (also names the base model of a checkpoint-folder target).")
+@click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "
+                                   "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,
               help="Average scores over methods per candidate task (default: when the target has several methods).")
 @click.option("--home", envvar="ZOO_RANK_HOME", type=click.Path(file_okay=False), default=None,
