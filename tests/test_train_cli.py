@@ -87,7 +87,7 @@ def test_bad_data_gets_one_line_and_changes_nothing(name, trained_home, tmp_path
     assert sorted(p.name for p in (trained_home / "checkpoints").iterdir() if p.name.startswith(".")) == []
 
 
-def test_bad_base_model_and_device_change_nothing(trained_home, tmp_path):
+def test_bad_base_model_and_device_change_nothing(trained_home, tmp_path, tiny_model):
     data = write_csv(tmp_path / "d.csv", sentiment_rows(20))
     before = registry_state(trained_home)
     (tmp_path / "not-a-model").mkdir()
@@ -97,10 +97,21 @@ def test_bad_base_model_and_device_change_nothing(trained_home, tmp_path):
     import torch
 
     if not torch.cuda.is_available():
-        line = _one_line_error(run("--no-builtin", "train", data, "--device", "cuda", "--base-model",
-                                   tmp_path / "not-a-model"))
-        assert "model folder" in line or "no CUDA GPU" in line
+        for command in (["train", data], ["--target", data]):
+            line = _one_line_error(run("--no-builtin", *command, "--device", "cuda", "--base-model", tiny_model))
+            assert "--device cuda: no CUDA GPU is visible" in line and "--device cpu" in line
     assert registry_state(trained_home) == before
+
+
+def test_bom_and_quoted_newlines_train_fine(trained_home, tmp_path, tiny_model):
+    path = tmp_path / "odd.csv"
+    rows = sentiment_rows(16)
+    body = "".join(f'"{r["text"]}\nsecond line",{r["label"]}\n' for r in rows)
+    path.write_bytes(("\ufefftext,label\n" + body).encode("utf-8"))
+    result = run("--no-builtin", "train", path, "--steps", "1", "--base-model", tiny_model, "--json")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)
+    assert entry["train_size"] == 16 and entry["metadata"]["labels"] == ["neg", "pos"]
 
 
 def test_default_model_missing_says_how_to_fetch(tmp_path, monkeypatch):

@@ -101,6 +101,25 @@ def test_regression_and_best_mode(tmp_path, base):
     assert abs(mean) < 0.5 and 0.5 < std < 1.5
 
 
+def test_text_pairs_reach_the_model_as_pairs(tmp_path, base):
+    path = tmp_path / "nli.csv"
+    path.write_text("premise,hypothesis,label\n" + "".join(
+        f"the film was good,{'it was nice' if i % 2 else 'it was awful'},{'yes' if i % 2 else 'no'}\n" for i in range(24)))
+    data = read_table(path)
+    seen = []
+    result = train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method="lora", steps=2), base)
+    hook = result.model.base_model.model.bert.embeddings.register_forward_hook(
+        lambda module, args, kwargs, out: seen.append(kwargs.get("token_type_ids")), with_kwargs=True)
+    from zoo_rank.training.loop import _batch, _encode
+    from transformers import AutoTokenizer
+
+    encoded = _encode(AutoTokenizer.from_pretrained(base.location), data, 32)
+    with torch.no_grad():
+        result.model(**_batch(0, encoded, [0, 1], "cpu"))
+    hook.remove()
+    assert seen and int(seen[0].max()) == 1  # the second segment is marked as such
+
+
 def test_divergence_is_an_error(tmp_path, base):
     data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(32, regression=True)))
     with pytest.raises(TrainingError, match="diverged"):
@@ -154,3 +173,31 @@ def test_interrupted_training_leaves_nothing_behind(tmp_path, tiny_model):
               progress=interrupt)
     assert registry.entries() == []
     assert list((registry.home / "checkpoints").iterdir()) == []
+
+
+def test_checkpoints_are_byte_identical_across_processes(tmp_path, tiny_model):
+    """peft keeps target_modules in a set; with string hashing randomised per process, its JSON
+    order used to differ, and so did the content hash of the same run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    orders = {}  # two hash seeds under which a set of these module names iterates differently
+    for hash_seed in map(str, range(1, 40)):
+        probe = subprocess.run([sys.executable, "-c", "print(list({'query', 'value'}))"], capture_output=True,
+                               text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        orders.setdefault(probe.stdout.strip(), hash_seed)
+        if len(orders) == 2:
+            break
+    assert len(orders) == 2
+    path = write_csv(tmp_path / "d.csv", sentiment_rows(32))
+    shas = []
+    for hash_seed in orders.values():
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-m", "zoo_rank", "--no-builtin", "--home", tmp_path / hash_seed, "train",
+                               path, "--method", "lora", "--steps", "1", "--base-model", tiny_model, "--json"],
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        shas.append(json.loads(done.stdout)[0]["content_sha256"])
+    assert len(set(shas)) == 1

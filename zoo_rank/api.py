@@ -175,13 +175,14 @@ def train(
     ``"never"``.
     """
     from .datasets import load_data
-    from .training import TrainConfig, resolve_base_model
+    from .training import TrainConfig, resolve_base_model, resolve_device
 
     registry = registry or Registry()
     config = config or TrainConfig()
     if name and len(set(methods)) > 1 and "{method}" not in name:
         raise ZooRankError(f"--name {name!r} would name {len(set(methods))} entries alike",
                            hint="put {method} in it, e.g. --name 'mine/{method}'")
+    resolve_device(config.device)  # fail before any work when the device is not there
     dataset = load_data(data, split=split, home=registry.home, **(columns or {}))
     base = resolve_base_model(base_model, registry.home, base_model_name)
     data_sha = dataset.sha256()

@@ -229,6 +229,7 @@ def extract_folder(files: AssetFiles, prefix: str, destination: Path) -> Path:
         raise AssetError(f"{files.location}: has nothing under {prefix!r}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".extract-"))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the model folder is ordinary data
     try:
         for name, data in files.read_many(members).items():
             relative = Path(name[len(prefix):])

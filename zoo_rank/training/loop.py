@@ -70,7 +70,7 @@ def train_checkpoint(
     targets, scale = _targets(train_set, regression)
     tokenizer = model = None
     best: dict | None = None
-    steps_done = 0
+    steps_total = 0  # over every learning rate tried
     for lr in config.learning_rates:
         torch.manual_seed(config.seed)  # same head and module initialisation for every task
         tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
@@ -87,6 +87,7 @@ def train_checkpoint(
                             "loss": loss}
             else:
                 best = {"lr": lr, "epoch": epoch, "loss": loss}
+        steps_total += steps_done
     if config.mode == "best":
         method.load_state(model, best.pop("state"))
     directory.mkdir(parents=True)
@@ -97,7 +98,7 @@ def train_checkpoint(
         metrics["validation_examples"] = len(val_set)
     result = TrainResult(
         method=config.method, checkpoint=directory, base_model=base.name, device=str(device),
-        seconds=round(time.perf_counter() - started, 2), steps=steps_done, learning_rate=best["lr"],
+        seconds=round(time.perf_counter() - started, 2), steps=steps_total, learning_rate=best["lr"],
         train_examples=len(train_set), metrics=metrics, config={**config.to_dict(), "label_scale": scale},
         model=model.eval(),
     )

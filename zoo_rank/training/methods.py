@@ -102,6 +102,19 @@ class _Peft(Method):
     def save(self, model, directory: Path) -> None:
         # save_embedding_layers=False: "auto" would look the base model up on the hub.
         model.save_pretrained(str(directory), safe_serialization=True, save_embedding_layers=False)
+        _sort_config_lists(directory / "adapter_config.json")
+
+
+def _sort_config_lists(path: Path) -> None:
+    """peft keeps target_modules in a set, so its JSON order changes from process to process
+    (string hashing is randomised); sorted, the same run writes the same bytes."""
+    import json
+
+    config = json.loads(path.read_text())
+    for key in ("target_modules", "modules_to_save"):
+        if isinstance(config.get(key), list):
+            config[key] = sorted(config[key])
+    path.write_text(json.dumps(config, indent=2) + "\n")
 
 
 @register("lora")
