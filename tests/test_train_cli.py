@@ -132,6 +132,7 @@ def test_datasets_lists_the_builtin_tasks(tmp_path):
 
 def test_seeding_copies_the_shipped_set_once_and_respects_removals(trained_home, tmp_path):
     shipped = finish(trained_home, tmp_path / "shipped.db")
+    assert all(Path(e.source).is_dir() for e in Registry(trained_home, builtin=False).entries())  # left as it was
     user = Registry(tmp_path / "user", builtin=False)
     assert seed(user, shipped) == 6 and len(user.entries()) == 6
     assert all(e.source.startswith("builtin:") for e in user.entries())

@@ -88,27 +88,33 @@ def seed(registry, path: Path | None = None) -> int:
 
 
 def finish(home: Path, out: Path) -> Path:
-    """Stamp the registry under ``home`` with its version and write a compact copy to ``out``."""
-    db = sqlite3.connect(home / "registry.db")
+    """Write a compact copy of the registry under ``home`` to ``out``, stamped with a version.
+
+    The copy's sources read ``builtin:<name>``; the registry under ``home`` is left as it is.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    source = sqlite3.connect(home / "registry.db")
+    try:
+        source.execute("VACUUM INTO ?", (str(tmp),))
+    finally:
+        source.close()
+    db = sqlite3.connect(tmp)
     try:
         digest = hashlib.sha256()
         for sha, spaces in db.execute(
-            "SELECT e.content_sha256, group_concat(v.space_id) FROM entries e JOIN vectors v ON v.entry_id = e.id "
+            "SELECT e.content_sha256, group_concat(v.space_id, ' ') FROM entries e JOIN vectors v ON v.entry_id = e.id "
             "GROUP BY e.id ORDER BY e.content_sha256"
         ):
-            digest.update(json.dumps([sha, sorted(spaces.split(","))]).encode())
+            digest.update(json.dumps([sha, sorted(spaces.split(" "))]).encode())
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (VERSION_KEY, digest.hexdigest()[:16]))
         db.execute("DELETE FROM meta WHERE key = ?", (SEEDED_KEY,))
         db.execute("UPDATE entries SET source = ? || name", (SOURCE_PREFIX,))
         db.commit()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        db.execute("VACUUM INTO ?", (str(tmp),))
+        db.execute("PRAGMA journal_mode = DELETE")
+        db.execute("VACUUM")
     finally:
         db.close()
-    conn = sqlite3.connect(tmp)
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.close()
     tmp.replace(out)
     return out

@@ -106,15 +106,16 @@ class _Peft(Method):
 
 
 def _sort_config_lists(path: Path) -> None:
-    """peft keeps target_modules in a set, so its JSON order changes from process to process
-    (string hashing is randomised); sorted, the same run writes the same bytes."""
+    """peft keeps target_modules and modules_to_save in sets, so their JSON order changes from
+    process to process (string hashing is randomised); sorted, the same run writes the same
+    bytes. Written as peft writes it (indent 2, sorted keys)."""
     import json
 
     config = json.loads(path.read_text())
     for key in ("target_modules", "modules_to_save"):
         if isinstance(config.get(key), list):
             config[key] = sorted(config[key])
-    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
 @register("lora")
