@@ -15,6 +15,11 @@ _EXPORTS = {
     "add": "zoo_rank.api",
     "rank": "zoo_rank.api",
     "train": "zoo_rank.api",
+    "pull": "zoo_rank.hub_sync",
+    "refresh": "zoo_rank.hub_sync",
+    "search_hub": "zoo_rank.hub_sync",
+    "load_catalog": "zoo_rank.catalog",
+    "HubError": "zoo_rank.hub.ids",
     "load_data": "zoo_rank.datasets",
     "TrainConfig": "zoo_rank.training.config",
     "resolve_target": "zoo_rank.api",
@@ -42,6 +47,9 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import add, rank, resolve_target, train
+    from .catalog import load_catalog
+    from .hub.ids import HubError
+    from .hub_sync import pull, refresh, search_hub
     from .datasets import load_data
     from .training.config import TrainConfig
     from .embedders import Space, TaskEmbedding, cosine, embed

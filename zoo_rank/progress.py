@@ -35,3 +35,22 @@ def spinner(message: str, enabled: bool = True) -> Iterator[None]:
         return
     with Console(stderr=True).status(message):
         yield
+
+
+@contextmanager
+def download_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """One bar for all files of all repos being fetched: bytes done of bytes known, speed, ETA."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, disable=not (enabled and console.is_terminal)) as bars:
+        row = bars.add_task(description, total=None)
+
+        def report(done: int, total: int) -> None:
+            bars.update(row, completed=done, total=total or None)
+
+        yield report

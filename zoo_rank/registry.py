@@ -201,6 +201,29 @@ class Registry:
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        (key, value))
 
+    def by_source_prefix(self, prefix: str) -> dict[str, Entry]:
+        """``{source: entry}`` for sources starting with ``prefix`` (e.g. ``hf://``)."""
+        found = self._entries("WHERE source >= ? AND source < ?", (prefix, prefix + "\uffff"))
+        return {entry.source: entry for entry in found}
+
+    def hub_models(self, base_model: str | None = None) -> list[dict]:
+        """Hub metadata stored by `search` and `pull` (``HubModel.to_dict()`` each), by repo id."""
+        sql = "SELECT info FROM hub_models" + (" WHERE base_model = ?" if base_model else "") + " ORDER BY repo_id"
+        return [json.loads(row[0]) for row in self.db.execute(sql, (base_model,) if base_model else ())]
+
+    def save_hub_models(self, models: list[dict]) -> None:
+        """Insert or update hub metadata (one transaction)."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            for info in models:
+                db.execute(
+                    "INSERT INTO hub_models (repo_id, sha, library, base_model, info, fetched_at) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT(repo_id) DO UPDATE SET sha = excluded.sha, library = excluded.library, "
+                    "base_model = excluded.base_model, info = excluded.info, fetched_at = excluded.fetched_at",
+                    (info["repo_id"], info.get("sha"), info.get("library"), info.get("base_model"),
+                     json.dumps(info, default=str), now),
+                )
+
     def embeddings_of(self, entry: Entry) -> list[TaskEmbedding]:
         rows = self.db.execute("SELECT space_id, vector, norm FROM vectors WHERE entry_id = ?", (entry.id,))
         return [
@@ -244,24 +267,25 @@ class Registry:
                      json.dumps(item.metadata, default=str), now),
                 )
                 for emb in item.embeddings:
-                    space = emb.space
-                    db.execute(
-                        "INSERT OR IGNORE INTO spaces (id, base_model, family, embedder, embedder_version, dim, layout, "
-                        "created_at) VALUES (?,?,?,?,?,?,?,?)",
-                        (space.id, space.base_model, space.family, space.embedder, space.version, space.dim,
-                         space.layout, now),
-                    )
-                    db.execute(
-                        "INSERT INTO vectors (entry_id, space_id, vector, norm) VALUES (?,?,?,?)",
-                        (cursor.lastrowid, space.id, np.ascontiguousarray(emb.vector, np.float32).tobytes(), emb.norm),
-                    )
-                    touched.add(space.id)
+                    _insert_vector(db, cursor.lastrowid, emb, now)
+                    touched.add(emb.space.id)
                 statuses.append(("added", cursor.lastrowid))
             _bump(db, touched)
         by_id = lookup(self, [entry_id for _, entry_id in statuses])
         for entry in by_id.values():
             entry.spaces = self._spaces_of(entry.id)
         return [(status, by_id[entry_id]) for status, entry_id in statuses]
+
+    def replace_embeddings(self, entry: Entry, embeddings: list[TaskEmbedding]) -> Entry:
+        """Swap an entry's vectors for ``embeddings`` (after an embedder version change), atomically."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            old = {row[0] for row in db.execute("SELECT space_id FROM vectors WHERE entry_id = ?", (entry.id,))}
+            db.execute("DELETE FROM vectors WHERE entry_id = ?", (entry.id,))
+            for emb in embeddings:
+                _insert_vector(db, entry.id, emb, now)
+            _bump(db, old | {emb.space.id for emb in embeddings})
+        return self.require(entry.name)
 
     def remove(self, name: str) -> Entry:
         entry = self.require(name)
@@ -310,6 +334,19 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, now: str) -> None:
+    space = emb.space
+    db.execute(
+        "INSERT OR IGNORE INTO spaces (id, base_model, family, embedder, embedder_version, dim, layout, created_at) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        (space.id, space.base_model, space.family, space.embedder, space.version, space.dim, space.layout, now),
+    )
+    db.execute(
+        "INSERT INTO vectors (entry_id, space_id, vector, norm) VALUES (?,?,?,?)",
+        (entry_id, space.id, np.ascontiguousarray(emb.vector, np.float32).tobytes(), emb.norm),
+    )
 
 
 def _bump(db: sqlite3.Connection, space_ids: set[str]) -> None:

@@ -1,0 +1,80 @@
+"""Hub throughput against the local stand-in hub (tests/hubserver.py, a real HTTP server on
+127.0.0.1): `pull` of N adapters (wall time, and how much of it is transfer vs embedding),
+then `refresh --offline` over M cached adapters into an empty registry (adapters per second,
+goal ≥ 50/s on 2 cores, and peak memory of that process).
+
+The adapters are shaped like ../shared/realzoo/distilbert_emotion_dayanidhi (distilbert LoRA
+r=8 on q_lin+v_lin with its classifier head, ~3 MB each; see benchmarks/ingest.py).
+
+Run: python benchmarks/hub_sync.py [--pull 100] [--cache 1000] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from _machine import describe  # noqa: E402
+from hubserver import HubServer, repo_from_folder  # noqa: E402
+from ingest import write_adapters  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pull", type=int, default=100)
+    parser.add_argument("--cache", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    print(describe())
+    import huggingface_hub
+
+    print(f"huggingface_hub {huggingface_hub.__version__}")
+    with tempfile.TemporaryDirectory() as tmp, HubServer() as hub:
+        tmp = Path(tmp)
+        folders = write_adapters(tmp / "adapters", max(args.pull, args.cache))
+        for i, folder in enumerate(folders):
+            hub.add(repo_from_folder(f"bench/adapter-{i:05d}", folder, tags=["peft"]))
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_CACHE": str(tmp / "hf"), "HF_HUB_OFFLINE": "0",
+               "ZOO_RANK_BUILTIN": "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+        def zoo(home: str, *command: str) -> tuple[dict, float, float]:
+            """Run one zoo-rank command; its JSON report, wall seconds and its own peak RSS (MiB)."""
+            started = time.perf_counter()
+            process = subprocess.Popen([sys.executable, "-m", "zoo_rank", *command, "--json"], text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                       env={**env, "ZOO_RANK_HOME": str(tmp / home)})
+            output = process.stdout.read()
+            _, status, usage = os.wait4(process.pid, 0)
+            assert status == 0, f"zoo-rank {command[0]} failed"
+            return json.loads(output), time.perf_counter() - started, usage.ru_maxrss / 1024
+
+        repos = [f"bench/adapter-{i:05d}" for i in range(args.pull)]
+        report, wall, _ = zoo("pull-home", "pull", *repos, "--workers", str(args.workers))
+        seconds = report["seconds"]
+        embed = seconds.get("embed", 0.0)
+        print(f"pull {len(report['added'])} adapters ({args.workers} workers): {wall:.1f} s wall "
+              f"(in-process {seconds['total']:.1f} s: transfer ~{seconds['total'] - embed - seconds.get('register', 0):.1f} s, "
+              f"read+embed {embed:.1f} s, register {seconds.get('register', 0):.2f} s)")
+        rest = [f"bench/adapter-{i:05d}" for i in range(args.pull, args.cache)]
+        for start in range(0, len(rest), 200):  # fill the cache to --cache adapters
+            zoo("pull-home", "pull", *rest[start : start + 200], "--workers", str(args.workers))
+        report, wall, peak = zoo("offline-home", "refresh", "--offline")
+        count = len(report["added"])
+        print(f"refresh --offline: {count} cached adapters embedded and registered in {wall:.1f} s wall "
+              f"({count / wall:.0f} adapters/s incl. interpreter start; in-process {report['seconds']['total']:.1f} s, "
+              f"{count / report['seconds']['total']:.0f}/s); peak RSS {peak:.0f} MiB")
+        report, wall, _ = zoo("offline-home", "refresh", "--offline")
+        print(f"refresh --offline again (nothing new, {len(report['skipped'])} skipped): {wall:.2f} s wall")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""Pulling from a hub and refreshing offline, against a real HTTP server on 127.0.0.1.
+
+The real huggingface_hub client runs end to end (``HfApi.list_models``/``model_info``,
+``hf_hub_download`` with its cache, locks and resume); only the hub is a stand-in
+(``tests/hubserver.py``), serving the realzoo checkpoints and injecting faults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hubserver import HubServer, Repo, repo_from_folder
+from zoo_rank.catalog import CatalogError, default_catalog_path, load_catalog
+from zoo_rank.cli import cli
+from zoo_rank.hub_sync import pull, refresh
+from zoo_rank.readers import read_checkpoint
+from zoo_rank.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[1]
+DISTIL = "base_model:adapter:distilbert-base-uncased"
+EMOTION_CARD = {"license": "mit", "datasets": ["emotion"], "base_model": "distilbert-base-uncased"}
+
+
+def _card(meta: dict) -> bytes:
+    lines = ["---"] + [f"{k}: {json.dumps(v)}" for k, v in meta.items()] + ["---", "# an adapter", ""]
+    return "\n".join(lines).encode()
+
+
+@pytest.fixture
+def hub(realzoo, tmp_path, monkeypatch):
+    """The stand-in hub with four realzoo adapters; huggingface_hub pointed at it and at a temp cache."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    with HubServer() as server:
+        emotion = repo_from_folder("dayanidhi/emotion-lora", realzoo / "distilbert_emotion_dayanidhi",
+                                   tags=["peft", DISTIL, "dataset:emotion", "license:mit"], downloads=50)
+        emotion.files["README.md"] = _card(EMOTION_CARD)
+        server.add(Repo(emotion.repo_id, emotion.files, emotion.tags, EMOTION_CARD, 50))
+        server.add(repo_from_folder("karangarg/hate-lora", realzoo / "distilbert_hatespeech_karangarg",
+                                    tags=["peft", DISTIL], downloads=40))
+        server.add(repo_from_folder("thankuxari/promptinj", realzoo / "distilbert_promptinj_thankuxari",
+                                    subfolder="lora/checkpoint-10000", tags=["peft", DISTIL], downloads=5))
+        server.add(repo_from_folder("anhu/metaphor", realzoo / "ah_mbert_metaphor_anhu2410", subfolder="adapter",
+                                    tags=["adapter-transformers", "adapterhub:metaphor"], downloads=7))
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        yield server
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def entries() -> list:
+    return Registry().entries()
+
+
+def fast(**kw) -> list[str]:
+    return ["--retries", str(kw.get("retries", 2)), "--timeout", str(kw.get("timeout", 5))]
+
+
+# -- the happy path -------------------------------------------------------------------------
+def test_pull_fetches_only_adapter_files_pinned_and_registers_them(hub, realzoo, tmp_path):
+    result = run("pull", "dayanidhi/emotion-lora", "anhu/metaphor", "--json")
+    assert result.exit_code == 0, result.output
+    added = {e["name"]: e for e in json.loads(result.stdout)["added"]}
+    assert set(added) == {"dayanidhi/emotion-lora", "anhu/metaphor/adapter"}
+    emotion = added["dayanidhi/emotion-lora"]
+    sha = hub.repos["dayanidhi/emotion-lora"].sha
+    assert emotion["revision"] == sha and emotion["source"] == f"hf://dayanidhi/emotion-lora@{sha}"
+    # hub metadata kept: licence and datasets from the hub, task from the single dataset
+    assert emotion["metadata"]["license"] == "mit" and emotion["task"] == "emotion"
+    assert emotion["metadata"]["hub"]["base_model"] == "distilbert-base-uncased"
+    # the same bytes as the published folder: same content hash as reading it directly
+    assert emotion["content_sha256"] == read_checkpoint(realzoo / "distilbert_emotion_dayanidhi").content_sha256()
+    # in the standard HF cache, at the pinned commit; adapter files only (no head weights)
+    snapshot = tmp_path / "hf-cache" / "models--anhu--metaphor" / "snapshots" / hub.repos["anhu/metaphor"].sha
+    assert sorted(p.name for p in (snapshot / "adapter").iterdir()) == [
+        "adapter_config.json", "head_config.json", "pytorch_adapter.bin"]
+    assert not hub.hits("pytorch_model_head.bin")
+    assert all(f"/resolve/{hub.repos[r].sha}/" in path for _, path, _ in hub.hits("/resolve/")
+               for r in hub.repos if r in path)
+
+
+def test_pull_again_is_free_and_same_content_is_not_registered_twice(hub, realzoo):
+    assert run("pull", "dayanidhi/emotion-lora").exit_code == 0
+    downloads = len(hub.hits("/resolve/"))
+    again = run("pull", "dayanidhi/emotion-lora")
+    assert again.exit_code == 0 and len(hub.hits("/resolve/")) == downloads  # nothing downloaded again
+    # the same files under another repo id: recognised by hash, not stored twice
+    hub.add(repo_from_folder("someone/mirror", realzoo / "distilbert_emotion_dayanidhi", tags=["peft"]))
+    mirror = run("pull", "someone/mirror", "--json")
+    assert mirror.exit_code == 0
+    assert json.loads(mirror.stdout)["existing"] == ["dayanidhi/emotion-lora"]
+    assert [e.name for e in entries()] == ["dayanidhi/emotion-lora"]
+
+
+def test_safetensors_preferred_and_training_steps_skipped(hub, realzoo):
+    files = repo_from_folder("x/y", realzoo / "distilbert_emotion_dayanidhi").files
+    files["adapter_model.bin"] = b"a pickle we must not fetch"
+    files["checkpoint-500/adapter_config.json"] = files["adapter_config.json"]
+    files["checkpoint-500/adapter_model.safetensors"] = files["adapter_model.safetensors"]
+    hub.add(Repo("x/both", files, ["peft"]))
+    assert run("pull", "x/both").exit_code == 0
+    assert not hub.hits(r"adapter_model\.bin") and not hub.hits("checkpoint-500")
+    assert [e.name for e in entries()] == ["x/both"]
+
+
+def test_search_and_pull_by_base_model(hub):
+    found = run("search", "--base-model", "distilbert-base-uncased", "--json")
+    assert found.exit_code == 0, found.output
+    listed = json.loads(found.stdout)
+    assert [m["repo_id"] for m in listed] == ["dayanidhi/emotion-lora", "karangarg/hate-lora", "thankuxari/promptinj"]
+    assert listed[0]["license"] == "mit" and listed[0]["downloads"] == 50
+    assert {m["repo_id"] for m in Registry().hub_models()} == {m["repo_id"] for m in listed}  # kept for offline use
+    pulled = run("pull", "--base-model", "distilbert-base-uncased", "--limit", "2", "--json")
+    assert pulled.exit_code == 0, pulled.output
+    assert {e["name"] for e in json.loads(pulled.stdout)["added"]} == {"dayanidhi/emotion-lora", "karangarg/hate-lora"}
+
+
+# -- faults ---------------------------------------------------------------------------------
+def test_5xx_is_retried_with_backoff_then_succeeds(hub):
+    hub.fault(r"^/api/models/dayanidhi/emotion-lora", "status", 503, times=2)
+    hub.fault(r"adapter_model\.safetensors$", "status", 502, times=1, method="HEAD")
+    result = run("pull", "dayanidhi/emotion-lora", *fast(retries=4))
+    assert result.exit_code == 0, result.output
+    assert len(hub.hits(r"^/api/models/dayanidhi/emotion-lora")) == 3
+    assert [e.name for e in entries()] == ["dayanidhi/emotion-lora"]
+
+
+@pytest.mark.parametrize("kind, value, expected", [
+    ("status", 500, "HTTP 500 (after 2 attempts)"),
+    ("delay", 3, "Timeout"),
+])
+def test_persistent_5xx_or_timeout_is_a_clear_error_and_registers_nothing(hub, kind, value, expected):
+    hub.fault(r"^/api/models/karangarg", kind, value, times=None)
+    result = run("pull", "dayanidhi/emotion-lora", "karangarg/hate-lora", *fast(retries=2, timeout=0.5))
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[-1]
+    assert "karangarg/hate-lora" in line and expected in line
+    assert entries() == []  # the good repo is not registered either: all or nothing
+
+
+def test_body_cut_short_is_resumed_or_reported(hub, tmp_path):
+    hub.fault(r"emotion-lora/resolve/.*adapter_model\.safetensors$", "truncate", 100_000, times=1, method="GET")
+    assert run("pull", "dayanidhi/emotion-lora", *fast()).exit_code == 0
+    assert len(hub.hits(r"emotion-lora/resolve/.*safetensors$", "GET")) == 2  # cut, then fetched again
+    hub.fault(r"hate-lora/resolve/.*adapter_model\.safetensors$", "truncate", 1000, times=None, method="GET")
+    result = run("pull", "karangarg/hate-lora", *fast())
+    assert result.exit_code == 1 and "karangarg/hate-lora" in result.output
+    assert [e.name for e in entries()] == ["dayanidhi/emotion-lora"]
+
+
+def test_bytes_that_do_not_match_the_listed_hash_are_refetched_or_refused(hub, tmp_path):
+    hub.fault(r"emotion-lora/resolve/.*safetensors$", "corrupt", times=1, method="GET")
+    assert run("pull", "dayanidhi/emotion-lora", *fast()).exit_code == 0  # evicted and fetched again
+    hub.fault(r"hate-lora/resolve/.*safetensors$", "corrupt", times=None, method="GET")
+    result = run("pull", "karangarg/hate-lora", *fast())
+    assert result.exit_code == 1 and "does not match the hash" in result.output
+    blobs = tmp_path / "hf-cache" / "models--karangarg--hate-lora" / "blobs"
+    assert not [p for p in blobs.iterdir() if p.stat().st_size > 100_000]  # the bad bytes were not kept
+    assert [e.name for e in entries()] == ["dayanidhi/emotion-lora"]
+
+
+@pytest.mark.parametrize("setup, repo, expected", [
+    (None, "nobody/nothing", "was not found on the hub (or is private)"),
+    ("private", "secret/lora", "was not found on the hub (or is private)"),
+    ("gated", "gated/lora", "is gated"),
+    ("model", "bert/full", "has no adapter checkpoint files"),
+    (None, "dayanidhi/emotion-lora@v9", "has no such revision"),
+])
+def test_missing_private_gated_and_adapterless_repos(hub, realzoo, setup, repo, expected):
+    base = repo_from_folder("tmp/x", realzoo / "distilbert_hatespeech_karangarg").files
+    if setup == "private":
+        hub.add(Repo("secret/lora", base, ["peft"], private=True))
+    elif setup == "gated":
+        hub.add(Repo("gated/lora", base, ["peft"], gated=True))
+    elif setup == "model":
+        hub.add(Repo("bert/full", {"config.json": b"{}", "model.safetensors": b"x" * 10}, ["transformers"]))
+    result = run("pull", repo, *fast())
+    assert result.exit_code == 1
+    assert repo.split("@")[0] in result.output and expected in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert entries() == []
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "a/b/c", "https://evil.example/x", "a--b/c", "x/.y"])
+def test_invalid_repo_ids_are_refused_before_any_request(hub, bad):
+    result = run("pull", bad)
+    assert result.exit_code == 1 and "not a valid Hugging Face repo id" in result.output
+    assert hub.requests == []
+
+
+def test_unsafe_file_names_in_a_listing_are_refused(hub, realzoo):
+    files = repo_from_folder("x/y", realzoo / "distilbert_emotion_dayanidhi").files
+    files["../../escape/adapter_config.json"] = b"{}"
+    hub.add(Repo("evil/repo", files, ["peft"]))
+    result = run("pull", "evil/repo")
+    assert result.exit_code == 1 and "unsafe file name" in result.output
+    assert not hub.hits("/resolve/")
+
+
+def test_offline_mode_is_respected(hub, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    result = run("pull", "dayanidhi/emotion-lora")
+    assert result.exit_code == 1 and "HF_HUB_OFFLINE" in result.output and hub.requests == []
+
+
+# -- processes: Ctrl-C, concurrency, no network -----------------------------------------------
+def _env(tmp_path: Path, hub: HubServer, home: str = "zoo-home") -> dict:
+    return {**os.environ, "ZOO_RANK_HOME": str(tmp_path / home), "HF_HUB_CACHE": str(tmp_path / "hf-cache"),
+            "HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "0", "ZOO_RANK_BUILTIN": "0",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def _count(home: Path) -> int:
+    if not (home / "registry.db").exists():
+        return 0
+    with sqlite3.connect(home / "registry.db") as db:
+        return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+@pytest.fixture(scope="session")
+def big_lora(tmp_path_factory) -> Path:
+    """A real peft LoRA checkpoint over 10 MB: huggingface_hub writes downloads in 10 MB chunks,
+    so only a file past that size can be left half-downloaded."""
+    from peft import LoraConfig, TaskType
+
+    from factories import peft_checkpoint
+
+    directory = tmp_path_factory.mktemp("big-lora")
+    peft_checkpoint(directory, LoraConfig(task_type=TaskType.SEQ_CLS, r=4096, lora_alpha=8,
+                                          target_modules=["query", "key", "value", "dense"]))
+    assert (directory / "adapter_model.safetensors").stat().st_size > 11 * 2**20
+    return directory
+
+
+def test_ctrl_c_mid_download_registers_nothing_and_the_next_run_resumes(hub, tmp_path, big_lora):
+    hub.add(repo_from_folder("big/lora", big_lora, tags=["peft"]))
+    hub.fault(r"big/lora/resolve/.*safetensors$", "stall", 11 * 2**20, times=1, method="GET")
+    command = [sys.executable, "-m", "zoo_rank", "pull", "big/lora"]
+    process = subprocess.Popen(command, env=_env(tmp_path, hub), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    blobs = tmp_path / "hf-cache" / "models--big--lora" / "blobs"
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.stat().st_size >= 10 * 2**20 for p in blobs.glob("*.incomplete")):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert _count(tmp_path / "zoo-home") == 0
+    (partial,) = blobs.glob("*.incomplete")
+    written = partial.stat().st_size
+    assert written >= 10 * 2**20
+    done = subprocess.run(command, env=_env(tmp_path, hub), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _count(tmp_path / "zoo-home") == 1
+    ranges = [h.get("Range") for _, _, h in hub.hits(r"big/lora/resolve/.*safetensors$", "GET")]
+    assert ranges[-1] == f"bytes={written}-"  # resumed where the interrupted run stopped
+
+
+def test_two_pulls_of_the_same_repo_at_once(hub, tmp_path):
+    hub.fault(r"emotion-lora/resolve/.*safetensors$", "slow", 2_000_000, times=1, method="GET")
+    command = [sys.executable, "-m", "zoo_rank", "pull", "dayanidhi/emotion-lora", "--json"]
+    both = [subprocess.Popen(command, env=_env(tmp_path, hub), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in both]
+    assert [p.returncode for p in both] == [0, 0], outputs
+    reports = [json.loads(out) for out, _ in outputs]
+    assert sorted(len(r["added"]) for r in reports) == [0, 1]  # one registered it, the other found it there
+    assert _count(tmp_path / "zoo-home") == 1
+
+
+_NO_SOCKETS = """
+import sys
+def guard(event, args):
+    if event in ("socket.__new__", "socket.connect", "socket.getaddrinfo"):
+        raise RuntimeError(f"network guard: {event} during refresh --offline")
+sys.addaudithook(guard)
+from zoo_rank.cli import main
+sys.argv = ["zoo-rank", "refresh", "--offline", "--json"]
+main()
+"""
+
+
+def test_refresh_offline_opens_no_socket_and_registers_the_cache(hub, tmp_path):
+    assert run("pull", "dayanidhi/emotion-lora", "anhu/metaphor", "thankuxari/promptinj").exit_code == 0
+    env = _env(tmp_path, hub, home="fresh-home")  # a new registry, the same HF cache
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"
+    done = subprocess.run([sys.executable, "-c", _NO_SOCKETS], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    names = sorted(e["name"] for e in report["added"])
+    assert names == ["anhu/metaphor/adapter", "dayanidhi/emotion-lora", "thankuxari/promptinj/lora/checkpoint-10000"]
+    emotion = next(e for e in report["added"] if e["name"] == "dayanidhi/emotion-lora")
+    assert emotion["metadata"]["license"] == "mit" and emotion["task"] == "emotion"  # from the cached model card
+    again = subprocess.run([sys.executable, "-c", _NO_SOCKETS], env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(again.stdout)["added"] == [] and len(json.loads(again.stdout)["skipped"]) == 3
+
+
+def test_refresh_offline_survives_deleted_and_corrupted_cache_entries(hub, tmp_path, monkeypatch):
+    assert run("pull", "dayanidhi/emotion-lora", "karangarg/hate-lora", "anhu/metaphor").exit_code == 0
+    cache = tmp_path / "hf-cache"
+    (next((cache / "models--dayanidhi--emotion-lora" / "snapshots").iterdir()) / "adapter_model.safetensors").resolve().unlink()
+    weights = (next((cache / "models--karangarg--hate-lora" / "snapshots").iterdir()) / "adapter_model.safetensors")
+    weights.resolve().write_bytes(weights.read_bytes()[:5000])
+    monkeypatch.setenv("ZOO_RANK_HOME", str(tmp_path / "fresh-home"))
+    result = run("refresh", "--offline", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [e["name"] for e in report["added"]] == ["anhu/metaphor/adapter"]
+    assert len(report["failed"]) == 2 and any("emotion-lora" in f for f in report["failed"])
+    assert [e.name for e in entries()] == ["anhu/metaphor/adapter"]
+    # pulling again repairs both: the hashes do not match, so the files are fetched anew
+    assert run("pull", "dayanidhi/emotion-lora", "karangarg/hate-lora", *fast()).exit_code == 0
+    assert len(entries()) == 3
+
+
+def test_refresh_reembeds_entries_of_an_older_embedder_version(hub, monkeypatch):
+    from zoo_rank.embedders import EMBEDDERS
+
+    registry = Registry()
+    pull(["karangarg/hate-lora"], registry=registry)
+    before = registry.get("karangarg/hate-lora").spaces
+    monkeypatch.setattr(EMBEDDERS["invariant"], "version", 2)
+    result = refresh(offline=True, registry=registry)
+    assert [e.name for e in result.reembedded] == ["karangarg/hate-lora"]
+    after = registry.get("karangarg/hate-lora").spaces
+    assert any("invariant-v2" in s for s in after) and not any("invariant-v1" in s for s in after)
+    assert before != after and len(registry.entries()) == 1
+
+
+def test_refresh_online_pulls_the_catalog_and_applies_its_facts(hub, tmp_path):
+    catalog = {"schema_version": 1, "sources": [
+        {"repo_id": "karangarg/hate-lora", "base_model": "distilbert-base-uncased", "task": "hate-speech",
+         "format": "peft", "task_type": "classification", "train_size": 24783, "license": "apache-2.0"},
+        {"repo_id": "gone/away", "base_model": "distilbert-base-uncased", "task": "x", "format": "peft"}]}
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    result = run("refresh", "--catalog", path, "--json", *fast())
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (added,) = report["added"]
+    assert (added["task"], added["train_size"], added["metadata"]["license"]) == ("hate-speech", 24783, "apache-2.0")
+    assert len(report["failed"]) == 1 and "gone/away" in report["failed"][0]
+
+
+# -- the catalog ---------------------------------------------------------------------------------
+def test_shipped_catalog_is_the_top_level_registry_json_and_valid():
+    assert default_catalog_path().read_bytes() == (ROOT / "registry.json").read_bytes()
+    catalog = load_catalog()
+    from zoo_rank.datasets import TASKS
+
+    assert {b.task for b in catalog.builtin} == set(TASKS)
+    assert all(b.task_type == TASKS[b.task].task_type for b in catalog.builtin)
+    assert len({s.repo_id for s in catalog.sources}) == len(catalog.sources) >= 10
+
+
+def test_builtin_train_sizes_in_the_catalog_are_measured():
+    from conftest import require_assets
+    from zoo_rank.datasets.builtin import load_builtin
+
+    require_assets()
+    for item in load_catalog().builtin:
+        assert item.train_size == len(load_builtin(item.task, split="train").texts), item.task
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"repo_id": "../x", "base_model": "b", "task": "t", "format": "peft"}, "not a valid Hugging Face repo id"),
+    ({"repo_id": "a/b", "base_model": "b", "task": "t", "format": "onnx"}, "format must be one of"),
+    ({"repo_id": "a/b", "base_model": "b", "task": "t", "format": "peft", "train_size": -3}, "positive integer"),
+    ({"repo_id": "a/b", "base_model": "b", "format": "peft"}, "missing 'task'"),
+    ({"repo_id": "a/b", "base_model": "b", "task": "t", "format": "peft", "colour": 1}, "unknown field 'colour'"),
+    ({"repo_id": "a/b", "base_model": "b", "task": "t", "format": "peft", "subfolder": "../up"}, "relative path"),
+])
+def test_bad_catalog_entries_are_named(tmp_path, entry, message):
+    good = {"repo_id": "ok/fine", "base_model": "b", "task": "t", "format": "peft"}
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"schema_version": 1, "sources": [good, entry]}))
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    assert "sources[1]" in str(caught.value) and message in str(caught.value) and "sources[0]" not in str(caught.value)
+    result = run("catalog", path)
+    assert result.exit_code == 1 and message in result.output
+

@@ -1,0 +1,136 @@
+"""The hub connection: endpoint and cache resolved per call, and hub failures turned into
+``HubError``s, with retries (exponential backoff) for the ones that are worth retrying.
+
+huggingface_hub reads ``HF_ENDPOINT`` and ``HF_HUB_CACHE`` once, at import; zoo-rank reads
+them on every call and passes them explicitly, so a changed environment (or a test's
+stand-in server) is honoured without re-importing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from .ids import HubError
+
+T = TypeVar("T")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def hub_endpoint(endpoint: str | None = None) -> str:
+    return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def hub_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """``cache_dir``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` tries in all; waits ``backoff``, 2×``backoff``, … (at most ``max_wait``) between them."""
+
+    attempts: int = 4
+    backoff: float = 1.0
+    max_wait: float = 16.0
+    timeout: float = 10.0
+
+    def wait(self, attempt: int) -> float:
+        return min(self.max_wait, self.backoff * 2**attempt)
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The cause huggingface_hub wrapped in LocalEntryNotFoundError ("not in cache either")."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    while isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def offline_mode() -> bool:
+    """huggingface_hub's own offline switch (``HF_HUB_OFFLINE``, read by it at import)."""
+    from huggingface_hub import constants
+
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def require_online(what: str) -> None:
+    if offline_mode():
+        raise HubError(what, "needs the network but HF_HUB_OFFLINE is set",
+                       hint="unset HF_HUB_OFFLINE, or use `zoo-rank refresh --offline` to work from the cache")
+
+
+def _transient(exc: BaseException) -> bool:
+    if type(exc).__name__ == "OfflineModeIsEnabled":
+        return False
+    if _status(exc) in _RETRY_STATUS:
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    # requests/httpx/urllib3 connection problems, timeouts, bodies cut short ("Consistency check failed")
+    transient = {"ConnectionError", "Timeout", "TimeoutException", "ReadTimeout", "ConnectTimeout",
+                 "ChunkedEncodingError", "ProtocolError", "RemoteProtocolError", "ReadError", "NetworkError",
+                 "IncompleteRead", "TimeoutError"}
+    return bool(names & transient) or "Consistency check failed" in str(exc)
+
+
+def classify(repo_id: str, exc: BaseException, what: str) -> HubError:
+    """A one-line ``HubError`` for a failure of ``what`` (e.g. "listing files") on ``repo_id``."""
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
+    exc = _root(exc)
+    status = _status(exc)
+    if isinstance(exc, GatedRepoError):
+        return HubError(repo_id, "is gated",
+                        hint="accept its conditions on the hub page, then log in (`hf auth login` or HF_TOKEN)")
+    if isinstance(exc, RepositoryNotFoundError):
+        return HubError(repo_id, "was not found on the hub (or is private)",
+                        hint="check the repo id; for a private repo, log in (`hf auth login` or HF_TOKEN)")
+    if isinstance(exc, RevisionNotFoundError):
+        return HubError(repo_id, "has no such revision", hint="pass a branch, tag or commit that exists")
+    if isinstance(exc, EntryNotFoundError):
+        return HubError(repo_id, f"{what}: a file it lists is missing on the server",
+                        hint="the repo may have changed; pull it again")
+    if status in (401, 403):
+        return HubError(repo_id, f"{what}: access denied (HTTP {status})",
+                        hint="log in with an account that can read it (`hf auth login` or HF_TOKEN)")
+    if status is not None:
+        return HubError(repo_id, f"{what}: the hub answered HTTP {status}",
+                        hint="try again later; `zoo-rank refresh --offline` works from the cache meanwhile")
+    if _transient(exc):
+        return HubError(repo_id, f"{what}: {type(exc).__name__} ({str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})",
+                        hint="check the connection (HF_ENDPOINT, proxies) and try again; an interrupted download resumes")
+    return HubError(repo_id, f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+
+
+def with_retries(repo_id: str, what: str, call: Callable[[], T], policy: RetryPolicy) -> T:
+    """Run ``call``; retry transient failures (5xx, 429, timeouts, cut connections) with backoff."""
+    for attempt in range(policy.attempts):
+        try:
+            return call()
+        except HubError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - turned into a HubError below
+            if not _transient(_root(exc)) or attempt == policy.attempts - 1:
+                error = classify(repo_id, exc, what)
+                if _transient(_root(exc)):
+                    error = HubError(repo_id, f"{error.message.split(': ', 1)[1]} (after {policy.attempts} attempts)",
+                                     hint=error.hint)
+                raise error from exc
+            time.sleep(policy.wait(attempt))
+    raise AssertionError("unreachable")

@@ -1,0 +1,82 @@
+"""Which files of a hub repo make up its adapter checkpoints, and nothing more.
+
+A repo listing is grouped by folder; a folder is a checkpoint when it holds a config that a
+reader understands and a weight file for it. Only those files (plus the model card, whose
+YAML header carries task tags, datasets and licence for offline use) are downloaded: never a
+full model, never optimizer states, never prediction-head weights (heads are not part of the
+task embedding). Where a repo has both ``.safetensors`` and a pickled ``.bin`` of the same
+weights, only the safetensors file is taken.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from .ids import HubError, validate_filename
+
+# Per checkpoint: config names, then weight files in order of preference (safetensors first).
+_LAYOUTS = (
+    ("adapter_config.json", ("adapter_model.safetensors", "adapter_model.bin",  # peft
+                             "adapter.safetensors", "pytorch_adapter.bin")),  # AdapterHub
+    ("bitfit_config.json", ("bitfit_model.safetensors",)),  # zoo-rank BitFit
+)
+_EXTRA = ("head_config.json",)  # small, gives the head's label count
+_CARD = "README.md"
+_TRAINING_STEP = re.compile(r"(^|/)checkpoint-\d+(/|$)")
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """One file of a repo listing; ``sha256`` for LFS files, ``blob_id`` (git sha1) for all."""
+
+    path: str
+    size: int | None = None
+    blob_id: str | None = None
+    sha256: str | None = None
+
+
+@dataclass
+class AdapterFiles:
+    """The files to fetch for a repo: checkpoint folders (``""`` = repo root) and their files."""
+
+    checkpoints: dict[str, list[RepoFile]] = field(default_factory=dict)
+    card: RepoFile | None = None
+
+    @property
+    def files(self) -> list[RepoFile]:
+        chosen = [f for files in self.checkpoints.values() for f in files]
+        return chosen + ([self.card] if self.card else [])
+
+
+def select_adapter_files(repo_id: str, listing: list[RepoFile]) -> AdapterFiles:
+    """Pick the checkpoint files out of a repo listing (see the module docstring).
+
+    Intermediate training checkpoints (``checkpoint-500/``) are used only when the repo has no
+    other adapter, and then only the last one.
+    """
+    by_path = {validate_filename(repo_id, f.path): f for f in listing}
+    found: dict[str, list[RepoFile]] = {}
+    for path in sorted(by_path):
+        posix = PurePosixPath(path)
+        folder = "" if str(posix.parent) == "." else str(posix.parent)
+        prefix = f"{folder}/" if folder else ""
+        for config, weights in _LAYOUTS:
+            if posix.name != config:
+                continue
+            weight = next((by_path[prefix + w] for w in weights if prefix + w in by_path), None)
+            if weight is None:
+                continue
+            extra = [by_path[prefix + e] for e in _EXTRA if prefix + e in by_path and config == "adapter_config.json"]
+            found.setdefault(folder, [by_path[path], weight, *extra])
+    if not found:
+        names = ", ".join(sorted(by_path)[:6]) or "no files"
+        raise HubError(repo_id, f"has no adapter checkpoint files ({names})",
+                       hint="zoo-rank reads peft (adapter_config.json + adapter_model.*), AdapterHub "
+                            "(adapter_config.json + pytorch_adapter.bin) and BitFit checkpoints")
+    final = {k: v for k, v in found.items() if not _TRAINING_STEP.search(k)}
+    if not final:
+        last = max(found, key=lambda k: [int(n) for n in re.findall(r"checkpoint-(\d+)", k)])
+        final = {last: found[last]}
+    return AdapterFiles(final, by_path.get(_CARD))

@@ -1,0 +1,268 @@
+"""Keeping the registry in step with the hub and the local Hugging Face cache.
+
+    >>> import zoo_rank
+    >>> zoo_rank.search_hub(base_model="bert-base-uncased", limit=5)
+    >>> zoo_rank.pull(["AdapterHub/bert-base-uncased-pf-sst2"])
+    >>> zoo_rank.refresh(offline=True)       # no network: embed what the cache holds
+
+``pull`` resolves each repo to a commit, downloads only its adapter files (several repos at
+once, one progress bar), reads and embeds them, and registers everything in one transaction
+at the end — so a failure or Ctrl-C registers nothing, and an interrupted download resumes
+next time. ``refresh --offline`` embeds cached snapshots the registry lacks (or whose
+embedder version is stale) from the cache alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .api import AddResult, embed_all, prepare_entry
+from .catalog import Catalog, load_catalog
+from .embedders import EMBEDDERS, Space
+from .errors import ZooRankError
+from .hub import HubModel, RetryPolicy, Snapshot, fetch, resolve, snapshot_key
+from .hub import search as _search
+from .hub.cache import scan
+from .readers import read_checkpoint
+from .registry import Entry, NewEntry, Registry
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+@dataclass
+class SyncResult(AddResult):
+    """``AddResult`` plus what was skipped without reading (already registered at that commit),
+    re-embedded (stale embedder version), and where the seconds went."""
+
+    skipped: list[str] = field(default_factory=list)
+    reembedded: list[Entry] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def search_hub(*, base_model: str | None = None, library: str | None = None, query: str | None = None,
+               limit: int | None = 20, registry: Registry | None = None, endpoint: str | None = None,
+               token: str | bool | None = None, policy: RetryPolicy = RetryPolicy()) -> list[HubModel]:
+    """Adapter repos on the hub for ``base_model`` (most downloaded first); their metadata is
+    stored in the registry for offline use."""
+    found = _search(base_model=base_model, library=library, query=query, limit=limit, endpoint=endpoint, token=token,
+                    policy=policy)
+    if found:
+        (registry or Registry()).save_hub_models([m.to_dict() for m in found])
+    return found
+
+
+def _entry_name(registry: Registry, taken: set[str], repo_id: str, sha: str, subfolder: str) -> str:
+    name = repo_id + (f"/{subfolder}" if subfolder else "")
+    if name in taken or registry.get(name) is not None:
+        name = f"{name}@{sha[:8]}"  # another commit of this repo is registered under the plain name
+    taken.add(name)
+    return name
+
+
+def _stale(entry: Entry) -> bool:
+    """True when the entry lacks a vector from the current version of an embedder it was embedded with."""
+    current = {name: embedder.version for name, embedder in EMBEDDERS.items()}
+    spaces = [Space.from_id(space_id) for space_id in entry.spaces]
+    return any(space.embedder in current and space.version != current[space.embedder] for space in spaces) or not any(
+        space.embedder in current and space.version == current[space.embedder] for space in spaces)
+
+
+def _prepare_snapshot(registry: Registry, snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry],
+                      taken: set[str], result: SyncResult) -> list[NewEntry]:
+    """Entries for one snapshot's checkpoints that the registry does not hold yet."""
+    items = []
+    for subfolder in snapshot.checkpoints:
+        key = snapshot_key(snapshot.repo_id, snapshot.sha, subfolder)
+        directory = snapshot.checkpoint_dir(subfolder)
+        if key in known and not _stale(known[key]):
+            result.skipped.append(key)
+            continue
+        if key in known:  # embedder changed since it was registered: new vectors, same entry
+            embeddings, warnings = embed_all(read_checkpoint(directory), known[key].base_model)
+            result.warnings += warnings
+            result.reembedded.append(registry.replace_embeddings(known[key], embeddings))
+            continue
+        listed = catalog.source(snapshot.repo_id, subfolder)
+        model = snapshot.model or HubModel(snapshot.repo_id)
+        hub = {k: v for k, v in model.to_dict().items() if v not in (None, [], "") and k not in ("tags", "sha")}
+        hub.update(repo_id=snapshot.repo_id, revision=snapshot.sha, subfolder=subfolder)
+        task = listed.task if listed else (model.tasks[0] if model.tasks else
+                                           model.datasets[0] if len(model.datasets) == 1 else None)
+        name = _entry_name(registry, taken, snapshot.repo_id, snapshot.sha, subfolder)
+        licence = (listed.license if listed else None) or model.license
+        item = prepare_entry(
+            registry, directory, name=name, result=result, task=task,
+            task_type=listed.task_type if listed else None, train_size=listed.train_size if listed else None,
+            base_model=listed.base_model if listed else None, revision=snapshot.sha, source=key,
+            metadata={"hub": hub, **({"license": licence} if licence else {})},
+        )
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _register(registry: Registry, pending: list[NewEntry], result: SyncResult) -> None:
+    for status, entry in registry.insert(pending) if pending else []:
+        (result.added if status == "added" else result.existing).append(entry)
+
+
+def pull(
+    repo_ids: Sequence[str] = (),
+    *,
+    base_model: str | None = None,
+    library: str | None = None,
+    limit: int | None = 20,
+    revision: str | None = None,
+    registry: Registry | None = None,
+    catalog: Catalog | None = None,
+    workers: int = 4,
+    keep_going: bool | None = None,
+    endpoint: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Fetch, embed and register hub adapters: ``repo_ids`` (``owner/name`` or ``owner/name@rev``),
+    or the ``limit`` most downloaded adapters of ``base_model``.
+
+    All-or-nothing by default for explicit repo ids (one bad repo registers nothing); with
+    ``keep_going`` (the default for ``base_model`` discovery) bad repos are reported in
+    ``result.failed`` and the rest registered.
+    """
+    registry = registry or Registry()
+    catalog = catalog or load_catalog()
+    result = SyncResult()
+    started = time.perf_counter()
+    wanted = [_split_revision(r, revision) for r in repo_ids]
+    if base_model:
+        wanted += [(m.repo_id, m.sha) for m in search_hub(base_model=base_model, library=library, limit=limit,
+                                                          registry=registry, endpoint=endpoint, token=token,
+                                                          policy=policy)]
+    keep_going = bool(base_model) if keep_going is None else keep_going
+    if not wanted:
+        raise ZooRankError("nothing to pull", hint="name repo ids, or pass --base-model to pull its adapters")
+    known = registry.by_source_prefix("hf://")
+    taken: set[str] = set()
+    lock = threading.Lock()
+    done = [0, 0]
+
+    def tick(size: int) -> None:
+        with lock:
+            done[0] += size
+            if progress:
+                progress(*done)
+
+    def one(repo_id: str, rev: str | None) -> Snapshot | None:  # in a worker thread: network only
+        resolved = resolve(repo_id, rev, endpoint=endpoint, token=token, policy=policy)
+        keys = [snapshot_key(repo_id, resolved.sha, sub) for sub in resolved.files.checkpoints]
+        if all(k in known and not _stale(known[k]) for k in keys):
+            with lock:
+                result.skipped += keys
+            return None
+        with lock:
+            done[1] += resolved.size
+        return fetch(resolved, endpoint=endpoint, cache_dir=cache_dir, token=token, policy=policy,
+                     on_file=lambda f: tick(f.size or 0))
+
+    pending: list[NewEntry] = []
+    for outcome in _in_daemon_threads(one, list(dict.fromkeys(wanted)), workers):
+        try:  # reading and embedding stay in this thread, which owns the registry connection
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is not None:
+                embedding_started = time.perf_counter()
+                pending += _prepare_snapshot(registry, outcome, catalog, known, taken, result)
+                result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - embedding_started
+        except ZooRankError as exc:
+            if not keep_going:
+                raise
+            result.failed.append(exc)
+    models = [item.metadata["hub"] for item in pending]
+    if models:
+        registry.save_hub_models([{k: v for k, v in m.items() if k not in ("revision", "subfolder")} | {"sha": m["revision"]}
+                                  for m in models])
+    registering = time.perf_counter()
+    _register(registry, pending, result)
+    result.seconds["register"] = time.perf_counter() - registering
+    result.seconds["total"] = time.perf_counter() - started
+    return result
+
+
+def _in_daemon_threads(work: Callable, items: list[tuple], workers: int):
+    """Yield ``work(*item)`` (or the exception it raised) for each item, as they finish.
+
+    Daemon threads, unlike ``ThreadPoolExecutor``'s, do not hold the process open: Ctrl-C stops
+    a pull at once instead of after the downloads in flight (which resume next time).
+    """
+    tasks: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    for item in items:
+        tasks.put(item)
+
+    def worker() -> None:
+        while True:
+            try:
+                item = tasks.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results.put(work(*item))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                results.put(exc)
+
+    for _ in range(max(1, min(workers, len(items)))):
+        threading.Thread(target=worker, daemon=True).start()
+    for _ in items:
+        yield results.get()
+
+
+def _split_revision(repo: str, default: str | None) -> tuple[str, str | None]:
+    repo_id, _, rev = repo.partition("@")
+    return repo_id, rev or default
+
+
+def refresh(
+    *,
+    offline: bool = False,
+    registry: Registry | None = None,
+    catalog: Catalog | None = None,
+    cache_dir: str | Path | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    workers: int = 4,
+    policy: RetryPolicy = RetryPolicy(),
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Embed every cached adapter snapshot the registry lacks (or holds with a stale embedder
+    version). Offline, that is all, and no socket is opened; online, the catalog's sources are
+    pulled first (keeping going past the ones that fail)."""
+    registry = registry or Registry()
+    catalog = catalog or load_catalog()
+    result = SyncResult()
+    started = time.perf_counter()
+    if not offline and catalog.sources:
+        pulled = pull([s.repo_id + (f"@{s.revision}" if s.revision else "") for s in catalog.sources],
+                      registry=registry, catalog=catalog, keep_going=True, workers=workers, endpoint=endpoint,
+                      cache_dir=cache_dir, token=token, policy=policy, progress=progress)
+        for name in ("added", "existing", "failed", "warnings", "skipped", "reembedded"):
+            getattr(result, name).extend(getattr(pulled, name))
+    result.seconds["pull"] = time.perf_counter() - started
+    found = scan(cache_dir)
+    result.warnings += found.skipped
+    known = registry.by_source_prefix("hf://")
+    taken: set[str] = set()
+    pending: list[NewEntry] = []
+    for snapshot in found.snapshots:
+        try:
+            pending += _prepare_snapshot(registry, snapshot, catalog, known, taken, result)
+        except ZooRankError as exc:  # a corrupted or half-deleted cache entry: report, go on
+            result.failed.append(exc)
+    _register(registry, pending, result)
+    result.seconds["total"] = time.perf_counter() - started
+    return result
