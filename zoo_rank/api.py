@@ -92,10 +92,8 @@ def add(
         if progress:
             progress(directory)
         try:
-            if name is None:
-                relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
-                label = relative.as_posix() if relative.parts else directory.resolve().name
-            pending.append(prepare_entry(registry, directory, name=name or label, task=task, task_type=task_type,
+            pending.append(prepare_entry(registry, directory, name=name or _default_name(root, directory), task=task,
+                                         task_type=task_type,
                                          train_size=train_size, base_model=base_model, revision=revision,
                                          metadata=metadata, result=result))
         except ZooRankError as exc:
@@ -106,6 +104,12 @@ def add(
     for status, entry in registry.insert(fresh) if fresh else []:
         (result.added if status == "added" else result.existing).append(entry)
     return result
+
+
+def _default_name(root: Path, directory: Path) -> str:
+    """A checkpoint's path below the folder it was found under, or its own folder name."""
+    relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
+    return relative.as_posix() if relative.parts else directory.resolve().name
 
 
 def prepare_entry(registry: Registry, directory: Path, *, name: str, result: AddResult, task: str | None = None,

@@ -11,7 +11,7 @@ docs/catalog.md; every entry is validated on load and each bad one is named in t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -41,9 +41,6 @@ class CatalogSource:
     task_type: str | None = None
     train_size: int | None = None
     license: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

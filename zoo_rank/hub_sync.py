@@ -14,8 +14,8 @@ embedder version is stale) from the cache alone.
 
 from __future__ import annotations
 
-import threading
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,11 +65,16 @@ def _entry_name(registry: Registry, taken: set[str], repo_id: str, sha: str, sub
 
 
 def _stale(entry: Entry) -> bool:
-    """True when the entry lacks a vector from the current version of an embedder it was embedded with."""
+    """True when one of the entry's vectors is from an older version of its embedder (or it has none
+    from a known embedder)."""
     current = {name: embedder.version for name, embedder in EMBEDDERS.items()}
-    spaces = [Space.from_id(space_id) for space_id in entry.spaces]
-    return any(space.embedder in current and space.version != current[space.embedder] for space in spaces) or not any(
-        space.embedder in current and space.version == current[space.embedder] for space in spaces)
+    seen = [(space.embedder, space.version) for space in map(Space.from_id, entry.spaces) if space.embedder in current]
+    return not seen or any(version != current[name] for name, version in seen)
+
+
+def _up_to_date(known: dict[str, Entry], key: str) -> bool:
+    """Registered under this source key, with vectors from the current embedders."""
+    return key in known and not _stale(known[key])
 
 
 def _prepare_snapshot(registry: Registry, snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry],
@@ -79,7 +84,7 @@ def _prepare_snapshot(registry: Registry, snapshot: Snapshot, catalog: Catalog, 
     for subfolder in snapshot.checkpoints:
         key = snapshot_key(snapshot.repo_id, snapshot.sha, subfolder)
         directory = snapshot.checkpoint_dir(subfolder)
-        if key in known and not _stale(known[key]):
+        if _up_to_date(known, key):
             result.skipped.append(key)
             continue
         if key in known:  # embedder changed since it was registered: new vectors, same entry
@@ -161,7 +166,7 @@ def pull(
     def one(repo_id: str, rev: str | None) -> Snapshot | None:  # in a worker thread: network only
         resolved = resolve(repo_id, rev, endpoint=endpoint, token=token, policy=policy)
         keys = [snapshot_key(repo_id, resolved.sha, sub) for sub in resolved.files.checkpoints]
-        if all(k in known and not _stale(known[k]) for k in keys):
+        if all(_up_to_date(known, k) for k in keys):
             with lock:
                 result.skipped += keys
             return None
@@ -171,11 +176,13 @@ def pull(
                      on_file=lambda f: tick(f.size or 0))
 
     pending: list[NewEntry] = []
+    models: list[dict] = []
     for outcome in _in_daemon_threads(one, list(dict.fromkeys(wanted)), workers):
         try:  # reading and embedding stay in this thread, which owns the registry connection
             if isinstance(outcome, BaseException):
                 raise outcome
             if outcome is not None:
+                models.append(outcome.model.to_dict())
                 embedding_started = time.perf_counter()
                 pending += _prepare_snapshot(registry, outcome, catalog, known, taken, result)
                 result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - embedding_started
@@ -183,13 +190,11 @@ def pull(
             if not keep_going:
                 raise
             result.failed.append(exc)
-    models = [item.metadata["hub"] for item in pending]
-    if models:
-        registry.save_hub_models([{k: v for k, v in m.items() if k not in ("revision", "subfolder")} | {"sha": m["revision"]}
-                                  for m in models])
     registering = time.perf_counter()
     _register(registry, pending, result)
     result.seconds["register"] = time.perf_counter() - registering
+    if models:  # after the entries: a failed registration leaves the hub metadata as it was too
+        registry.save_hub_models(models)
     result.seconds["total"] = time.perf_counter() - started
     return result
 
@@ -264,5 +269,6 @@ def refresh(
         except ZooRankError as exc:  # a corrupted or half-deleted cache entry: report, go on
             result.failed.append(exc)
     _register(registry, pending, result)
+    result.skipped = list(dict.fromkeys(result.skipped))  # online, the pulled snapshots are scanned again
     result.seconds["total"] = time.perf_counter() - started
     return result

@@ -88,8 +88,13 @@ def _transient(exc: BaseException) -> bool:
     return bool(names & transient) or "Consistency check failed" in str(exc)
 
 
-def classify(repo_id: str, exc: BaseException, what: str) -> HubError:
-    """A one-line ``HubError`` for a failure of ``what`` (e.g. "listing files") on ``repo_id``."""
+def _first_line(exc: BaseException, limit: int) -> str:
+    return str(exc).splitlines()[0][:limit] if str(exc) else ""
+
+
+def classify(repo_id: str, exc: BaseException, what: str, attempts: int | None = None) -> HubError:
+    """A one-line ``HubError`` for a failure of ``what`` (e.g. "listing files") on ``repo_id``;
+    a transient failure says after how many ``attempts`` it was given up."""
     from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
@@ -109,13 +114,14 @@ def classify(repo_id: str, exc: BaseException, what: str) -> HubError:
     if status in (401, 403):
         return HubError(repo_id, f"{what}: access denied (HTTP {status})",
                         hint="log in with an account that can read it (`hf auth login` or HF_TOKEN)")
+    after = f" (after {attempts} attempts)" if attempts and _transient(exc) else ""
     if status is not None:
-        return HubError(repo_id, f"{what}: the hub answered HTTP {status}",
+        return HubError(repo_id, f"{what}: the hub answered HTTP {status}{after}",
                         hint="try again later; `zoo-rank refresh --offline` works from the cache meanwhile")
     if _transient(exc):
-        return HubError(repo_id, f"{what}: {type(exc).__name__} ({str(exc).splitlines()[0][:160] if str(exc) else 'no detail'})",
+        return HubError(repo_id, f"{what}: {type(exc).__name__} ({_first_line(exc, 160) or 'no detail'}){after}",
                         hint="check the connection (HF_ENDPOINT, proxies) and try again; an interrupted download resumes")
-    return HubError(repo_id, f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+    return HubError(repo_id, f"{what}: {type(exc).__name__}: {_first_line(exc, 200)}")
 
 
 def with_retries(repo_id: str, what: str, call: Callable[[], T], policy: RetryPolicy) -> T:
@@ -127,10 +133,6 @@ def with_retries(repo_id: str, what: str, call: Callable[[], T], policy: RetryPo
             raise
         except Exception as exc:  # noqa: BLE001 - turned into a HubError below
             if not _transient(_root(exc)) or attempt == policy.attempts - 1:
-                error = classify(repo_id, exc, what)
-                if _transient(_root(exc)):
-                    error = HubError(repo_id, f"{error.message.split(': ', 1)[1]} (after {policy.attempts} attempts)",
-                                     hint=error.hint)
-                raise error from exc
+                raise classify(repo_id, exc, what, attempts=policy.attempts) from exc
             time.sleep(policy.wait(attempt))
     raise AssertionError("unreachable")
