@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,7 +116,7 @@ class Registry:
                 self.home.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA busy_timeout = 60000")
-                db.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(db)
                 db.execute("PRAGMA foreign_keys = ON")
                 db.execute("PRAGMA synchronous = NORMAL")
                 migrate(db)
@@ -320,6 +322,20 @@ class Registry:
         finally:
             db.execute("COMMIT")
         return SpaceMatrix(Space.from_id(space_id), *cached)
+
+
+def _enable_wal(db: sqlite3.Connection, attempts: int = 600) -> None:
+    """Switch a new database to WAL. Two processes creating the registry at once can both hold a
+    read lock while asking for the write lock; SQLite then answers "database is locked" at once,
+    without waiting on busy_timeout (it would otherwise deadlock), so the switch is retried here."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + 0.05 * random.random())
 
 
 class _Transaction:
