@@ -613,6 +613,51 @@ def build_builtin(ctx, output, method, device):
     click.echo(f"wrote {out}", err=True)
 
 
+@cli.group()
+def bench():
+    """Measure what the rankings are judged against."""
+
+
+@bench.command(name="transfer")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="results/transfer-limited.jsonl",
+              show_default=True, help="Results file (JSON lines); a rerun resumes it.")
+@click.option("--tasks", default=None, help="Comma-separated built-in tasks [default: eight of them].")
+@click.option("--seeds", default="0,1,2", show_default=True)
+@click.option("--source-examples", default="1000", show_default=True,
+              help="Source training examples per run, or 'full' for the whole train split.")
+@click.option("--target-examples", default=256, show_default=True, type=int)
+@click.option("--test-examples", default=400, show_default=True, type=int)
+@click.option("--epochs", "epochs", default="2,2", show_default=True, help="Source,target epochs.")
+@click.option("--lr", default=1e-4, show_default=True, type=float)
+@click.option("--max-length", default=64, show_default=True, type=int)
+@click.option("--base-model", default=None, help="Base model folder or hub id [default: all-MiniLM-L6-v2].")
+@click.option("--device", default="auto", show_default=True)
+@click.pass_context
+def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, test_examples, epochs, lr, max_length,
+                   base_model, device):
+    """Fine-tune the base model on each source, then on each target, and on each target alone:
+    the measured gains every ranking is evaluated against. Resumable; one line per run."""
+    from .evaluation.transfer import DEFAULT_TASKS, TransferConfig, TransferError, run_transfer
+
+    try:
+        source_epochs, target_epochs = (int(x) for x in epochs.split(","))
+        config = TransferConfig(
+            tasks=tuple(_methods(tasks)) or DEFAULT_TASKS, seeds=tuple(int(s) for s in _methods(seeds)),
+            source_examples=None if source_examples == "full" else int(source_examples),
+            target_examples=target_examples, test_examples=test_examples, source_epochs=source_epochs,
+            target_epochs=target_epochs, learning_rate=lr, max_length=max_length, base_model=base_model)
+    except ValueError as exc:
+        raise TransferError(f"bad number in the options ({exc})", hint="e.g. --seeds 0,1,2 --epochs 2,2") from exc
+
+    def report(run, done, total):
+        source = run.source or "(target only)"
+        click.echo(f"[{done}/{total}] seed {run.seed} {source} -> {run.target}: {run.score:.2f} {run.metric} "
+                   f"({run.seconds:.0f} s)", err=True)
+
+    runs = run_transfer(config, out, device=device, home=ctx.obj["home"], report=report)
+    click.echo(f"{len(runs)} runs in {out}", err=True)
+
+
 def main() -> None:
     cli(prog_name="zoo-rank")
 

@@ -1,0 +1,316 @@
+"""Ground truth: what intermediate-task transfer actually gains, measured by fine-tuning.
+
+For every seed, every target task is fine-tuned alone (the baseline), and after fine-tuning
+on every other source task; the gain of source → target is the difference of the two test
+scores (accuracy, or Pearson r for regression, in percentage points). Both runs of a pair
+share the target's training sample, its test sample, the head initialisation and the data
+order, so the difference is paired and most of the seed noise cancels.
+
+Every finished run is appended (and fsynced) to a JSON-lines results file with its full
+provenance, so an interrupted run resumes where it stopped and a file made with other
+settings is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..errors import ZooRankError
+
+# Eight built-in tasks of different kinds (NLI, four sentiment regressions, subjectivity,
+# political speech, hedging). bbc-topic and spam are left out by default: they are the
+# two long-document tasks, and spam has only 171 training examples.
+DEFAULT_TASKS = ("snli", "tweet-sentiment", "amazon-sentiment", "nyt-sentiment", "movie-sentiment", "subjectivity",
+                 "debate-party", "hedge")
+RESULTS_VERSION = 1
+
+
+class TransferError(ZooRankError):
+    """The transfer benchmark cannot run or its results file cannot be used."""
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Settings of one ground-truth experiment; runs with different settings never mix.
+
+    ``source_examples=None`` uses each source's full training split (FULL → LIMITED).
+    """
+
+    tasks: tuple[str, ...] = DEFAULT_TASKS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    source_examples: int | None = 1000
+    target_examples: int = 256
+    test_examples: int = 400
+    source_epochs: int = 2
+    target_epochs: int = 2
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    max_length: int = 64
+    base_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(set(self.tasks)) < 2:
+            raise TransferError("the transfer benchmark needs at least two distinct tasks")
+        if not self.seeds:
+            raise TransferError("give at least one seed")
+        for name in ("target_examples", "test_examples", "source_epochs", "target_epochs", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise TransferError(f"{name.replace('_', '-')} must be at least 1")
+        if self.source_examples is not None and self.source_examples < 1:
+            raise TransferError("source-examples must be at least 1")
+
+    @property
+    def setting(self) -> str:
+        return "FULL→LIMITED" if self.source_examples is None else "LIMITED→LIMITED"
+
+    def settings(self) -> dict:
+        """What makes two runs comparable: everything but the task list and the seeds."""
+        values = asdict(self)
+        del values["tasks"], values["seeds"]
+        return values
+
+
+@dataclass
+class Run:
+    """One fine-tuning result: ``source`` is None for the target-only baseline."""
+
+    seed: int
+    target: str
+    source: str | None
+    score: float  # percentage points
+    metric: str
+    train_examples: int
+    test_examples: int
+    seconds: float
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        return (self.seed, self.source, self.target)
+
+    def to_json(self) -> str:
+        return json.dumps({"version": RESULTS_VERSION, **asdict(self)}, sort_keys=True)
+
+
+def read_runs(path: str | Path) -> list[Run]:
+    """Every run recorded in a results file; a torn last line (a killed writer) is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    runs = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                break
+            raise TransferError(f"{path}: line {number} is not JSON ({exc.msg})",
+                                hint="repair or remove that line; finished runs are on the other lines") from exc
+        if row.get("version") != RESULTS_VERSION:
+            raise TransferError(f"{path}: line {number} has results version {row.get('version')!r}, "
+                                f"this zoo-rank reads {RESULTS_VERSION}")
+        row.pop("version")
+        try:
+            runs.append(Run(**row))
+        except TypeError as exc:
+            raise TransferError(f"{path}: line {number} is not a transfer run ({exc})") from exc
+    return runs
+
+
+def provenance(config: TransferConfig, device: str) -> dict:
+    """Versions, machine, code revision and settings: enough to rerun or to distrust a number."""
+    import peft
+    import torch
+    import transformers
+
+    from .. import __version__
+
+    return {
+        "settings": config.settings(),
+        "setting": config.setting,
+        "zoo_rank": __version__,
+        "git_commit": _git_commit(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "python": platform.python_version(),
+        "device": device,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def planned(config: TransferConfig) -> list[tuple]:
+    """Every (seed, source, target) the experiment needs, baselines (source None) first per seed."""
+    keys = []
+    for seed in config.seeds:
+        keys += [(seed, None, t) for t in config.tasks]
+        keys += [(seed, s, t) for s in config.tasks for t in config.tasks if s != t]
+    return keys
+
+
+Report = Callable[[Run, int, int], None]  # (run just finished, runs done, runs planned)
+
+
+def run_transfer(
+    config: TransferConfig,
+    results: str | Path,
+    *,
+    device: str = "auto",
+    home: str | Path | None = None,
+    report: Report | None = None,
+) -> list[Run]:
+    """Run what is missing from ``results`` and return every run of this experiment.
+
+    Runs of other settings in the file are refused (write them to another file); runs of
+    other tasks or seeds under the same settings are kept and left alone.
+    """
+    import torch
+
+    from ..datasets import TASKS, load_builtin
+    from ..training.models import resolve_base_model, resolve_device
+
+    unknown = [t for t in config.tasks if t not in TASKS]
+    if unknown:
+        raise TransferError(f"not built-in tasks: {', '.join(unknown)}", hint="run `zoo-rank datasets` to list them")
+    results = Path(results)
+    existing = read_runs(results)
+    for run in existing:
+        if run.provenance.get("settings") != config.settings():
+            raise TransferError(f"{results}: holds runs made with other settings "
+                                f"({_difference(run.provenance.get('settings') or {}, config.settings())})",
+                                hint="write to another --out file, or use the settings recorded there")
+    done = {run.key for run in existing}
+    todo = [key for key in planned(config) if key not in done]
+    total, finished = len(planned(config)), len(planned(config)) - len(todo)
+    if not todo:
+        return _of(existing, config)
+    torch_device = resolve_device(device)
+    base = resolve_base_model(config.base_model, home)
+    prov = provenance(config, str(torch_device))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    tasks = {t: _TaskData(t, config, home, load_builtin) for t in config.tasks}
+    new: list[Run] = []
+    with results.open("a", encoding="utf-8") as out:
+        for seed, source, targets in _grouped(todo):
+            encoder = None
+            if source is not None:  # one source fine-tuning serves all its targets of this seed
+                encoder, _ = _finetune(base, tasks[source].source(seed), config, config.source_epochs, seed,
+                                       torch_device)
+            for target in targets:
+                started = time.perf_counter()
+                data = tasks[target]
+                train = data.target(seed)
+                _, model = _finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
+                score = _test_score(model, data, config, torch_device)
+                run = Run(seed=seed, target=target, source=source, score=round(100 * score, 4), metric=data.metric,
+                          train_examples=len(train), test_examples=len(data.test), provenance=prov,
+                          seconds=round(time.perf_counter() - started, 2))
+                out.write(run.to_json() + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+                new.append(run)
+                finished += 1
+                if report:
+                    report(run, finished, total)
+            del encoder
+    return _of(existing + new, config)
+
+
+def _of(runs: list[Run], config: TransferConfig) -> list[Run]:
+    return [r for r in runs if r.seed in config.seeds and r.target in config.tasks
+            and (r.source is None or r.source in config.tasks)]
+
+
+def _difference(recorded: dict, wanted: dict) -> str:
+    changed = [f"{k}: {recorded.get(k)!r} there, {wanted.get(k)!r} here" for k in sorted(set(recorded) | set(wanted))
+               if recorded.get(k) != wanted.get(k)]
+    return "; ".join(changed[:3]) or "unknown"
+
+
+def _grouped(keys: list[tuple]) -> Iterator[tuple[int, str | None, list[str]]]:
+    """(seed, source, [targets]) in plan order, so each source is fine-tuned once per seed."""
+    groups: dict[tuple, list[str]] = {}
+    for seed, source, target in keys:
+        groups.setdefault((seed, source), []).append(target)
+    for (seed, source), targets in groups.items():
+        yield seed, source, targets
+
+
+class _TaskData:
+    """A built-in task's samples: the source sample and target sample per seed, one test sample."""
+
+    def __init__(self, name: str, config: TransferConfig, home, load) -> None:
+        self.name, self.config = name, config
+        self.train = load(name, "train", home=home)
+        self.test = load(name, "test", home=home).sample(config.test_examples, seed=0)
+        self.metric = "pearson" if self.train.task_type == "regression" else "accuracy"
+
+    def source(self, seed: int):
+        return self.train.sample(self.config.source_examples, seed=seed)
+
+    def target(self, seed: int):
+        return self.train.sample(self.config.target_examples, seed=seed)
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """What the training loop reads from a config."""
+
+    batch_size: int
+    num_epochs: int
+    seed: int
+    steps: int | None = None
+
+
+def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, device, encoder: dict | None = None):
+    """Fine-tune every parameter; return (encoder state, model). ``encoder`` starts from a source."""
+    import torch
+
+    from ..training.loop import _encode, _run, _targets
+    from ..training.models import load_for_classification
+
+    regression = dataset.task_type == "regression"
+    torch.manual_seed(seed)  # the same head for the baseline and every transfer run of this seed
+    tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
+    body = getattr(model, model.base_model_prefix)
+    if encoder is not None:
+        body.load_state_dict(encoder)
+    model.to(device)
+    targets, _ = _targets(dataset, regression)
+    schedule = _Schedule(config.batch_size, epochs, seed)
+    for _ in _run(model, _encode(tokenizer, dataset, config.max_length), targets, regression, schedule,
+                  config.learning_rate, device, None, dataset.name):
+        pass
+    model.eval()
+    model.tokenizer = tokenizer
+    return {k: v.detach().clone() for k, v in body.state_dict().items()}, model
+
+
+def _test_score(model, data: _TaskData, config: TransferConfig, device) -> float:
+    from ..training.loop import _score
+
+    return _score(model, model.tokenizer, data.test, data.metric == "pearson", None, config, device)
