@@ -632,12 +632,17 @@ def bench():
 @click.option("--max-length", default=64, show_default=True, type=int)
 @click.option("--base-model", default=None, help="Base model folder or hub id [default: all-MiniLM-L6-v2].")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--fisher-dir", type=click.Path(file_okay=False), default="results/work/fisher", show_default=True,
+              help="Where the TaskEmb Fisher vectors of --fisher-seed's models go.")
+@click.option("--fisher-seed", type=int, default=None, help="Save the TaskEmb Fisher of this seed's models.")
 @click.pass_context
 def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, test_examples, epochs, lr, max_length,
-                   base_model, device):
+                   base_model, device, fisher_dir, fisher_seed):
     """Fine-tune the base model on each source, then on each target, and on each target alone:
     the measured gains every ranking is evaluated against. Resumable; one line per run."""
-    from .evaluation.transfer import DEFAULT_TASKS, TransferConfig, TransferError, run_transfer
+    from pathlib import Path
+
+    from .evaluation.transfer import DEFAULT_TASKS, FisherCapture, TransferConfig, TransferError, run_transfer
 
     try:
         source_epochs, target_epochs = (int(x) for x in epochs.split(","))
@@ -654,8 +659,88 @@ def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, tes
         click.echo(f"[{done}/{total}] seed {run.seed} {source} -> {run.target}: {run.score:.2f} {run.metric} "
                    f"({run.seconds:.0f} s)", err=True)
 
-    runs = run_transfer(config, out, device=device, home=ctx.obj["home"], report=report)
+    fisher = FisherCapture(Path(fisher_dir), fisher_seed) if fisher_seed is not None else None
+    runs = run_transfer(config, out, device=device, home=ctx.obj["home"], report=report, fisher=fisher)
     click.echo(f"{len(runs)} runs in {out}", err=True)
+
+
+@bench.command(name="predict")
+@click.option("--gains", "gains_file", type=click.Path(dir_okay=False, exists=True),
+              default="results/transfer-limited.jsonl", show_default=True,
+              help="The transfer results whose tasks and samples to predict for.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="results/predictions-limited.json",
+              show_default=True)
+@click.option("--work", type=click.Path(file_okay=False), default="results/work", show_default=True,
+              help="Registry and checkpoints of the targets' trained embeddings.")
+@click.option("--methods", default="random,datasize,textemb,tupate,taskemb", show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.pass_context
+def bench_predict(ctx, gains_file, out, work, methods, device):
+    """Score every source for every target with TuPaTE's variants and the paper's baselines
+    (DataSize, TextEmb, TaskEmb, random), from the same samples the transfer runs used."""
+    from .evaluation.predict import predict_all
+    from .evaluation.transfer import config_from_results
+
+    config = config_from_results(gains_file)
+    done = predict_all(config, out, work=work, groups=tuple(_methods(methods)), device=device, home=ctx.obj["home"],
+                       progress=lambda message: click.echo(message, err=True))
+    click.echo(f"{len(done)} methods in {out}", err=True)
+
+
+@cli.command()
+@click.option("--gains", "gains_file", type=click.Path(dir_okay=False), default="results/transfer-limited.jsonl",
+              show_default=True, help="Transfer results from `zoo-rank bench transfer`.")
+@click.option("--predictions", "predictions_file", type=click.Path(dir_okay=False),
+              default="results/predictions-limited.json", show_default=True,
+              help="Method scores from `zoo-rank bench predict`.")
+@click.option("--targets", default=None, help="Comma-separated targets [default: every task].")
+@click.option("--write", "write", type=click.Path(dir_okay=False), default=None,
+              help="Also write the report (markdown + heatmap PNG), e.g. docs/results.md.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(gains_file, predictions_file, targets, write, as_json):
+    """How well each method's ranking predicts the measured transfer gains: ρ, NDCG, Regret@k
+    (the paper's Table 2, for the tasks every input covers)."""
+    from pathlib import Path
+
+    from .evaluation.gains import load_gains
+    from .evaluation.predict import load_predictions
+    from .evaluation.table import evaluate as run_evaluation
+    from .evaluation.transfer import TransferError
+
+    for path, make in ((gains_file, "bench transfer"), (predictions_file, "bench predict")):
+        if not Path(path).is_file():
+            raise TransferError(f"{path}: no such file", hint=f"create it with `zoo-rank {make}`")
+    gains = load_gains(gains_file)
+    predictions, prediction_provenance = load_predictions(predictions_file)
+    result = run_evaluation(gains, predictions, targets=_methods(targets) or None)
+    if result.dropped:
+        click.echo("evaluated on the tasks every input covers; dropped: " + "; ".join(
+            f"{t} (not in {', '.join(who)})" for t, who in result.dropped.items()), err=True)
+    if as_json:
+        _echo_json({"tasks": result.tasks, "targets": result.targets, "dropped": result.dropped,
+                    "methods": [vars(r) for r in result.rows]})
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{gains.provenance.get('setting', '')}: {len(result.targets)} targets, "
+                            f"{len(result.tasks) - 1} candidates each, seeds {', '.join(map(str, gains.seeds))}")
+        for column in ("method", "rho", "NDCG score", "NDCG rank", *(f"Regret@{k}" for k in result.ks), "s/emb"):
+            table.add_column(column, justify="left" if column == "method" else "right")
+        for row in sorted(result.rows, key=lambda r: (r.family, r.method)):
+            table.add_row(row.method, f"{row.rho:.2f}", f"{row.ndcg_score:.3f}", f"{row.ndcg_rank:.3f}",
+                          *(f"{row.regret[k]:.2f}" for k in result.ks),
+                          "" if row.seconds_per_embedding is None else f"{row.seconds_per_embedding:.1f}")
+        _console().print(table)
+    if write:
+        from .evaluation.report import write_report
+
+        commands = {"gains_file": gains_file, "predictions_file": predictions_file,
+                    "transfer": f"zoo-rank bench transfer --out {gains_file} --fisher-seed 1",
+                    "predict": f"zoo-rank bench predict --gains {gains_file} --out {predictions_file}",
+                    "evaluate": f"zoo-rank evaluate --gains {gains_file} --predictions {predictions_file} "
+                                f"--write {write}"}
+        click.echo(f"wrote {write_report(write, result, gains, predictions, commands, prediction_provenance)}",
+                   err=True)
 
 
 def main() -> None:

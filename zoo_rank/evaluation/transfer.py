@@ -182,11 +182,14 @@ def run_transfer(
     device: str = "auto",
     home: str | Path | None = None,
     report: Report | None = None,
+    fisher: FisherCapture | None = None,
 ) -> list[Run]:
     """Run what is missing from ``results`` and return every run of this experiment.
 
     Runs of other settings in the file are refused (write them to another file); runs of
-    other tasks or seeds under the same settings are kept and left alone.
+    other tasks or seeds under the same settings are kept and left alone. With ``fisher``,
+    the Fisher information of that seed's source models and target-only models is saved
+    as it goes: the TaskEmb baseline of those very models, at no extra fine-tuning.
     """
     import torch
 
@@ -218,14 +221,20 @@ def run_transfer(
         for seed, source, targets in _grouped(todo):
             encoder = None
             if source is not None:  # one source fine-tuning serves all its targets of this seed
-                encoder, _ = _finetune(base, tasks[source].source(seed), config, config.source_epochs, seed,
-                                       torch_device)
+                started = time.perf_counter()
+                sample = tasks[source].source(seed)
+                encoder, model = _finetune(base, sample, config, config.source_epochs, seed, torch_device)
+                if fisher is not None and fisher.seed == seed:
+                    fisher.save("source", source, model, sample, config, torch_device, started)
+                del model
             for target in targets:
                 started = time.perf_counter()
                 data = tasks[target]
                 train = data.target(seed)
                 _, model = _finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
                 score = _test_score(model, data, config, torch_device)
+                if source is None and fisher is not None and fisher.seed == seed:
+                    fisher.save("target", target, model, train, config, torch_device, started)
                 run = Run(seed=seed, target=target, source=source, score=round(100 * score, 4), metric=data.metric,
                           train_examples=len(train), test_examples=len(data.test), provenance=prov,
                           seconds=round(time.perf_counter() - started, 2))
@@ -238,6 +247,31 @@ def run_transfer(
                     report(run, finished, total)
             del encoder
     return _of(existing + new, config)
+
+
+@dataclass(frozen=True)
+class FisherCapture:
+    """Where to save the diagonal Fisher of the models fine-tuned for ``seed`` (TaskEmb)."""
+
+    directory: Path
+    seed: int
+
+    def path(self, role: str, task: str) -> Path:
+        return Path(self.directory) / f"{role}-{task}-seed{self.seed}.npy"
+
+    def save(self, role: str, task: str, model, sample, config: TransferConfig, device, started: float) -> None:
+        import numpy as np
+
+        from .predict import FISHER_EXAMPLES, _fisher
+
+        vector = _fisher(model, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
+        path = self.path(role, task)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npy")
+        np.save(tmp, vector.astype(np.float32))
+        os.replace(tmp, path)
+        path.with_suffix(".json").write_text(json.dumps({"seconds": round(time.perf_counter() - started, 2),
+                                                         "examples": min(FISHER_EXAMPLES, len(sample))}))
 
 
 def _of(runs: list[Run], config: TransferConfig) -> list[Run]:
@@ -314,3 +348,16 @@ def _test_score(model, data: _TaskData, config: TransferConfig, device) -> float
     from ..training.loop import _score
 
     return _score(model, model.tokenizer, data.test, data.metric == "pearson", None, config, device)
+
+
+def config_from_results(path: str | Path) -> TransferConfig:
+    """The settings, tasks and seeds of the experiment recorded in a results file."""
+    runs = read_runs(path)
+    if not runs:
+        raise TransferError(f"{path}: holds no transfer runs", hint="run `zoo-rank bench transfer` first")
+    settings = runs[0].provenance.get("settings") or {}
+    tasks = tuple(dict.fromkeys(r.target for r in runs))
+    try:
+        return TransferConfig(tasks=tasks, seeds=tuple(sorted({r.seed for r in runs})), **settings)
+    except TypeError as exc:
+        raise TransferError(f"{path}: its settings are not this zoo-rank's ({exc})") from exc

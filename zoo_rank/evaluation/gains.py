@@ -1,0 +1,97 @@
+"""The measured gain matrix: transfer runs averaged over seeds, with their spread.
+
+Needs only the results file written by ``zoo-rank bench transfer`` (no torch), so the
+evaluation can be rerun anywhere from the committed data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .metrics import MetricError
+from .transfer import Run, read_runs
+
+
+@dataclass
+class Cell:
+    """Gain of one source → target pair over seeds (percentage points)."""
+
+    mean: float
+    std: float  # sample standard deviation over seeds (0 with one seed)
+    seeds: list[int]
+    score: float  # mean test score after transfer
+
+
+@dataclass
+class GainMatrix:
+    tasks: list[str]
+    cells: dict[tuple[str, str], Cell]  # (source, target) → gain
+    baseline: dict[str, tuple[float, float]]  # target → (mean, std) of the target-only score
+    metric: dict[str, str]
+    seeds: list[int]
+    provenance: dict = field(default_factory=dict)
+    per_seed: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
+
+    def gains(self, target: str) -> dict[str, float]:
+        """Mean gain of every source for ``target``."""
+        return {s: c.mean for (s, t), c in self.cells.items() if t == target}
+
+    def scores(self, target: str) -> dict[str, float]:
+        """Mean test score after transfer from every source (the "true score" relevance)."""
+        return {s: c.score for (s, t), c in self.cells.items() if t == target}
+
+    def seed_gains(self, target: str, seed: int) -> dict[str, float]:
+        """Gains of one seed alone (to see how rankings move between seeds)."""
+        return {s: v[seed] for (s, t), v in self.per_seed.items() if t == target and seed in v}
+
+
+def gain_matrix(runs: list[Run], path: str | Path = "results") -> GainMatrix:
+    """Average paired gains; every (source, target) pair of the tasks present must be measured."""
+    if not runs:
+        raise MetricError(f"{path}: holds no transfer runs", hint="run `zoo-rank bench transfer` first")
+    baselines: dict[tuple[int, str], float] = {}
+    transfers: dict[tuple[int, str, str], float] = {}
+    metric: dict[str, str] = {}
+    for run in runs:
+        metric[run.target] = run.metric
+        if run.source is None:
+            baselines[(run.seed, run.target)] = run.score
+        else:
+            transfers[(run.seed, run.source, run.target)] = run.score
+    tasks = sorted({t for _, t in baselines} | {s for _, s, _ in transfers} | {t for _, _, t in transfers})
+    per_seed: dict[tuple[str, str], dict[int, float]] = {}
+    after: dict[tuple[str, str], list[float]] = {}
+    for (seed, source, target), score in transfers.items():
+        if (seed, target) in baselines:
+            per_seed.setdefault((source, target), {})[seed] = score - baselines[(seed, target)]
+            after.setdefault((source, target), []).append(score)
+    missing = [f"{s}→{t}" for s in tasks for t in tasks if s != t and (s, t) not in per_seed]
+    if missing:
+        listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise MetricError(f"{path}: the gain matrix is missing {len(missing)} pair(s): {listed}",
+                          hint="finish them with `zoo-rank bench transfer` (it resumes), or evaluate fewer tasks")
+    cells = {pair: Cell(_mean(list(v.values())), _std(list(v.values())), sorted(v), _mean(after[pair]))
+             for pair, v in per_seed.items()}
+    base = {}
+    for target in tasks:
+        values = [v for (seed, t), v in baselines.items() if t == target]
+        base[target] = (_mean(values), _std(values))
+    provenance = runs[-1].provenance
+    return GainMatrix(tasks, cells, base, metric, sorted({r.seed for r in runs}), provenance, per_seed)
+
+
+def load_gains(path: str | Path) -> GainMatrix:
+    return gain_matrix(read_runs(path), path)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def _std(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    m = _mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))

@@ -1,0 +1,305 @@
+"""Predicted source scores for every target: TuPaTE's variants and the paper's baselines.
+
+Every method produces, for each target task, a score per candidate source (higher = rank
+first), from data the method would have in practice: the source's training sample and the
+target's limited sample — the same samples ``bench transfer`` fine-tuned on (seed 0), never
+the test sets or the measured gains.
+
+* TuPaTE: BitFit / LoRA / prefix-tuning embeddings. Sources are the shipped built-in
+  registry's early embeddings (1,000 examples); targets are trained here on the target's
+  limited sample. Scored by cosine, raw and centred on the mean of the candidate sources,
+  with the ``tupate`` and ``invariant`` embedders, and the three-method ensemble (mean of
+  the per-method cosines, as the ranker's ``--ensemble``).
+* DataSize: the number of examples the source was trained on (all equal in LIMITED →
+  LIMITED, i.e. a random ranking); "DataSize (full split)" uses the size of the source's
+  whole training split, the prior a user would reach for.
+* TextEmb: mean last-layer token state of the base model over the task's sample.
+* TaskEmb (Vu et al., 2020): diagonal empirical Fisher information of the fully fine-tuned
+  model's encoder weights (word embeddings excluded) over the task's sample.
+* Random: every source scored equal; the metrics return their exact expectation over
+  random orders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .transfer import TransferConfig, TransferError
+
+Scores = dict[str, dict[str, float]]  # target → source → score
+TUPATE_METHODS = ("bitfit", "lora", "prefix")
+FISHER_EXAMPLES = 256
+
+
+@dataclass
+class Prediction:
+    """One method's scores, and what one task embedding cost (seconds, on this machine)."""
+
+    name: str
+    family: str  # tupate | baseline
+    scores: Scores
+    seconds_per_embedding: float | None = None
+    details: dict = field(default_factory=dict)
+
+
+def save_predictions(path: str | Path, predictions: dict[str, Prediction], provenance: dict) -> None:
+    """Write atomically: an interrupted ``bench predict`` never leaves a torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"provenance": provenance,
+            "methods": {name: {"family": p.family, "seconds_per_embedding": p.seconds_per_embedding,
+                               "details": p.details, "scores": p.scores} for name, p in predictions.items()}}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_predictions(path: str | Path) -> tuple[dict[str, Prediction], dict]:
+    path = Path(path)
+    if not path.exists():
+        return {}, {}
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        methods = {name: Prediction(name, m["family"], m["scores"], m.get("seconds_per_embedding"), m.get("details", {}))
+                   for name, m in body["methods"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise TransferError(f"{path}: is not a predictions file ({exc})",
+                            hint="regenerate it with `zoo-rank bench predict`") from exc
+    return methods, body.get("provenance", {})
+
+
+Progress = Callable[[str], None]
+
+
+def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
+                device: str = "auto", home: str | Path | None = None, progress: Progress | None = None
+                ) -> dict[str, Prediction]:
+    """Compute the requested method groups (tupate, datasize, textemb, taskemb, random) into ``out``.
+
+    Groups already in ``out`` are kept, so a run can be resumed or extended group by group.
+    """
+    from .transfer import provenance
+
+    done, prov = load_predictions(out)
+    say = progress or (lambda message: None)
+    runners = {"tupate": _tupate, "datasize": _datasize, "textemb": _textemb, "taskemb": _taskemb,
+               "random": _random}
+    unknown = [g for g in groups if g not in runners]
+    if unknown:
+        raise TransferError(f"unknown method group(s): {', '.join(unknown)}", hint=f"use: {', '.join(runners)}")
+    for group in groups:
+        if any(p.details.get("group") == group for p in done.values()):
+            say(f"{group}: already in {out}")
+            continue
+        started = time.perf_counter()
+        for prediction in runners[group](config, Path(work), device, home, say):
+            prediction.details["group"] = group
+            done[prediction.name] = prediction
+        prov = {**provenance(config, device), "tasks": list(config.tasks)}
+        save_predictions(out, done, prov)
+        say(f"{group}: done in {time.perf_counter() - started:.0f} s")
+    return done
+
+
+def _pairs(tasks) -> list[tuple[str, str]]:
+    return [(t, s) for t in tasks for s in tasks if s != t]
+
+
+def _cosine_scores(vectors_t: dict[str, np.ndarray], vectors_s: dict[str, np.ndarray], tasks,
+                   center: np.ndarray | None = None) -> Scores:
+    def unit(v):
+        v = v - center if center is not None else v
+        return v / max(float(np.linalg.norm(v)), 1e-12)
+
+    out: Scores = {}
+    for target, source in _pairs(tasks):
+        out.setdefault(target, {})[source] = float(unit(vectors_t[target]) @ unit(vectors_s[source]))
+    return out
+
+
+def _random(config, work, device, home, say) -> list[Prediction]:
+    return [Prediction("Random", "baseline", {t: {s: 0.0 for s in config.tasks if s != t} for t in config.tasks},
+                       0.0, {"note": "all sources tied: metrics are exact expectations over random orders"})]
+
+
+def _datasize(config, work, device, home, say) -> list[Prediction]:
+    from ..datasets import load_builtin
+
+    full = {t: len(load_builtin(t, "train", home=home)) for t in config.tasks}
+    used = {t: min(n, config.source_examples or n) for t, n in full.items()}
+    return [
+        Prediction("DataSize", "baseline", {t: {s: float(used[s]) for s in config.tasks if s != t} for t in config.tasks},
+                   0.0, {"sizes": used}),
+        Prediction("DataSize (full split)", "baseline",
+                   {t: {s: float(full[s]) for s in config.tasks if s != t} for t in config.tasks}, 0.0, {"sizes": full}),
+    ]
+
+
+def _samples(config: TransferConfig, home):
+    """(source sample, target sample) per task: seed 0, as ``bench transfer`` draws them."""
+    from ..datasets import load_builtin
+
+    samples = {}
+    for task in config.tasks:
+        train = load_builtin(task, "train", home=home)
+        samples[task] = (train.sample(config.source_examples, seed=0), train.sample(config.target_examples, seed=0))
+    return samples
+
+
+def _textemb(config, work, device, home, say) -> list[Prediction]:
+    import torch
+
+    from ..training.loop import _batch, _encode
+    from ..training.models import load_for_classification, resolve_base_model, resolve_device
+
+    base = resolve_base_model(config.base_model, home)
+    torch_device = resolve_device(device)
+    tokenizer, model = load_for_classification(base, 2, False)
+    body = getattr(model, model.base_model_prefix).to(torch_device).eval()
+    pad = model.config.pad_token_id or 0
+    vectors: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
+    seconds = []
+    for task, (source, target) in _samples(config, home).items():
+        for role, data in (("source", source), ("target", target)):
+            started = time.perf_counter()
+            encoded = _encode(tokenizer, data, config.max_length)
+            total, count = torch.zeros(body.config.hidden_size, dtype=torch.float64), 0
+            with torch.no_grad():
+                for start in range(0, len(data), 64):
+                    batch = _batch(pad, encoded, list(range(start, min(start + 64, len(data)))), torch_device)
+                    states = body(**batch).last_hidden_state.double().cpu()
+                    mask = batch["attention_mask"].cpu().unsqueeze(-1).double()
+                    total += (states * mask).sum((0, 1))
+                    count += int(mask.sum())
+            vectors[role][task] = (total / count).numpy()
+            seconds.append(time.perf_counter() - started)
+        say(f"textemb: {task}")
+    return [Prediction("TextEmb", "baseline", _cosine_scores(vectors["target"], vectors["source"], config.tasks),
+                       float(np.mean(seconds)), {"layer": "last", "pooling": "mean over tokens and examples"})]
+
+
+def _taskemb(config, work, device, home, say) -> list[Prediction]:
+    """Fisher vectors saved by ``bench transfer --fisher-seed`` when there are; else fine-tune here."""
+    from .transfer import FisherCapture
+
+    vectors: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
+    seconds = []
+    for seed in config.seeds:
+        capture = FisherCapture(work / "fisher", seed)
+        paths = {(role, t): capture.path(role, t) for role in vectors for t in config.tasks}
+        if all(p.exists() for p in paths.values()):
+            for (role, task), path in paths.items():
+                vectors[role][task] = np.load(path)
+                seconds.append(json.loads(path.with_suffix(".json").read_text())["seconds"])
+            say(f"taskemb: Fisher of the seed-{seed} transfer models from {capture.directory}")
+            break
+    else:
+        seed = 0
+        seconds = _fisher_by_finetuning(config, device, home, vectors, say)
+    return [Prediction("TaskEmb", "baseline", _cosine_scores(vectors["target"], vectors["source"], config.tasks),
+                       float(np.mean(seconds)),
+                       {"fisher": "diagonal, empirical (gold labels), encoder weights without word embeddings",
+                        "examples": FISHER_EXAMPLES, "seed": seed, "includes": "the fine-tuning run"})]
+
+
+def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
+    from ..training.models import resolve_base_model, resolve_device
+    from .transfer import _finetune
+
+    base = resolve_base_model(config.base_model, home)
+    torch_device = resolve_device(device)
+    seconds = []
+    for task, (source, target) in _samples(config, home).items():
+        for role, data, epochs in (("source", source, config.source_epochs), ("target", target, config.target_epochs)):
+            started = time.perf_counter()
+            _, model = _finetune(base, data, config, epochs, 0, torch_device)
+            vectors[role][task] = _fisher(model, data.sample(FISHER_EXAMPLES, seed=0), config, torch_device)
+            seconds.append(time.perf_counter() - started)
+            del model
+        say(f"taskemb: {task}")
+    return seconds
+
+
+def _fisher(model, data, config: TransferConfig, device) -> np.ndarray:
+    """Mean squared per-example gradient of the loss w.r.t. the encoder weights, flattened."""
+    import torch
+
+    from ..training.loop import _batch, _encode, _targets
+
+    regression = data.task_type == "regression"
+    body = getattr(model, model.base_model_prefix)
+    params = [p for n, p in body.named_parameters() if not n.startswith("embeddings.")]
+    fisher = [torch.zeros_like(p) for p in params]
+    encoded = _encode(model.tokenizer, data, config.max_length)
+    targets, _ = _targets(data, regression)
+    pad = model.config.pad_token_id or 0
+    model.eval()  # no dropout: the Fisher of the trained model, not of a noisy one
+    for i in range(len(data)):
+        batch = _batch(pad, encoded, [i], device)
+        label = torch.tensor([targets[i]], dtype=torch.float32 if regression else torch.long, device=device)
+        grads = torch.autograd.grad(model(**batch, labels=label).loss, params)
+        for acc, g in zip(fisher, grads):
+            acc += g.detach() ** 2
+    return torch.cat([(f / len(data)).flatten().cpu() for f in fisher]).numpy()
+
+
+def _tupate(config, work, device, home, say) -> list[Prediction]:
+    """Train the targets' embeddings on their limited sample; sources from the shipped registry."""
+    from ..api import train
+    from ..registry import Registry
+    from ..training import TrainConfig
+
+    registry = Registry(work, builtin=True)
+    vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
+    seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
+    all_sources = {}
+    for method in TUPATE_METHODS:
+        for entry in registry.entries():
+            if entry.source.startswith("builtin:") and entry.name.endswith(f"/{method}"):
+                all_sources[(method, entry.task)] = entry
+    for task in config.tasks:
+        for method in TUPATE_METHODS:
+            if (method, task) not in all_sources:
+                raise TransferError(f"the shipped registry has no {method} embedding of {task}",
+                                    hint="rebuild it with `zoo-rank builtin build`")
+        trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train", name=f"limited-{task}/{{method}}",
+                        config=TrainConfig(max_examples=config.target_examples, seed=0, device=device))
+        for outcome in trained:
+            method = next(m for m in TUPATE_METHODS if outcome.entry.name.endswith("/" + m))
+            seconds[method].append(outcome.entry.metadata["training"]["seconds"])
+            for emb in registry.embeddings_of(outcome.entry):
+                vectors.setdefault((method, emb.space.embedder, "target"), {})[task] = emb.vector
+        say(f"tupate: {task} trained")
+    for (method, task), entry in all_sources.items():
+        for emb in registry.embeddings_of(entry):
+            vectors.setdefault((method, emb.space.embedder, "source"), {})[task] = emb.vector
+    registry.close()
+    out: list[Prediction] = []
+    embedders = sorted({e for (_, e, _) in vectors})
+    for embedder in embedders:
+        for centred in (False, True):
+            per_method = {}
+            for method in TUPATE_METHODS:
+                sources = vectors[(method, embedder, "source")]
+                center = np.mean(list(sources.values()), axis=0) if centred else None
+                per_method[method] = _cosine_scores(vectors[(method, embedder, "target")], sources, config.tasks, center)
+                out.append(Prediction(_tupate_name(method, embedder, centred), "tupate", per_method[method],
+                                      float(np.mean(seconds[method])), {"method": method, "embedder": embedder,
+                                                                         "centred": centred, "mode": "early"}))
+            ensemble = {t: {s: float(np.mean([per_method[m][t][s] for m in TUPATE_METHODS])) for s in row}
+                        for t, row in per_method["bitfit"].items()}
+            out.append(Prediction(_tupate_name("ensemble", embedder, centred), "tupate", ensemble,
+                                  float(sum(np.mean(v) for v in seconds.values())),
+                                  {"method": "ensemble", "embedder": embedder, "centred": centred, "mode": "early"}))
+    return out
+
+
+def _tupate_name(method: str, embedder: str, centred: bool) -> str:
+    return f"TuPaTE {method} ({embedder}{', centred' if centred else ''})"

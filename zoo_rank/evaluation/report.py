@@ -1,0 +1,197 @@
+"""``docs/results.md``: the measured comparison, its heatmaps, its provenance and its commands.
+
+The file is regenerated from the committed results; a hand-written analysis between the
+``<!-- analysis -->`` markers survives regeneration (numbers change, the reading of them is
+written by a person who looked).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .gains import GainMatrix
+from .predict import Prediction
+from .table import Evaluation, seed_noise
+
+ANALYSIS = re.compile(r"<!-- analysis -->.*?<!-- /analysis -->", re.S)
+HEATMAP_METHODS = ("TuPaTE bitfit (tupate, centred)", "TuPaTE ensemble (tupate, centred)", "TextEmb", "TaskEmb")
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def table_markdown(evaluation: Evaluation) -> str:
+    ks = evaluation.ks
+    head = ("| method | ρ ↓ | NDCG (score) ↑ | NDCG (N − rank) ↑ | " + " | ".join(f"Regret@{k} ↓" for k in ks)
+            + " | s / embedding |")
+    lines = [head, "|" + "---|" * (5 + len(ks))]
+    for family in ("baseline", "tupate"):
+        for row in sorted((r for r in evaluation.rows if r.family == family), key=lambda r: r.method):
+            lines.append(f"| {row.method} | {_fmt(row.rho)} | {_fmt(row.ndcg_score, 3)} | {_fmt(row.ndcg_rank, 3)} | "
+                         + " | ".join(_fmt(row.regret[k]) for k in ks) + f" | {_fmt(row.seconds_per_embedding, 1)} |")
+    return "\n".join(lines)
+
+
+def gains_markdown(gains: GainMatrix, tasks: list[str]) -> str:
+    lines = ["| source ↓ / target → | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks),
+             "| *target only* | " + " | ".join(f"{gains.baseline[t][0]:.1f} ± {gains.baseline[t][1]:.1f}"
+                                                for t in tasks) + " |"]
+    for s in tasks:
+        cells = [("·" if s == t else f"{gains.cells[(s, t)].mean:+.1f} ± {gains.cells[(s, t)].std:.1f}") for t in tasks]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_target_markdown(evaluation: Evaluation, methods: list[str]) -> str:
+    rows = {r.method: r for r in evaluation.rows}
+    methods = [m for m in methods if m in rows]
+    lines = ["| target | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for t in evaluation.targets:
+        lines.append(f"| {t} | " + " | ".join(_fmt(rows[m].per_target[t]["rho"], 1) for m in methods) + " |")
+    return "\n".join(lines)
+
+
+def heatmaps(gains: GainMatrix, predictions: dict[str, Prediction], tasks: list[str], path: Path) -> Path:
+    """True gains beside predicted similarities (rows: targets, columns: sources), one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = [("measured gain (points, mean over seeds)",
+               {t: {s: gains.cells[(s, t)].mean for s in tasks if s != t} for t in tasks}, "RdBu")]
+    panels += [(name, predictions[name].scores, "viridis") for name in HEATMAP_METHODS if name in predictions]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), squeeze=False)
+    short = [t.replace("-sentiment", "-sent") for t in tasks]
+    for ax, (title, scores, cmap) in zip(axes[0], panels):
+        grid = np.full((len(tasks), len(tasks)), np.nan)
+        for i, t in enumerate(tasks):
+            for j, s in enumerate(tasks):
+                if s != t:
+                    grid[i, j] = scores[t][s]
+        if cmap == "RdBu":
+            bound = np.nanmax(np.abs(grid))
+            image = ax.imshow(grid, cmap=cmap, vmin=-bound, vmax=bound)
+        else:  # each target's row on its own scale: only the order within a row matters for ranking
+            low, high = np.nanmin(grid, axis=1, keepdims=True), np.nanmax(grid, axis=1, keepdims=True)
+            image = ax.imshow((grid - low) / np.where(high > low, high - low, 1), cmap=cmap, vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(tasks)), short, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(tasks)), short, fontsize=7)
+        ax.set_xlabel("source", fontsize=8)
+        ax.set_ylabel("target", fontsize=8)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(path: str | Path, evaluation: Evaluation, gains: GainMatrix, predictions: dict[str, Prediction],
+                 commands: dict[str, str], prediction_provenance: dict) -> Path:
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept = ANALYSIS.search(old)
+    analysis = kept.group(0) if kept else "<!-- analysis -->\n*(not written yet)*\n<!-- /analysis -->"
+    image = heatmaps(gains, predictions, evaluation.tasks, path.parent / "results" / "heatmaps.png")
+    noise = seed_noise(gains, evaluation.targets, evaluation.tasks)
+    prov = gains.provenance
+    settings = prov.get("settings", {})
+    best = min(evaluation.rows, key=lambda r: r.rho)
+    tupate = min((r for r in evaluation.rows if r.family == "tupate"), key=lambda r: r.rho, default=None)
+    baseline = min((r for r in evaluation.rows if r.family == "baseline"), key=lambda r: r.rho, default=None)
+    dropped = ("; ".join(f"{t} (missing from {', '.join(who)})" for t, who in evaluation.dropped.items())
+               if evaluation.dropped else "none")
+    ranked = [r.method for r in sorted(evaluation.rows, key=lambda r: r.rho)]
+    verdict = ""
+    if tupate and baseline:
+        verdict = (f"Best TuPaTE variant by ρ: **{tupate.method}** ({tupate.rho:.2f}); best baseline: "
+                   f"**{baseline.method}** ({baseline.rho:.2f}). "
+                   + ("TuPaTE beats every baseline on ρ here." if tupate.rho < baseline.rho else
+                      "**TuPaTE does not beat the best baseline on ρ here.**"))
+    text = f"""# Do the rankings predict transfer? Table 2 in miniature ({prov.get('setting', '')})
+
+Generated by `{commands['evaluate']}` from `{commands['gains_file']}` (every fine-tuning run, with
+its provenance) and `{commands['predictions_file']}` (every method's scores). Regenerate the data
+with the commands at the end; the analysis section is written by hand and kept on regeneration.
+
+## Setup
+
+* Base model `{settings.get('base_model') or 'sentence-transformers/all-MiniLM-L6-v2'}`, full fine-tuning, AdamW,
+  lr {settings.get('learning_rate')}, batch {settings.get('batch_size')}, max length {settings.get('max_length')} tokens.
+* Source: {settings.get('source_examples') or 'the whole train split'} training examples, {settings.get('source_epochs')} epochs.
+  Target: {settings.get('target_examples')} training examples, {settings.get('target_epochs')} epochs; test score on
+  {settings.get('test_examples')} held-out examples (accuracy, or Pearson r × 100 for the regression tasks).
+* Gain of source → target = test score after source then target, minus the score of the target
+  alone, paired within each seed (same target sample, head initialisation, data order and test
+  set). Seeds: {', '.join(map(str, gains.seeds))}.
+* Tasks ({len(evaluation.tasks)}): {', '.join(evaluation.tasks)}. Each target's candidates are the other
+  {len(evaluation.tasks) - 1}; a task is never its own candidate. Tasks dropped because a method or
+  the gain matrix lacks them: {dropped}.
+* Machine and versions of the transfer runs: {prov.get('machine')}, device {prov.get('device')}, torch
+  {prov.get('torch')}, transformers {prov.get('transformers')}, peft {prov.get('peft')}, Python
+  {prov.get('python')}, zoo-rank {prov.get('zoo_rank')} at commit `{prov.get('git_commit')}`. Predictions:
+  commit `{prediction_provenance.get('git_commit')}`.
+
+## Table 2 in miniature
+
+Mean over the {len(evaluation.targets)} targets. ρ: position of the truly best source in the predicted
+ranking (1 is perfect, {(len(evaluation.tasks)) / 2:.1f} is random here). NDCG over the whole list with
+relevance = score after transfer, and with relevance = N − true rank. Regret@k: points lost by
+taking the best of the top k instead of the best source. Ties in a prediction count as random
+order (exact expectation), which is what Random and DataSize get. Seconds per embedding: one
+task embedding on this machine (TuPaTE: training the target's embedding on its
+{settings.get('target_examples')} examples; TaskEmb: fine-tuning plus Fisher; TextEmb: one pass
+of the base model).
+
+{table_markdown(evaluation)}
+
+By ρ, best first: {', '.join(ranked)}.
+
+{verdict}
+
+## Ground truth: measured gains
+
+Points (mean ± standard deviation over seeds); first row: the target-only score.
+
+{gains_markdown(gains, evaluation.tasks)}
+
+![true gains and predicted similarities]({image.relative_to(path.parent).as_posix()})
+
+*Left: measured gains. Right: predicted scores, each target's row rescaled to [0, 1] (only the
+order within a row matters for a ranking).*
+
+## What the noise between seeds allows one to conclude
+
+* Median standard deviation of a gain over seeds: **{_fmt(noise['median_std'])} points**; median
+  spread (standard deviation) of the mean gains across the sources of one target:
+  **{_fmt(noise['spread'])} points**.
+* Using one seed's gains to predict the mean of the other seeds gives ρ = **{_fmt(noise['rho'])}**, and
+  one seed picks the same best source as the mean in **{_fmt(100 * noise['agreement'], 0)}%** of
+  (target, seed) cases. That is the ceiling a ranking method can be held to with this many seeds:
+  a method within that distance of 1 is as good as rerunning the experiment.
+* With {len(evaluation.targets)} targets, a difference in mean ρ smaller than about one position is
+  within what a different choice of targets would change; per-target values are below.
+
+Per-target ρ of selected methods:
+
+{per_target_markdown(evaluation, ['Random', 'DataSize (full split)', 'TextEmb', 'TaskEmb', 'TuPaTE bitfit (tupate, centred)', 'TuPaTE ensemble (tupate, centred)', 'TuPaTE ensemble (invariant, centred)'])}
+
+## Analysis
+
+{analysis}
+
+## Commands
+
+```bash
+{commands['transfer']}      # ground truth: every run appended to {commands['gains_file']} (resumable)
+{commands['predict']}       # every method's scores → {commands['predictions_file']}
+{commands['evaluate']}      # this file and {image.relative_to(path.parent).as_posix()}
+```
+"""
+    path.write_text(text, encoding="utf-8")
+    return path
