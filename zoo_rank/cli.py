@@ -739,8 +739,12 @@ def evaluate(gains_file, predictions_file, targets, write, as_json):
                     "predict": f"zoo-rank bench predict --gains {gains_file} --out {predictions_file}",
                     "evaluate": f"zoo-rank evaluate --gains {gains_file} --predictions {predictions_file} "
                                 f"--write {write}"}
+        from .evaluation.gains import write_csv
+
         click.echo(f"wrote {write_report(write, result, gains, predictions, commands, prediction_provenance)}",
                    err=True)
+        csv_path = Path(gains_file).with_suffix(".gains.csv")
+        click.echo(f"wrote {write_csv(gains, csv_path)}", err=True)
 
 
 def main() -> None:

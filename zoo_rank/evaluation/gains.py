@@ -86,6 +86,22 @@ def load_gains(path: str | Path) -> GainMatrix:
     return gain_matrix(read_runs(path), path)
 
 
+def write_csv(matrix: GainMatrix, path: str | Path) -> Path:
+    """The gain matrix as data: one row per pair, with its spread and seeds (plus baselines)."""
+    import csv
+
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["source", "target", "metric", "gain_mean", "gain_std", "seeds", "score_after_transfer",
+                      "target_only_mean", "target_only_std"])
+        for (source, target), cell in sorted(matrix.cells.items()):
+            base_mean, base_std = matrix.baseline[target]
+            out.writerow([source, target, matrix.metric[target], f"{cell.mean:.4f}", f"{cell.std:.4f}",
+                          " ".join(map(str, cell.seeds)), f"{cell.score:.4f}", f"{base_mean:.4f}", f"{base_std:.4f}"])
+    return path
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 

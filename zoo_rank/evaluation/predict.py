@@ -89,7 +89,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
 
     done, prov = load_predictions(out)
     say = progress or (lambda message: None)
-    runners = {"tupate": _tupate, "datasize": _datasize, "textemb": _textemb, "taskemb": _taskemb,
+    runners = {"tupate": _tupate, "tupate-best": _tupate_best, "datasize": _datasize, "textemb": _textemb, "taskemb": _taskemb,
                "random": _random}
     unknown = [g for g in groups if g not in runners]
     if unknown:
@@ -250,8 +250,12 @@ def _fisher(model, data, config: TransferConfig, device) -> np.ndarray:
     return torch.cat([(f / len(data)).flatten().cpu() for f in fisher]).numpy()
 
 
-def _tupate(config, work, device, home, say) -> list[Prediction]:
-    """Train the targets' embeddings on their limited sample; sources from the shipped registry."""
+def _tupate(config, work, device, home, say, mode: str = "early") -> list[Prediction]:
+    """Train the targets' embeddings on their limited sample and score them against the sources'.
+
+    Early: the sources are the shipped registry's embeddings (early, 1,000 examples, seed 0).
+    Best: the sources are trained here too, in best mode, on ``source_examples``.
+    """
     from ..api import train
     from ..registry import Registry
     from ..training import TrainConfig
@@ -259,47 +263,58 @@ def _tupate(config, work, device, home, say) -> list[Prediction]:
     registry = Registry(work, builtin=True)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
-    all_sources = {}
-    for method in TUPATE_METHODS:
+    sources = {}
+    if mode == "early":
         for entry in registry.entries():
-            if entry.source.startswith("builtin:") and entry.name.endswith(f"/{method}"):
-                all_sources[(method, entry.task)] = entry
+            method = entry.name.rsplit("/", 1)[-1]
+            if entry.source.startswith("builtin:") and method in TUPATE_METHODS:
+                sources[(method, entry.task)] = entry
+        lacking = [f"{m} {t}" for t in config.tasks for m in TUPATE_METHODS if (m, t) not in sources]
+        if lacking:
+            raise TransferError(f"the shipped registry has no embedding for {', '.join(lacking)}",
+                                hint="rebuild it with `zoo-rank builtin build`")
+    suffix = "" if mode == "early" else "-best"
     for task in config.tasks:
-        for method in TUPATE_METHODS:
-            if (method, task) not in all_sources:
-                raise TransferError(f"the shipped registry has no {method} embedding of {task}",
-                                    hint="rebuild it with `zoo-rank builtin build`")
-        trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train", name=f"limited-{task}/{{method}}",
-                        config=TrainConfig(max_examples=config.target_examples, seed=0, device=device))
+        if mode != "early":
+            for outcome in train(task, methods=TUPATE_METHODS, registry=registry, split="train",
+                                 name=f"source{suffix}-{task}/{{method}}", config=TrainConfig(
+                                     mode=mode, max_examples=config.source_examples, seed=0, device=device)):
+                sources[(outcome.entry.name.rsplit("/", 1)[-1], task)] = outcome.entry
+        trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train",
+                        name=f"limited{suffix}-{task}/{{method}}",
+                        config=TrainConfig(mode=mode, max_examples=config.target_examples, seed=0, device=device))
         for outcome in trained:
-            method = next(m for m in TUPATE_METHODS if outcome.entry.name.endswith("/" + m))
+            method = outcome.entry.name.rsplit("/", 1)[-1]
             seconds[method].append(outcome.entry.metadata["training"]["seconds"])
             for emb in registry.embeddings_of(outcome.entry):
                 vectors.setdefault((method, emb.space.embedder, "target"), {})[task] = emb.vector
-        say(f"tupate: {task} trained")
-    for (method, task), entry in all_sources.items():
+        say(f"tupate {mode}: {task} trained")
+    for (method, task), entry in sources.items():
         for emb in registry.embeddings_of(entry):
             vectors.setdefault((method, emb.space.embedder, "source"), {})[task] = emb.vector
     registry.close()
     out: list[Prediction] = []
-    embedders = sorted({e for (_, e, _) in vectors})
-    for embedder in embedders:
+    for embedder in sorted({e for (_, e, _) in vectors}):
         for centred in (False, True):
             per_method = {}
+            details = {"embedder": embedder, "centred": centred, "mode": mode}
             for method in TUPATE_METHODS:
-                sources = vectors[(method, embedder, "source")]
-                center = np.mean(list(sources.values()), axis=0) if centred else None
-                per_method[method] = _cosine_scores(vectors[(method, embedder, "target")], sources, config.tasks, center)
-                out.append(Prediction(_tupate_name(method, embedder, centred), "tupate", per_method[method],
-                                      float(np.mean(seconds[method])), {"method": method, "embedder": embedder,
-                                                                         "centred": centred, "mode": "early"}))
+                candidates = vectors[(method, embedder, "source")]
+                center = np.mean(list(candidates.values()), axis=0) if centred else None
+                per_method[method] = _cosine_scores(vectors[(method, embedder, "target")], candidates, config.tasks,
+                                                    center)
+                out.append(Prediction(_tupate_name(method, embedder, centred, mode), "tupate", per_method[method],
+                                      float(np.mean(seconds[method])), {"method": method, **details}))
             ensemble = {t: {s: float(np.mean([per_method[m][t][s] for m in TUPATE_METHODS])) for s in row}
                         for t, row in per_method["bitfit"].items()}
-            out.append(Prediction(_tupate_name("ensemble", embedder, centred), "tupate", ensemble,
-                                  float(sum(np.mean(v) for v in seconds.values())),
-                                  {"method": "ensemble", "embedder": embedder, "centred": centred, "mode": "early"}))
+            out.append(Prediction(_tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
+                                  float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))
     return out
 
 
-def _tupate_name(method: str, embedder: str, centred: bool) -> str:
-    return f"TuPaTE {method} ({embedder}{', centred' if centred else ''})"
+def _tupate_best(config, work, device, home, say) -> list[Prediction]:
+    return _tupate(config, work, device, home, say, mode="best")
+
+
+def _tupate_name(method: str, embedder: str, centred: bool, mode: str = "early") -> str:
+    return f"TuPaTE {method}{' best' if mode == 'best' else ''} ({embedder}{', centred' if centred else ''})"

@@ -215,6 +215,7 @@ def run_transfer(
     base = resolve_base_model(config.base_model, home)
     prov = provenance(config, str(torch_device))
     results.parent.mkdir(parents=True, exist_ok=True)
+    _drop_torn_tail(results)
     tasks = {t: _TaskData(t, config, home, load_builtin) for t in config.tasks}
     new: list[Run] = []
     with results.open("a", encoding="utf-8") as out:
@@ -272,6 +273,16 @@ class FisherCapture:
         os.replace(tmp, path)
         path.with_suffix(".json").write_text(json.dumps({"seconds": round(time.perf_counter() - started, 2),
                                                          "examples": min(FISHER_EXAMPLES, len(sample))}))
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a killed writer left without its newline, so appends start clean."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def _of(runs: list[Run], config: TransferConfig) -> list[Run]:

@@ -1,0 +1,199 @@
+"""The evaluation pipeline end to end on tiny real runs, and its refusals of bad input."""
+
+import csv
+import json
+import struct
+
+import pytest
+from click.testing import CliRunner
+from conftest import require_assets
+
+from zoo_rank.cli import cli
+from zoo_rank.evaluation.gains import load_gains
+from zoo_rank.evaluation.predict import Prediction, _cosine_scores, load_predictions, save_predictions
+from zoo_rank.evaluation.transfer import Run, read_runs
+
+TASKS = "hedge,spam,subjectivity"
+TINY = ["--tasks", TASKS, "--seeds", "0", "--source-examples", "24", "--target-examples", "12", "--test-examples", "20",
+        "--epochs", "1,1", "--max-length", "32"]
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """bench transfer (with the TaskEmb Fisher of seed 0) → bench predict, on three tiny tasks."""
+    require_assets()
+    root = tmp_path_factory.mktemp("evaluation")
+    runs, work, predictions = root / "runs.jsonl", root / "work", root / "predictions.json"
+    done = _invoke("bench", "transfer", "--out", str(runs), *TINY, "--fisher-seed", "0", "--fisher-dir",
+                   str(work / "fisher"))
+    assert done.exit_code == 0, done.output
+    done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(predictions), "--work", str(work))
+    assert done.exit_code == 0, done.output
+    return root, runs, predictions
+
+
+def test_transfer_runs_are_complete_paired_and_carry_provenance(pipeline):
+    _, runs_file, _ = pipeline
+    runs = read_runs(runs_file)
+    keys = {(r.source, r.target) for r in runs}
+    tasks = TASKS.split(",")
+    assert keys == {(None, t) for t in tasks} | {(s, t) for s in tasks for t in tasks if s != t}
+    for run in runs:
+        assert run.train_examples <= 12 and run.test_examples <= 20
+        assert run.provenance["settings"]["source_examples"] == 24
+        assert {"torch", "transformers", "git_commit", "device", "machine"} <= set(run.provenance)
+        assert run.metric == "accuracy" and 0 <= run.score <= 100
+
+
+def test_transfer_resumes_only_what_is_missing_and_reproduces_it(pipeline, tmp_path):
+    _, runs_file, _ = pipeline
+    lines = runs_file.read_text().splitlines()
+    copy = tmp_path / "runs.jsonl"
+    copy.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:40])  # a killed writer's torn last line
+    done = _invoke("bench", "transfer", "--out", str(copy), *TINY)
+    assert done.exit_code == 0, done.output
+    assert done.output.count("] seed 0") == 1  # one run redone, not nine
+    redone, original = read_runs(copy)[-1], json.loads(lines[-1])
+    assert (redone.source, redone.target, redone.score) == (original["source"], original["target"], original["score"])
+
+
+def test_transfer_refuses_to_mix_settings(pipeline):
+    _, runs_file, _ = pipeline
+    before = runs_file.read_bytes()
+    done = _invoke("bench", "transfer", "--out", str(runs_file), *TINY[:-2], "--max-length", "48")
+    assert done.exit_code == 1
+    assert str(runs_file) in done.output and "max_length" in done.output
+    assert runs_file.read_bytes() == before
+
+
+def test_predictions_cover_every_method_and_pair(pipeline):
+    _, _, predictions_file = pipeline
+    predictions, provenance = load_predictions(predictions_file)
+    families = {p.details["group"] for p in predictions.values()}
+    assert families == {"random", "datasize", "textemb", "tupate", "taskemb"}
+    assert predictions["TaskEmb"].details["seed"] == 0  # read from the transfer run's Fisher, not refitted
+    for method in ("bitfit", "lora", "prefix", "ensemble"):
+        for variant in ("tupate", "invariant", "tupate, centred", "invariant, centred"):
+            assert f"TuPaTE {method} ({variant})" in predictions
+    for prediction in predictions.values():
+        assert {t: sorted(row) for t, row in prediction.scores.items()} == {
+            "hedge": ["spam", "subjectivity"], "spam": ["hedge", "subjectivity"], "subjectivity": ["hedge", "spam"]}
+    assert provenance["tasks"] == TASKS.split(",")
+
+
+def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
+    _, runs_file, predictions_file = pipeline
+    report = tmp_path / "docs" / "results.md"
+    report.parent.mkdir()
+    report.write_text("old\n<!-- analysis -->\nmy reading of it\n<!-- /analysis -->\n")
+    done = _invoke("evaluate", "--gains", str(runs_file), "--predictions", str(predictions_file), "--write", str(report))
+    assert done.exit_code == 0, done.output
+    assert "TuPaTE ensemble (tupate, centred)" in done.output and "Regret@1" in done.output
+    text = report.read_text()
+    assert "my reading of it" in text and "old" not in text.splitlines()[0]
+    assert "| TaskEmb |" in text and "zoo-rank bench transfer" in text
+    png = (tmp_path / "docs" / "results" / "heatmaps.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400  # a real, wide image
+    rows = list(csv.DictReader(runs_file.with_suffix(".gains.csv").open()))
+    assert len(rows) == 6 and {r["source"] for r in rows} == set(TASKS.split(","))
+    done = _invoke("evaluate", "--gains", str(runs_file), "--predictions", str(predictions_file), "--json")
+    rows = {r["method"]: r for r in json.loads(done.output)["methods"]}
+    assert rows["Random"]["rho"] == 1.5  # two candidates, tied: the expectation
+
+
+# --- bad input, on synthetic files in the real formats -------------------------------------------
+
+def _runs_file(path, pairs, tasks=("a", "b", "c")):
+    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
+    runs += [Run(0, t, s, 50.0 + len(s) + 2 * len(t), "accuracy", 8, 8, 0.0, {"settings": {}}) for s, t in pairs]
+    path.write_text("".join(r.to_json() + "\n" for r in runs))
+    return path
+
+
+def _predictions_file(path, methods):
+    save_predictions(path, {name: Prediction(name, "baseline", scores) for name, scores in methods.items()}, {})
+    return path
+
+
+def _all_pairs(tasks):
+    return [(s, t) for s in tasks for t in tasks if s != t]
+
+
+def _scores(tasks, value=lambda t, s: float(len(s))):
+    return {t: {s: value(t, s) for s in tasks if s != t} for t in tasks}
+
+
+def test_missing_pair_in_the_gain_matrix_is_named(tmp_path):
+    runs = _runs_file(tmp_path / "r.jsonl", [p for p in _all_pairs("abc") if p != ("a", "c")])
+    preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
+    done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds))
+    assert done.exit_code == 1
+    assert "missing 1 pair(s): a→c" in done.output and str(runs) in done.output
+    assert "bench transfer" in done.output
+
+
+def test_target_absent_from_the_tasks_is_refused(tmp_path):
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
+    preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
+    done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds), "--targets", "a,zzz")
+    assert done.exit_code == 1 and "zzz" in done.output and "not among the evaluated tasks" in done.output
+
+
+def test_fewer_than_two_candidates_is_refused(tmp_path):
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("ab"), tasks="ab")
+    preds = _predictions_file(tmp_path / "p.json", {"m": _scores("ab")})
+    done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds))
+    assert done.exit_code == 1 and "at least two candidates" in done.output
+
+
+def test_methods_with_different_task_sets_are_evaluated_on_the_intersection(tmp_path):
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abcd"), tasks="abcd")
+    preds = _predictions_file(tmp_path / "p.json", {"full": _scores("abcd"), "partial": _scores("abc")})
+    done = CliRunner().invoke(cli, ["evaluate", "--gains", str(runs), "--predictions", str(preds), "--json"])
+    assert done.exit_code == 0, done.output
+    assert "dropped: d (not in partial)" in done.stderr
+    body = json.loads(done.stdout)
+    assert body["tasks"] == ["a", "b", "c"] and body["dropped"] == {"d": ["partial"]}
+    # on a, b, c the gain of s → t is len(s) + 2 len(t) = const per target: every source ties for best,
+    # so rho is the mean position of all candidates, whatever the prediction: (1 + 2) / 2
+    assert all(r["rho"] == 1.5 for r in body["methods"])
+
+
+def test_missing_input_files_say_how_to_make_them(tmp_path):
+    done = _invoke("evaluate", "--gains", str(tmp_path / "nope.jsonl"))
+    assert done.exit_code == 1 and "nope.jsonl: no such file" in done.output and "bench transfer" in done.output
+
+
+def test_centred_cosine_by_hand():
+    import numpy as np
+
+    targets = {"t": np.array([2.0, 1.0]), "s1": np.array([0.0, 1.0]), "s2": np.array([1.0, 0.0])}
+    sources = {"t": np.array([1.0, 1.0]), "s1": np.array([3.0, 1.0]), "s2": np.array([1.0, 3.0])}
+    raw = _cosine_scores(targets, sources, ["t", "s1", "s2"])
+    assert raw["t"]["s1"] == pytest.approx((6 + 1) / (np.sqrt(5) * np.sqrt(10)))
+    centred = _cosine_scores(targets, sources, ["t", "s1", "s2"], center=np.array([1.0, 1.0]))
+    # t - μ = (1, 0); s1 - μ = (2, 0) → 1; s2 - μ = (0, 2) → 0
+    assert centred["t"]["s1"] == pytest.approx(1.0) and centred["t"]["s2"] == pytest.approx(0.0)
+
+
+def test_gain_matrix_from_a_file(tmp_path):
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
+    matrix = load_gains(runs)
+    assert matrix.gains("a") == {"b": 1 + 2, "c": 1 + 2}  # 50 + len(s) + 2 len(t) - 50
+
+
+def test_evaluate_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
+    preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
+    code = ("import sys; from zoo_rank.cli import cli; "
+            f"cli(['evaluate', '--gains', {str(runs)!r}, '--predictions', {str(preds)!r}], standalone_mode=False); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
