@@ -61,6 +61,17 @@ def test_transfer_resumes_only_what_is_missing_and_reproduces_it(pipeline, tmp_p
     assert (redone.source, redone.target, redone.score) == (original["source"], original["target"], original["score"])
 
 
+def test_a_second_process_works_backwards_and_skips_what_is_done(pipeline, tmp_path):
+    _, runs_file, _ = pipeline
+    lines = runs_file.read_text().splitlines()
+    copy = tmp_path / "runs.jsonl"
+    copy.write_text("\n".join(lines[3:]) + "\n")  # the three target-only baselines are missing
+    done = _invoke("bench", "transfer", "--out", str(copy), *TINY, "--reverse")
+    assert done.exit_code == 0, done.output
+    assert done.output.count("(target only)") == 3 and done.output.count("] seed 0") == 3
+    assert sorted((str(r.key), r.score) for r in read_runs(copy)) == sorted((str(r.key), r.score) for r in read_runs(runs_file))
+
+
 def test_transfer_refuses_to_mix_settings(pipeline):
     _, runs_file, _ = pipeline
     before = runs_file.read_bytes()

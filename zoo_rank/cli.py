@@ -635,9 +635,10 @@ def bench():
 @click.option("--fisher-dir", type=click.Path(file_okay=False), default="results/work/fisher", show_default=True,
               help="Where the TaskEmb Fisher vectors of --fisher-seed's models go.")
 @click.option("--fisher-seed", type=int, default=None, help="Save the TaskEmb Fisher of this seed's models.")
+@click.option("--reverse", is_flag=True, help="Work from the end of the plan (a second process on the same file).")
 @click.pass_context
 def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, test_examples, epochs, lr, max_length,
-                   base_model, device, fisher_dir, fisher_seed):
+                   base_model, device, fisher_dir, fisher_seed, reverse):
     """Fine-tune the base model on each source, then on each target, and on each target alone:
     the measured gains every ranking is evaluated against. Resumable; one line per run."""
     from pathlib import Path
@@ -660,7 +661,8 @@ def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, tes
                    f"({run.seconds:.0f} s)", err=True)
 
     fisher = FisherCapture(Path(fisher_dir), fisher_seed) if fisher_seed is not None else None
-    runs = run_transfer(config, out, device=device, home=ctx.obj["home"], report=report, fisher=fisher)
+    runs = run_transfer(config, out, device=device, home=ctx.obj["home"], report=report, fisher=fisher,
+                        reverse=reverse)
     click.echo(f"{len(runs)} runs in {out}", err=True)
 
 

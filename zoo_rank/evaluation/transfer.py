@@ -183,6 +183,7 @@ def run_transfer(
     home: str | Path | None = None,
     report: Report | None = None,
     fisher: FisherCapture | None = None,
+    reverse: bool = False,
 ) -> list[Run]:
     """Run what is missing from ``results`` and return every run of this experiment.
 
@@ -190,6 +191,8 @@ def run_transfer(
     other tasks or seeds under the same settings are kept and left alone. With ``fisher``,
     the Fisher information of that seed's source models and target-only models is saved
     as it goes: the TaskEmb baseline of those very models, at no extra fine-tuning.
+    Several processes may share one results file (each skips what the others finished);
+    ``reverse`` walks the plan from the end, so that two of them meet in the middle.
     """
     import torch
 
@@ -219,7 +222,12 @@ def run_transfer(
     tasks = {t: _TaskData(t, config, home, load_builtin) for t in config.tasks}
     new: list[Run] = []
     with results.open("a", encoding="utf-8") as out:
-        for seed, source, targets in _grouped(todo):
+        groups = list(_grouped(todo))
+        for seed, source, targets in reversed(groups) if reverse else groups:
+            done = {run.key for run in read_runs(results)}  # another process may share the file
+            targets = [t for t in targets if (seed, source, t) not in done]
+            if not targets:
+                continue
             encoder = None
             if source is not None:  # one source fine-tuning serves all its targets of this seed
                 started = time.perf_counter()
@@ -239,7 +247,7 @@ def run_transfer(
                 run = Run(seed=seed, target=target, source=source, score=round(100 * score, 4), metric=data.metric,
                           train_examples=len(train), test_examples=len(data.test), provenance=prov,
                           seconds=round(time.perf_counter() - started, 2))
-                out.write(run.to_json() + "\n")
+                out.write(run.to_json() + "\n")  # one write of one line: appends from processes do not interleave
                 out.flush()
                 os.fsync(out.fileno())
                 new.append(run)
