@@ -105,13 +105,18 @@ def seed_noise(gains: GainMatrix, targets: list[str], tasks: list[str]) -> dict:
     for target in targets:
         candidates = [s for s in tasks if s != target]
         mean_best = max(candidates, key=lambda s: gains.cells[(s, target)].mean)
-        for seed in seeds:
-            held = {s: statistics.fmean(v for k, v in gains.per_seed[(s, target)].items() if k != seed)
+        complete = [seed for seed in seeds if all(seed in gains.per_seed[(s, target)] for s in candidates)]
+        if len(complete) < 2:  # a seed still running is left out of the noise estimate
+            continue
+        for seed in complete:
+            held = {s: statistics.fmean(v for k, v in gains.per_seed[(s, target)].items() if k != seed and k in complete)
                     for s in candidates}
             one = {s: gains.per_seed[(s, target)][seed] for s in candidates}
             rhos.append(rho(held, one))
             agree.append(max(candidates, key=one.get) == mean_best)
     stds = [gains.cells[(s, t)].std for t in targets for s in tasks if s != t]
     spreads = [statistics.pstdev([gains.cells[(s, t)].mean for s in tasks if s != t]) for t in targets]
+    if not rhos:
+        return {"seeds": seeds, "rho": math.nan, "agreement": math.nan, "median_std": math.nan, "spread": math.nan}
     return {"seeds": seeds, "rho": statistics.fmean(rhos), "agreement": statistics.fmean(agree),
             "median_std": statistics.median(stds), "spread": statistics.median(spreads)}
