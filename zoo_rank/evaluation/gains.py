@@ -7,6 +7,7 @@ evaluation can be rerun anywhere from the committed data.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,11 +104,9 @@ def write_csv(matrix: GainMatrix, path: str | Path) -> Path:
 
 
 def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else math.nan
+    return statistics.fmean(values) if values else math.nan
 
 
 def _std(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    m = _mean(values)
-    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    """Sample standard deviation over seeds; 0 with one seed."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0

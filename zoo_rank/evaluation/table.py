@@ -99,8 +99,6 @@ def seed_noise(gains: GainMatrix, targets: list[str], tasks: list[str]) -> dict:
     experiment itself.
     """
     seeds = gains.seeds
-    if len(seeds) < 2:
-        return {"seeds": seeds, "rho": math.nan, "agreement": math.nan, "median_std": math.nan, "spread": math.nan}
     rhos, agree = [], []
     for target in targets:
         candidates = [s for s in tasks if s != target]
