@@ -6,7 +6,10 @@ goal ≥ 50/s on 2 cores, and peak memory of that process).
 The adapters are shaped like ../shared/realzoo/distilbert_emotion_dayanidhi (distilbert LoRA
 r=8 on q_lin+v_lin with its classifier head, ~3 MB each; see benchmarks/ingest.py).
 
-Run: python benchmarks/hub_sync.py [--pull 100] [--cache 1000] [--workers 4]
+With --executors inprocess,ray the offline refresh is run once per executor, each into an
+empty registry, and the two registries are checked to hold the same entries.
+
+Run: python benchmarks/hub_sync.py [--pull 100] [--cache 1000] [--workers 4] [--executors inprocess,ray]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def main() -> None:
     parser.add_argument("--pull", type=int, default=100)
     parser.add_argument("--cache", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--executors", default="inprocess", help="comma-separated: inprocess, ray")
     args = parser.parse_args()
     print(describe())
     import huggingface_hub
@@ -67,11 +71,19 @@ def main() -> None:
         rest = [f"bench/adapter-{i:05d}" for i in range(args.pull, args.cache)]
         for start in range(0, len(rest), 200):  # fill the cache to --cache adapters
             zoo("pull-home", "pull", *rest[start : start + 200], "--workers", str(args.workers))
-        report, wall, peak = zoo("offline-home", "refresh", "--offline")
-        count = len(report["added"])
-        print(f"refresh --offline: {count} cached adapters embedded and registered in {wall:.1f} s wall "
-              f"({count / wall:.0f} adapters/s incl. interpreter start; in-process {report['seconds']['total']:.1f} s, "
-              f"{count / report['seconds']['total']:.0f}/s); peak RSS {peak:.0f} MiB")
+        registered = {}
+        for executor in args.executors.split(","):
+            home = "offline-home" if executor == "inprocess" else f"offline-home-{executor}"
+            report, wall, peak = zoo(home, "refresh", "--offline", "--executor", executor)
+            count = len(report["added"])
+            registered[executor] = sorted((e["name"], e["content_sha256"]) for e in report["added"])
+            print(f"refresh --offline --executor {executor}: {count} cached adapters embedded and registered in "
+                  f"{wall:.1f} s wall ({count / wall:.0f} adapters/s incl. interpreter start; in-process "
+                  f"{report['seconds']['total']:.1f} s, {count / report['seconds']['total']:.0f}/s); "
+                  f"peak RSS of the zoo-rank process {peak:.0f} MiB")
+        if len(registered) > 1:
+            same = len({json.dumps(v) for v in registered.values()}) == 1
+            print(f"registries identical across executors: {same}")
         report, wall, _ = zoo("offline-home", "refresh", "--offline")
         print(f"refresh --offline again (nothing new, {len(report['skipped'])} skipped): {wall:.2f} s wall")
 

@@ -124,3 +124,33 @@ def write_csv(path: Path, rows: list[dict], *, delimiter: str = ",") -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def clustered_unit_vectors(n: int, dim: int, *, clusters: int = 50, spread: float = 0.6, seed: int = 0) -> np.ndarray:
+    """Unit vectors around ``clusters`` random centres, like task embeddings of related tasks:
+    uniform random vectors would make every neighbour equally far and any index look perfect
+    or hopeless."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), np.float32)
+    for start in range(0, n, 50_000):
+        size = min(50_000, n - start)
+        noise = rng.standard_normal((size, dim)).astype(np.float32) * (spread / np.sqrt(dim))
+        block = centres[rng.integers(0, clusters, size)] + noise
+        out[start : start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def register_vectors(registry, vectors: np.ndarray, *, method: str = "lora", prefix: str = "a", methods=None):
+    """Register each row as an entry of one synthetic space (base model ``m``)."""
+    from zoo_rank.embedders.base import Space, TaskEmbedding
+    from zoo_rank.registry import NewEntry
+
+    space = Space("m", "lora", "invariant", 1, vectors.shape[1])
+    items = [NewEntry(name=f"{prefix}{i}", source="synthetic", content_sha256=f"{prefix}-{i}", files={},
+                      method=(methods[i] if methods is not None else method), format="peft", base_model="m",
+                      embeddings=[TaskEmbedding(space, row, 1.0)], task=f"task-{prefix}{i}")
+             for i, row in enumerate(vectors)]
+    registry.insert(items)
+    return space

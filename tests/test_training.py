@@ -160,8 +160,13 @@ def test_train_registers_and_reuses(tmp_path, tiny_model):
     assert len(registry.entries()) == 3
 
 
-def test_interrupted_training_leaves_nothing_behind(tmp_path, tiny_model):
+def test_interrupted_training_leaves_nothing_behind(tmp_path, tiny_model, monkeypatch):
+    import tempfile
+
     path = write_csv(tmp_path / "reviews.csv", sentiment_rows(40))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the run trains before its files are handed back
     registry = Registry(tmp_path / "home", builtin=False)
 
     def interrupt(label, done, total, loss):
@@ -172,7 +177,8 @@ def test_interrupted_training_leaves_nothing_behind(tmp_path, tiny_model):
         train(path, methods=["lora"], registry=registry, config=TrainConfig(steps=5), base_model=str(tiny_model),
               progress=interrupt)
     assert registry.entries() == []
-    assert list((registry.home / "checkpoints").iterdir()) == []
+    assert not (registry.home / "checkpoints").exists() or list((registry.home / "checkpoints").iterdir()) == []
+    assert list(scratch.iterdir()) == []
 
 
 def test_checkpoints_are_byte_identical_across_processes(tmp_path, tiny_model):

@@ -41,6 +41,7 @@ _EXPORTS = {
     "RegistryError": "zoo_rank.errors",
     "RankingError": "zoo_rank.errors",
     "SpaceMismatchError": "zoo_rank.errors",
+    "get_executor": "zoo_rank.executors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .embedders import Space, TaskEmbedding, cosine, embed
     from .errors import (CheckpointError, DataError, RankingError, RegistryError, SpaceMismatchError, TrainingError,
                          ZooRankError)
+    from .executors import get_executor
     from .ranker import Candidate, Ranking
     from .readers import find_checkpoints, read_checkpoint, save_bitfit
     from .registry import Registry

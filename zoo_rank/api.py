@@ -15,7 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .embedders import DEFAULT_EMBEDDER, EMBEDDERS, TaskEmbedding, embed
-from .errors import CheckpointError, RankingError, ZooRankError
+from .errors import RankingError, ZooRankError
+from .executors import Executor, InProcessExecutor, Resources, unwrap
+from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints, read_checkpoint
 from .registry import Entry, NewEntry, Registry
@@ -41,19 +43,6 @@ def validate_name(name: str) -> str:
     return name
 
 
-def embed_all(weights: AdapterWeights, base_model: str | None = None) -> tuple[list[TaskEmbedding], list[str]]:
-    """Embeddings of one checkpoint with every embedder; the default one must succeed."""
-    embeddings, warnings = [], []
-    for name in EMBEDDERS:
-        try:
-            embeddings.append(embed(weights, name, base_model=base_model))
-        except CheckpointError as exc:
-            if name == DEFAULT_EMBEDDER:
-                raise
-            warnings.append(f"{exc} ({name} embedding skipped)")
-    return embeddings, warnings
-
-
 def add(
     paths: Sequence[str | Path],
     *,
@@ -67,12 +56,14 @@ def add(
     metadata: dict | None = None,
     keep_going: bool = False,
     progress: Callable[[Path], None] | None = None,
+    executor: Executor | None = None,
 ) -> AddResult:
     """Read, embed and register every checkpoint at or under ``paths``.
 
-    All checkpoints are read and embedded before anything is written, and then written in
-    one transaction: a bad file leaves the registry exactly as it was (unless
-    ``keep_going``, which skips bad checkpoints and registers the rest).
+    All checkpoints are read and embedded (by ``executor``: in this process by default)
+    before anything is written, and then written in one transaction: a bad file leaves the
+    registry exactly as it was (unless ``keep_going``, which skips bad checkpoints and
+    registers the rest).
     """
     registry = registry or Registry()
     result = AddResult()
@@ -87,20 +78,23 @@ def add(
     if name is not None and len(found) > 1:
         raise ZooRankError(f"--name given but {len(found)} checkpoints found", hint="add them one at a time to name each")
     base_model = canonical_base_model(base_model)
-    pending: list[NewEntry] = []
-    for root, directory in found:
+    executor = executor or InProcessExecutor()
+    jobs = [(str(directory), base_model) for _, directory in found]
+    local = {"known": lambda sha: registry.by_content(sha) is not None} if executor.local else None
+    pending: dict[int, NewEntry | None] = {}
+    for index, outcome in executor.map(embed_checkpoint, jobs, local_kwargs=local):
+        root, directory = found[index]
         if progress:
             progress(directory)
         try:
-            pending.append(prepare_entry(registry, directory, name=name or _default_name(root, directory), task=task,
-                                         task_type=task_type,
-                                         train_size=train_size, base_model=base_model, revision=revision,
-                                         metadata=metadata, result=result))
+            pending[index] = new_entry(registry, unwrap(outcome), name=name or _default_name(root, directory),
+                                       task=task, task_type=task_type, train_size=train_size, base_model=base_model,
+                                       revision=revision, metadata=metadata, result=result)
         except ZooRankError as exc:
             if not keep_going:
                 raise
             result.failed.append(exc)
-    fresh = [item for item in pending if item is not None]
+    fresh = [pending[i] for i in sorted(pending) if pending[i] is not None]  # found order, whoever ran them
     for status, entry in registry.insert(fresh) if fresh else []:
         (result.added if status == "added" else result.existing).append(entry)
     return result
@@ -112,38 +106,36 @@ def _default_name(root: Path, directory: Path) -> str:
     return relative.as_posix() if relative.parts else directory.resolve().name
 
 
-def prepare_entry(registry: Registry, directory: Path, *, name: str, result: AddResult, task: str | None = None,
-                  task_type: str | None = None, train_size: int | None = None, base_model: str | None = None,
-                  revision: str | None = None, metadata: dict | None = None, source: str | None = None) -> NewEntry | None:
-    """Read and embed one checkpoint folder into a ``NewEntry``; None (and noted in ``result``)
-    when its content is already registered, under any name."""
-    weights = read_checkpoint(directory)
-    existing = registry.by_content(weights.content_sha256())
-    if existing is not None:  # never embed the same content twice
+def new_entry(registry: Registry, embedded: Embedded, *, name: str, result: AddResult, task: str | None = None,
+              task_type: str | None = None, train_size: int | None = None, base_model: str | None = None,
+              revision: str | None = None, metadata: dict | None = None, source: str | None = None) -> NewEntry | None:
+    """The ``NewEntry`` for an embedded checkpoint; None (and noted in ``result``) when its
+    content is already registered, under any name."""
+    existing = registry.by_content(embedded.content_sha256)
+    if existing is not None:
         result.existing.append(existing)
         return None
-    embeddings, warnings = embed_all(weights, base_model)
-    result.warnings += warnings
-    info = {k: v for k, v in weights.info.items() if v is not None}
-    info.update(head_tensors=len(weights.head), skipped_tensors=len(weights.skipped),
-                tuned_values=weights.num_tuned_values())
-    if weights.base_model is None and base_model is None:
-        result.warnings.append(f"{directory}: names no base model; registered under {embeddings[0].space.base_model}"
-                               " (pass --base-model to set it)")
+    if embedded.embeddings is None:  # registered when the job looked, removed since
+        raise ZooRankError(f"{embedded.directory}: was removed from the registry while being added",
+                           hint="run the command again")
+    result.warnings += embedded.warnings
+    if embedded.named_base_model is None and base_model is None:
+        result.warnings.append(f"{embedded.directory}: names no base model; registered under "
+                               f"{embedded.embeddings[0].space.base_model} (pass --base-model to set it)")
     return NewEntry(
         name=validate_name(name),
-        source=source or str(directory.resolve()),
-        content_sha256=weights.content_sha256(),
-        files=weights.files,
-        method=weights.method,
-        format=weights.format,
-        base_model=embeddings[0].space.base_model,
-        embeddings=embeddings,
+        source=source or str(Path(embedded.directory).resolve()),
+        content_sha256=embedded.content_sha256,
+        files=embedded.files,
+        method=embedded.method,
+        format=embedded.format,
+        base_model=embedded.embeddings[0].space.base_model,
+        embeddings=embedded.embeddings,
         revision=revision,
         task=task,
         task_type=task_type,
         train_size=train_size,
-        metadata={**info, **(metadata or {})},
+        metadata={**embedded.info, **(metadata or {})},
     )
 
 
@@ -160,7 +152,7 @@ class Trained:
 
 
 def train(
-    data: str | Path,
+    data: str | Path | Sequence[str | Path],
     *,
     methods: Sequence[str] = ("bitfit",),
     registry: Registry | None = None,
@@ -173,41 +165,64 @@ def train(
     columns: dict | None = None,
     reuse: str = "same-config",
     progress=None,
+    executor: Executor | None = None,
+    cpus_per_job: int | None = None,
+    gpus_per_job: float = 0.0,
 ) -> list[Trained]:
-    """Train one embedding per method on ``data`` (a data file or a built-in task) and register it.
+    """Train one embedding per method on each ``data`` (data files or built-in tasks) and register it.
 
-    Each checkpoint is written to a temporary folder, read back, embedded, moved under
-    ``<home>/checkpoints`` and registered in one transaction; an error or Ctrl-C at any point
-    leaves neither a registry entry nor a checkpoint folder behind. ``reuse`` is
-    ``"same-config"`` (skip a run whose data, base model and settings match a registered
-    one), ``"any"`` (any registered embedding of this data, model and method will do), or
-    ``"never"``.
+    The runs go to ``executor`` (in this process by default; on Ray, ``cpus_per_job`` cores
+    (default 1) and ``gpus_per_job`` of a GPU each, so 0.25 packs four small runs on one GPU).
+    ``cpus_per_job`` also pins torch's threads: CPU runs are bit-identical across executors
+    at the same thread count, and differ in the last float bits otherwise. Each finished run is registered by
+    this process in its own transaction: its checkpoint is written to a temporary folder,
+    read back, embedded, moved under ``<home>/checkpoints`` and registered, and an error or
+    Ctrl-C at any point leaves neither an entry nor a checkpoint folder for an unfinished run.
+    ``reuse`` is ``"same-config"`` (skip a run whose data, base model and settings match a
+    registered one), ``"any"`` (any registered embedding of this data, model and method will
+    do), or ``"never"``. Results come back in the order of ``data`` × ``methods``.
     """
     from .datasets import load_data
     from .training import TrainConfig, resolve_base_model, resolve_device
 
     registry = registry or Registry()
     config = config or TrainConfig()
+    executor = executor or InProcessExecutor()
+    specs = [data] if isinstance(data, (str, Path)) else list(data)
+    if (task or name) and len(specs) > 1:
+        raise ZooRankError("a task name or entry name needs a single data set")
     if name and len(set(methods)) > 1 and "{method}" not in name:
         raise ZooRankError(f"--name {name!r} would name {len(set(methods))} entries alike",
                            hint="put {method} in it, e.g. --name 'mine/{method}'")
-    resolve_device(config.device)  # fail before any work when the device is not there
-    dataset = load_data(data, split=split, home=registry.home, **(columns or {}))
+    if executor.local:
+        resolve_device(config.device)  # fail before any work when the device is not there
     base = resolve_base_model(base_model, registry.home, base_model_name)
-    data_sha = dataset.sha256()
-    task = task or dataset.name
-    if progress is not None:
-        report = progress
-        progress = lambda label, *state: report(f"{dataset.name}: {label}", *state)  # noqa: E731
-    outcomes = []
-    for method in dict.fromkeys(methods):
-        run = config.with_method(method)
-        found = _reusable(registry, reuse, run, data_sha, base.name)
-        if found is not None:
-            outcomes.append(Trained(found))
-            continue
-        outcomes.append(_train_and_register(registry, dataset, run, base, data_sha, task, name, split, progress))
-    return outcomes
+    outcomes: dict[int, Trained] = {}
+    runs: list[tuple] = []  # (slot, dataset, run, data_sha, task)
+    for spec in specs:
+        dataset = load_data(spec, split=split, home=registry.home, **(columns or {}))
+        data_sha = dataset.sha256()
+        for method in dict.fromkeys(methods):
+            run = config.with_method(method)
+            found = _reusable(registry, reuse, run, data_sha, base.name)
+            slot = len(outcomes) + len(runs)
+            if found is not None:
+                outcomes[slot] = Trained(found)
+            else:
+                runs.append((slot, dataset, run, data_sha, task or dataset.name))
+    jobs = [(dataset, run, base, dataset.name, cpus_per_job or (None if executor.local else 1))
+            for _, dataset, run, _, _ in runs]
+    resources = Resources(cpus=cpus_per_job or 1, gpus=gpus_per_job)
+    finished: dict[int, object] = {}
+    registered = 0  # runs are registered in order, whichever finishes first: the same ids on any executor
+    for index, outcome in executor.map(train_job, jobs, resources=resources, local_kwargs={"progress": progress}):
+        finished[index] = outcome
+        while registered in finished:
+            slot, dataset, run, data_sha, task_name = runs[registered]
+            outcomes[slot] = _register_trained(registry, unwrap(finished.pop(registered)), dataset, run, base,
+                                               data_sha, task_name, name, split)
+            registered += 1
+    return [outcomes[slot] for slot in sorted(outcomes)]
 
 
 def _reusable(registry: Registry, reuse: str, run, data_sha: str, base_model: str) -> Entry | None:
@@ -219,11 +234,9 @@ def _reusable(registry: Registry, reuse: str, run, data_sha: str, base_model: st
     return None
 
 
-def _train_and_register(registry, dataset, run, base, data_sha, task, name, split, progress) -> Trained:
+def _register_trained(registry, trained: TrainedFiles, dataset, run, base, data_sha, task, name, split) -> Trained:
     import shutil
     import tempfile
-
-    from .training import train_checkpoint
 
     key = run.key(data_sha, base.name)
     entry_name = validate_name(name.replace("{method}", run.method) if name else f"{task}/{run.method}")
@@ -234,12 +247,16 @@ def _train_and_register(registry, dataset, run, base, data_sha, task, name, spli
     store.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=store, prefix=".training-"))
     final = store / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', entry_name)}-{key[:12]}"
+    result = trained.result
     try:
-        result = train_checkpoint(dataset, tmp / "checkpoint", run, base, progress=progress)
-        weights = read_checkpoint(result.checkpoint)
+        for relative, content in trained.files.items():
+            path = tmp / "checkpoint" / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        weights = read_checkpoint(tmp / "checkpoint")
         embeddings, _ = embed_all(weights)
         shutil.rmtree(final, ignore_errors=True)
-        result.checkpoint = Path(shutil.move(str(result.checkpoint), final))
+        result.checkpoint = Path(shutil.move(str(tmp / "checkpoint"), final))
         item = NewEntry(
             name=entry_name, source=str(final), content_sha256=weights.content_sha256(), files=weights.files,
             method=weights.method, format=weights.format, base_model=embeddings[0].space.base_model,
@@ -342,6 +359,7 @@ def rank(
     base_model: str | None = None,
     ensemble: bool | None = None,
     training: dict | None = None,
+    index: str = "auto",
 ) -> Ranking:
     """Rank registered candidates for ``target`` (see ``resolve_target`` for what it may be).
 
@@ -361,5 +379,5 @@ def rank(
                                hint="run `zoo-rank show` on the target to see its spaces")
     return rank_embeddings(
         registry, embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,
-        task_type=task_type, method=method, ensemble=ensemble,
+        task_type=task_type, method=method, ensemble=ensemble, index=index,
     )

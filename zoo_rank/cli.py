@@ -57,6 +57,25 @@ def _data_options(f):
     return f
 
 
+def _executor_options(f):
+    """Where the work runs (shared by add, pull, refresh and train)."""
+    for decorator in reversed((
+        click.option("--executor", type=click.Choice(["inprocess", "ray"]), default="inprocess", show_default=True,
+                     envvar="ZOO_RANK_EXECUTOR", help="Run the work here, or fan it out with Ray (zoo-rank[ray])."),
+        click.option("--ray-address", metavar="ADDR",
+                     help="With --executor ray: a running cluster (auto, ray://host:10001) [default: $RAY_ADDRESS, "
+                          "else a new local one]."),
+    )):
+        f = decorator(f)
+    return f
+
+
+def _executor(executor: str, ray_address: str | None):
+    from .executors import get_executor
+
+    return get_executor(executor, address=ray_address)
+
+
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
@@ -84,6 +103,9 @@ def _console():
                                    "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,
               help="Average scores over methods per candidate task (default: when the target has several methods).")
+@click.option("--index", type=click.Choice(["auto", "numpy", "faiss-flat", "faiss-ivf"]), default="auto",
+              show_default=True, help="How spaces are searched; auto: numpy's exact scan, faiss-ivf (zoo-rank[faiss]) "
+                                      "past $ZOO_RANK_FAISS_MIN vectors (100000). faiss shortlists, scores are exact.")
 @click.option("--home", envvar="ZOO_RANK_HOME", type=click.Path(file_okay=False), default=None,
               help="Registry folder [env: ZOO_RANK_HOME; default: user cache dir].")
 @_data_options
@@ -92,8 +114,8 @@ def _console():
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="zoo-rank")
 @click.pass_context
-def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_model, ensemble, home, text_column,
-        pair_column, label_column, device, builtin, debug):
+def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_model, ensemble, index, home,
+        text_column, pair_column, label_column, device, builtin, debug):
     """Rank candidate source tasks for intermediate-task transfer.
 
     Parameter-efficient weights (LoRA, BitFit, prefix tuning, bottleneck adapters, IA3) are
@@ -127,7 +149,7 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
             training["methods"] = methods
         ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
                        task_type=task_type, method=methods or None, base_model=base_model, ensemble=ensemble,
-                       training=training)
+                       training=training, index=index)
     if as_json:
         _echo_json(ranking.to_list())
         return
@@ -167,8 +189,10 @@ def _print_ranking(ranking) -> None:
 @click.option("--revision", help="Revision (commit) the files came from.")
 @click.option("--keep-going", is_flag=True, help="Skip bad checkpoints instead of adding nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the added entries as JSON.")
+@_executor_options
 @click.pass_context
-def add(ctx, paths, name, task, task_type, train_size, base_model, revision, keep_going, as_json):
+def add(ctx, paths, name, task, task_type, train_size, base_model, revision, keep_going, as_json, executor,
+        ray_address):
     """Read, embed and register checkpoint folders (searched recursively).
 
     Nothing is written unless every checkpoint reads and embeds (see --keep-going).
@@ -176,8 +200,10 @@ def add(ctx, paths, name, task, task_type, train_size, base_model, revision, kee
     """
     from .api import add as add_checkpoints
 
-    result = add_checkpoints(paths, registry=_registry(ctx), name=name, task=task, task_type=task_type,
-                             train_size=train_size, base_model=base_model, revision=revision, keep_going=keep_going)
+    with _executor(executor, ray_address) as runner:
+        result = add_checkpoints(paths, registry=_registry(ctx), name=name, task=task, task_type=task_type,
+                                 train_size=train_size, base_model=base_model, revision=revision,
+                                 keep_going=keep_going, executor=runner)
     _report(result, as_json)
     if result.failed and not result.added and not result.existing:
         ctx.exit(1)
@@ -285,10 +311,16 @@ def _train_config(**options):
 @click.option("--force", is_flag=True, help="Train again even if the same run is registered.")
 @_data_options
 @click.option("--json", "as_json", is_flag=True, help="Print the registered entries as JSON.")
+@_executor_options
+@click.option("--cpus-per-job", type=click.IntRange(min=1), default=None,
+              help="CPU threads per training run (on Ray: cores reserved per run) [default: all here, 1 on Ray].")
+@click.option("--gpus-per-job", type=click.FloatRange(min=0, max=64), default=None,
+              help="With --executor ray: GPUs per training run; 0.25 packs four on a GPU [default: 0.25 when the "
+                   "cluster has GPUs and --device is not cpu, else 0].")
 @click.pass_context
 def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, lr, batch_size, max_examples,
           max_length, seed, split, all_builtin, task, task_type, name, force, text_column, pair_column, label_column,
-          device, as_json):
+          device, as_json, executor, ray_address, cpus_per_job, gpus_per_job):
     """Train task embeddings on DATA (data files or built-in task names) and register them.
 
     \b
@@ -310,18 +342,19 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
     config = _train_config(mode=mode, epochs=epochs, steps=steps, lr=lr, batch_size=batch_size,
                            max_examples=max_examples or None, max_length=max_length, seed=seed, device=device)
     registry = _registry(ctx)
-    results = []
-    with training_bars(enabled=not as_json) as progress:
-        for spec in data:
-            for outcome in train_data(spec, methods=_methods(method), registry=registry, config=config,
-                                      base_model=base_model, base_model_name=base_model_name, split=split, task=task,
-                                      name=name, columns=_columns(text_column, pair_column, label_column, task_type),
-                                      reuse="never" if force else "same-config", progress=progress):
-                results.append(outcome)
-                if not as_json:
-                    entry, run = outcome.entry, outcome.result
-                    how = "already registered" if run is None else f"trained in {run.seconds:.0f} s on {run.device}"
-                    click.echo(f"{entry.name}: {how} ({entry.method}, {entry.base_model})", err=True)
+    with _executor(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
+        gpus = gpus_per_job if gpus_per_job is not None else (
+            0.25 if not runner.local and runner.gpus and device != "cpu" else 0.0)
+        results = train_data(data, methods=_methods(method), registry=registry, config=config, base_model=base_model,
+                             base_model_name=base_model_name, split=split, task=task, name=name,
+                             columns=_columns(text_column, pair_column, label_column, task_type),
+                             reuse="never" if force else "same-config", progress=progress, executor=runner,
+                             cpus_per_job=cpus_per_job, gpus_per_job=gpus)
+    if not as_json:
+        for outcome in results:
+            entry, run = outcome.entry, outcome.result
+            how = "already registered" if run is None else f"trained in {run.seconds:.0f} s on {run.device}"
+            click.echo(f"{entry.name}: {how} ({entry.method}, {entry.base_model})", err=True)
     if as_json:
         _echo_json([{**o.entry.to_dict(), "reused": o.reused} for o in results])
 
@@ -501,8 +534,10 @@ def search(ctx, base_model, library, query, limit, as_json, endpoint, retries, t
                    "keep going for --base-model].")
 @click.option("--json", "as_json", is_flag=True, help="Print what was added as JSON.")
 @_hub_options
+@_executor_options
 @click.pass_context
-def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_going, as_json, endpoint, retries, timeout):
+def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_going, as_json, endpoint, retries, timeout,
+         executor, ray_address):
     """Download adapter files (weights and configs only, pinned to the commit seen) into the
     Hugging Face cache, then embed and register them.
 
@@ -512,10 +547,10 @@ def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_goin
     from .hub_sync import pull as pull_repos
     from .progress import download_bar
 
-    with download_bar("pulling", enabled=not as_json) as progress:
+    with _executor(executor, ray_address) as runner, download_bar("pulling", enabled=not as_json) as progress:
         result = pull_repos(repo_ids, base_model=base_model, library=library, limit=limit, revision=revision,
                             registry=_registry(ctx), workers=workers, keep_going=keep_going, endpoint=endpoint,
-                            policy=_policy(retries, timeout), progress=progress)
+                            policy=_policy(retries, timeout), progress=progress, executor=runner)
     _report(result, as_json)
     if result.failed and not (result.added or result.existing or result.skipped):
         ctx.exit(1)
@@ -528,8 +563,9 @@ def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_goin
 @click.option("--workers", type=click.IntRange(min=1, max=32), default=4, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print what was added as JSON.")
 @_hub_options
+@_executor_options
 @click.pass_context
-def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, timeout):
+def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, timeout, executor, ray_address):
     """Embed every adapter in the Hugging Face cache that the registry lacks (or holds with an
     older embedder version); without --offline, first pull what the catalog lists.
 
@@ -541,9 +577,11 @@ def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, tim
     from .progress import download_bar
 
     catalog = load_catalog(catalog_path)
-    with download_bar("pulling catalog", enabled=not (as_json or offline)) as progress:
+    with _executor(executor, ray_address) as runner, \
+            download_bar("pulling catalog", enabled=not (as_json or offline)) as progress:
         result = refresh_registry(offline=offline, registry=_registry(ctx), catalog=catalog, endpoint=endpoint,
-                                  workers=workers, policy=_policy(retries, timeout), progress=progress)
+                                  workers=workers, policy=_policy(retries, timeout), progress=progress,
+                                  executor=runner)
     _report(result, as_json)
 
 

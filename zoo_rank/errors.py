@@ -18,6 +18,18 @@ class ZooRankError(Exception):
         self.hint = hint
         super().__init__(f"{message}. {hint[:1].upper()}{hint[1:]}" if hint else message)
 
+    def __reduce__(self):
+        # Subclasses take other constructor arguments than ``args`` holds; rebuild from the state,
+        # so an error raised in a Ray worker reaches the caller as the same type and message.
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type, args: tuple, state: dict) -> "ZooRankError":
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class CheckpointError(ZooRankError):
     """A checkpoint folder or weight file cannot be read or makes no sense."""

@@ -14,21 +14,21 @@ embedder version is stale) from the cache alone.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .api import AddResult, embed_all, prepare_entry
+from .api import AddResult, new_entry
 from .catalog import Catalog, load_catalog
 from .embedders import EMBEDDERS, Space
 from .errors import ZooRankError
+from .executors import Executor, InProcessExecutor, unwrap
 from .hub import HubModel, RetryPolicy, Snapshot, fetch, resolve, snapshot_key
 from .hub import search as _search
 from .hub.cache import scan
-from .readers import read_checkpoint
+from .jobs import embed_checkpoint
 from .registry import Entry, NewEntry, Registry
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -77,38 +77,79 @@ def _up_to_date(known: dict[str, Entry], key: str) -> bool:
     return key in known and not _stale(known[key])
 
 
-def _prepare_snapshot(registry: Registry, snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry],
-                      taken: set[str], result: SyncResult) -> list[NewEntry]:
-    """Entries for one snapshot's checkpoints that the registry does not hold yet."""
-    items = []
+@dataclass
+class _Job:
+    """One checkpoint of a snapshot to embed: new, or ``stale`` (registered, older embedder)."""
+
+    snapshot: Snapshot
+    subfolder: str
+    key: str
+    stale: Entry | None
+    base_model: str | None
+
+
+def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result: SyncResult) -> list[_Job]:
+    jobs = []
     for subfolder in snapshot.checkpoints:
         key = snapshot_key(snapshot.repo_id, snapshot.sha, subfolder)
-        directory = snapshot.checkpoint_dir(subfolder)
         if _up_to_date(known, key):
             result.skipped.append(key)
             continue
-        if key in known:  # embedder changed since it was registered: new vectors, same entry
-            embeddings, warnings = embed_all(read_checkpoint(directory), known[key].base_model)
-            result.warnings += warnings
-            result.reembedded.append(registry.replace_embeddings(known[key], embeddings))
-            continue
         listed = catalog.source(snapshot.repo_id, subfolder)
-        model = snapshot.model or HubModel(snapshot.repo_id)
-        hub = {k: v for k, v in model.to_dict().items() if v not in (None, [], "") and k not in ("tags", "sha")}
-        hub.update(repo_id=snapshot.repo_id, revision=snapshot.sha, subfolder=subfolder)
-        task = listed.task if listed else (model.tasks[0] if model.tasks else
-                                           model.datasets[0] if len(model.datasets) == 1 else None)
-        name = _entry_name(registry, taken, snapshot.repo_id, snapshot.sha, subfolder)
-        licence = (listed.license if listed else None) or model.license
-        item = prepare_entry(
-            registry, directory, name=name, result=result, task=task,
-            task_type=listed.task_type if listed else None, train_size=listed.train_size if listed else None,
-            base_model=listed.base_model if listed else None, revision=snapshot.sha, source=key,
-            metadata={"hub": hub, **({"license": licence} if licence else {})},
-        )
+        stale = known.get(key)
+        jobs.append(_Job(snapshot, subfolder, key, stale,
+                         stale.base_model if stale else listed.base_model if listed else None))
+    return jobs
+
+
+def _embed_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Catalog, known: dict[str, Entry],
+                     result: SyncResult, executor: Executor, keep_going: bool) -> list[NewEntry]:
+    """Embed (through ``executor``) the checkpoints of ``snapshots`` the registry lacks; returns
+    the new entries in snapshot order; stale entries get their new vectors at once."""
+    jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result)]
+    args = [(str(job.snapshot.checkpoint_dir(job.subfolder)), job.base_model) for job in jobs]
+    stale = {job.stale.content_sha256 for job in jobs if job.stale is not None}  # these must be embedded anew
+    local = {"known": lambda sha: sha not in stale and registry.by_content(sha) is not None} if executor.local else None
+    taken: set[str] = set()
+    pending: dict[int, NewEntry] = {}
+    started = time.perf_counter()
+    for index, outcome in executor.map(embed_checkpoint, args, local_kwargs=local):
+        job = jobs[index]
+        try:
+            embedded = unwrap(outcome)
+            if job.stale is not None:  # embedder changed since it was registered: new vectors, same entry
+                result.warnings += embedded.warnings
+                result.reembedded.append(registry.replace_embeddings(job.stale, embedded.embeddings))
+                continue
+            item = _new_entry(registry, embedded, job, catalog, taken, result)
+        except ZooRankError as exc:
+            if not keep_going:
+                raise
+            result.failed.append(exc)
+            continue
         if item is not None:
-            items.append(item)
-    return items
+            pending[index] = item
+    result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - started
+    return [pending[i] for i in sorted(pending)]
+
+
+def _new_entry(registry: Registry, embedded, job: _Job, catalog: Catalog, taken: set[str],
+               result: SyncResult) -> NewEntry | None:
+    snapshot, subfolder = job.snapshot, job.subfolder
+    listed = catalog.source(snapshot.repo_id, subfolder)
+    model = snapshot.model or HubModel(snapshot.repo_id)
+    hub = {k: v for k, v in model.to_dict().items() if v not in (None, [], "") and k not in ("tags", "sha")}
+    hub.update(repo_id=snapshot.repo_id, revision=snapshot.sha, subfolder=subfolder)
+    task = listed.task if listed else (model.tasks[0] if model.tasks else
+                                       model.datasets[0] if len(model.datasets) == 1 else None)
+    name = _entry_name(registry, taken, snapshot.repo_id, snapshot.sha, subfolder)
+    licence = (listed.license if listed else None) or model.license
+    return new_entry(
+        registry, embedded, name=name, result=result, task=task,
+        task_type=listed.task_type if listed else None, train_size=listed.train_size if listed else None,
+        base_model=job.base_model, revision=snapshot.sha, source=job.key,
+        metadata={"hub": hub, **({"license": licence} if licence else {})},
+    )
 
 
 def _register(registry: Registry, pending: list[NewEntry], result: SyncResult) -> None:
@@ -132,13 +173,15 @@ def pull(
     token: str | bool | None = None,
     policy: RetryPolicy = RetryPolicy(),
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> SyncResult:
     """Fetch, embed and register hub adapters: ``repo_ids`` (``owner/name`` or ``owner/name@rev``),
     or the ``limit`` most downloaded adapters of ``base_model``.
 
-    All-or-nothing by default for explicit repo ids (one bad repo registers nothing); with
-    ``keep_going`` (the default for ``base_model`` discovery) bad repos are reported in
-    ``result.failed`` and the rest registered.
+    Downloads run in ``workers`` threads here; reading and embedding go to ``executor`` (in
+    this process by default). All-or-nothing by default for explicit repo ids (one bad repo
+    registers nothing); with ``keep_going`` (the default for ``base_model`` discovery) bad
+    repos are reported in ``result.failed`` and the rest registered.
     """
     registry = registry or Registry()
     catalog = catalog or load_catalog()
@@ -153,7 +196,6 @@ def pull(
     if not wanted:
         raise ZooRankError("nothing to pull", hint="name repo ids, or pass --base-model to pull its adapters")
     known = registry.by_source_prefix("hf://")
-    taken: set[str] = set()
     lock = threading.Lock()
     done = [0, 0]
 
@@ -175,21 +217,22 @@ def pull(
         return fetch(resolved, endpoint=endpoint, cache_dir=cache_dir, token=token, policy=policy,
                      on_file=lambda f: tick(f.size or 0))
 
-    pending: list[NewEntry] = []
-    models: list[dict] = []
-    for outcome in _in_daemon_threads(one, list(dict.fromkeys(wanted)), workers):
-        try:  # reading and embedding stay in this thread, which owns the registry connection
-            if isinstance(outcome, BaseException):
-                raise outcome
-            if outcome is not None:
-                models.append(outcome.model.to_dict())
-                embedding_started = time.perf_counter()
-                pending += _prepare_snapshot(registry, outcome, catalog, known, taken, result)
-                result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - embedding_started
+    repos = list(dict.fromkeys(wanted))
+    fetched: dict[int, Snapshot] = {}
+    for index, outcome in InProcessExecutor(workers).map(one, repos):
+        try:
+            snapshot = unwrap(outcome)
         except ZooRankError as exc:
             if not keep_going:
                 raise
             result.failed.append(exc)
+            continue
+        if snapshot is not None:
+            fetched[index] = snapshot
+    snapshots = [fetched[i] for i in sorted(fetched)]  # the order asked for, whatever finished first
+    pending = _embed_snapshots(registry, snapshots, catalog, known, result, executor or InProcessExecutor(),
+                               keep_going)
+    models = [snapshot.model.to_dict() for snapshot in snapshots]
     registering = time.perf_counter()
     _register(registry, pending, result)
     result.seconds["register"] = time.perf_counter() - registering
@@ -197,34 +240,6 @@ def pull(
         registry.save_hub_models(models)
     result.seconds["total"] = time.perf_counter() - started
     return result
-
-
-def _in_daemon_threads(work: Callable, items: list[tuple], workers: int):
-    """Yield ``work(*item)`` (or the exception it raised) for each item, as they finish.
-
-    Daemon threads, unlike ``ThreadPoolExecutor``'s, do not hold the process open: Ctrl-C stops
-    a pull at once instead of after the downloads in flight (which resume next time).
-    """
-    tasks: queue.Queue = queue.Queue()
-    results: queue.Queue = queue.Queue()
-    for item in items:
-        tasks.put(item)
-
-    def worker() -> None:
-        while True:
-            try:
-                item = tasks.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                results.put(work(*item))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                results.put(exc)
-
-    for _ in range(max(1, min(workers, len(items)))):
-        threading.Thread(target=worker, daemon=True).start()
-    for _ in items:
-        yield results.get()
 
 
 def _split_revision(repo: str, default: str | None) -> tuple[str, str | None]:
@@ -243,6 +258,7 @@ def refresh(
     workers: int = 4,
     policy: RetryPolicy = RetryPolicy(),
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> SyncResult:
     """Embed every cached adapter snapshot the registry lacks (or holds with a stale embedder
     version). Offline, that is all, and no socket is opened; online, the catalog's sources are
@@ -254,20 +270,16 @@ def refresh(
     if not offline and catalog.sources:
         pulled = pull([s.repo_id + (f"@{s.revision}" if s.revision else "") for s in catalog.sources],
                       registry=registry, catalog=catalog, keep_going=True, workers=workers, endpoint=endpoint,
-                      cache_dir=cache_dir, token=token, policy=policy, progress=progress)
+                      cache_dir=cache_dir, token=token, policy=policy, progress=progress, executor=executor)
         for name in ("added", "existing", "failed", "warnings", "skipped", "reembedded"):
             getattr(result, name).extend(getattr(pulled, name))
     result.seconds["pull"] = time.perf_counter() - started
     found = scan(cache_dir)
     result.warnings += found.skipped
     known = registry.by_source_prefix("hf://")
-    taken: set[str] = set()
-    pending: list[NewEntry] = []
-    for snapshot in found.snapshots:
-        try:
-            pending += _prepare_snapshot(registry, snapshot, catalog, known, taken, result)
-        except ZooRankError as exc:  # a corrupted or half-deleted cache entry: report, go on
-            result.failed.append(exc)
+    # a corrupted or half-deleted cache entry is reported and skipped
+    pending = _embed_snapshots(registry, found.snapshots, catalog, known, result, executor or InProcessExecutor(),
+                               keep_going=True)
     _register(registry, pending, result)
     result.skipped = list(dict.fromkeys(result.skipped))  # online, the pulled snapshots are scanned again
     result.seconds["total"] = time.perf_counter() - started

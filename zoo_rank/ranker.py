@@ -16,6 +16,7 @@ import numpy as np
 
 from .embedders.base import TaskEmbedding
 from .errors import RankingError
+from .index import choose_backend
 from .registry import Registry, column, lookup
 
 
@@ -48,18 +49,36 @@ class Ranking:
         return [c.to_dict() for c in self.candidates]
 
 
-def space_scores(registry: Registry, target: TaskEmbedding, center: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(entry ids, cosine scores) of every vector in the target's space."""
-    space = registry.space_matrix(target.space.id)
-    t = np.asarray(target.vector, dtype=np.float32)
-    if not center:
-        return space.entry_ids, space.matrix @ t
-    mu = space.mean
-    both = space.matrix @ np.stack([t, mu], axis=1)  # one pass over the matrix
+def space_scores(registry: Registry, target: TaskEmbedding, center: bool, backend: str = "numpy",
+                 limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(entry ids, cosine scores) of every vector in the target's space; with a faiss
+    ``backend``, of the ``limit`` that its index shortlists, re-scored exactly."""
+    if backend == "numpy":
+        space = registry.space_matrix(target.space.id)
+        return space.entry_ids, _cosines(space.matrix, target.vector, space.mean if center else None)
+    from .index.faiss_index import open_index
+
+    index = open_index(registry, target.space.id, backend, centred=center)
+    shortlist, _ = index.search(target.vector, limit or 100)
+    ids, rows = registry.vectors_for(target.space.id, shortlist)
+    return ids, _cosines(rows, target.vector, index.mean if center else None)
+
+
+def _cosines(matrix: np.ndarray, target: np.ndarray, mu: np.ndarray | None) -> np.ndarray:
+    """Cosines of unit rows with the unit ``target``; centred on ``mu`` when given."""
+    t = np.asarray(target, dtype=np.float32)
+    columns = t[:, None] if mu is None else np.stack([t, mu], axis=1)  # one pass over the matrix for both
+    if matrix.dtype == np.float32:
+        both = matrix @ columns
+    else:  # float16 storage: numpy has no fast float16 product; convert a block at a time
+        both = np.concatenate([np.asarray(matrix[i : i + 65_536], np.float32) @ columns
+                               for i in range(0, len(matrix), 65_536)] or [np.empty((0, columns.shape[1]))])
+    if mu is None:
+        return both[:, 0]
     mu_mu, t_mu = float(mu @ mu), float(t @ mu)
     t_norm = np.sqrt(max(float(t @ t) - 2 * t_mu + mu_mu, 1e-12))
     c_norm = np.sqrt(np.maximum(1.0 - 2 * both[:, 1] + mu_mu, 1e-12))
-    return space.entry_ids, (both[:, 0] - both[:, 1] - t_mu + mu_mu) / (t_norm * c_norm)
+    return (both[:, 0] - both[:, 1] - t_mu + mu_mu) / (t_norm * c_norm)
 
 
 def rank_embeddings(
@@ -73,12 +92,15 @@ def rank_embeddings(
     task_type: str | None = None,
     method: str | Sequence[str] | None = None,
     ensemble: bool | None = None,
+    index: str = "auto",
 ) -> Ranking:
     """Rank registry entries against target embeddings (one per space); ``method``: the
-    methods or families candidates may have."""
+    methods or families candidates may have; ``index``: how each space is searched
+    (``zoo_rank.index``: numpy's exact scan, or a faiss shortlist re-scored exactly)."""
     if not targets:
         raise RankingError(f"target {label!r} has no embedding to rank with")
-    known = {space.id for space, count in registry.spaces() if count}
+    counts = {space.id: count for space, count in registry.spaces() if count}
+    known = set(counts)
     usable = [t for t in targets if t.space.id in known]
     methods = {method} if isinstance(method, str) else set(method or ())
     allowed = column(registry, "method", task_type=task_type) if (task_type or methods) else None
@@ -86,10 +108,21 @@ def rank_embeddings(
         allowed = {i: m for i, m in allowed.items() if m in methods or _family(m) in methods}
     per_space: list[tuple[TaskEmbedding, np.ndarray, np.ndarray]] = []
     for target in usable:
-        ids, scores = space_scores(registry, target, center)
-        keep = ~np.isin(ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
-        if allowed is not None:
-            keep &= np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        backend = choose_backend(index, counts[target.space.id])
+        if not top and index == "auto":
+            backend = "numpy"  # every candidate is wanted: nothing to shortlist
+        limit = max(100, 10 * top) + len(exclude) if top else counts[target.space.id]
+        while True:
+            ids, scores = space_scores(registry, target, center, backend, limit)
+            keep = ~np.isin(ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+            if allowed is not None:
+                keep &= np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+            if backend == "numpy" or keep.sum() >= (top or 10):
+                break
+            # a filtered shortlist came up short: widen it, and scan everything once it cannot grow
+            if limit >= counts[target.space.id]:
+                backend = "numpy"
+            limit *= 8
         if keep.any():
             per_space.append((target, ids[keep], scores[keep]))
     if not per_space:
@@ -121,10 +154,11 @@ def _by_entry(registry: Registry, per_space, top: int | None) -> list[Candidate]
     ids = np.concatenate([ids for _, ids, _ in per_space])
     scores = np.concatenate([scores for _, _, scores in per_space])
     families = np.concatenate([[t.space.family] * len(i) for t, i, _ in per_space])
-    order = np.argsort(-scores, kind="stable")
-    if top and top < len(order):
+    if top and top < len(scores):  # partial sort: the top of a million costs one pass, not a full sort
         head = np.argpartition(-scores, top - 1)[:top]
         order = head[np.argsort(-scores[head], kind="stable")]
+    else:
+        order = np.argsort(-scores, kind="stable")
     entries = lookup(registry, ids[order])
     candidates = []
     for i in order:

@@ -6,6 +6,11 @@ same content (sha256 of config and weight files) is never stored twice. For rank
 space's vectors are also kept as a memory-mappable ``.npy`` matrix beside the database;
 that file is a cache keyed by the space's generation counter, rebuilt when stale, written
 atomically, and safe to delete at any time.
+
+Vectors are stored as float32, or as float16 once the registry's ``vector_dtype`` is set to
+it (``ZOO_RANK_VECTOR_DTYPE=float16`` when a command writes, remembered by the registry):
+half the disk and memory, and cosines within ~1e-3 of float32's (``docs/scale.md``). A blob's
+length tells its type, so one registry may hold both.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .errors import RegistryError
 from .migrations import migrate
 
 DB_NAME = "registry.db"
+VECTOR_DTYPES = ("float32", "float16")
 _ENTRY_COLUMNS = (
     "id, name, source, revision, content_sha256, files, method, format, base_model, task, task_type, "
     "train_size, metadata, created_at"
@@ -124,6 +130,13 @@ class Registry:
                 raise RegistryError(f"{self.path}: cannot open the registry ({exc})",
                                     hint="check ZOO_RANK_HOME and its permissions") from exc
             self._db = db
+            wanted = os.environ.get("ZOO_RANK_VECTOR_DTYPE")
+            if wanted:
+                if wanted not in VECTOR_DTYPES:
+                    raise RegistryError(f"ZOO_RANK_VECTOR_DTYPE={wanted!r} is not a vector type",
+                                        hint=f"use one of: {', '.join(VECTOR_DTYPES)}")
+                if self.get_meta("vector_dtype") != wanted:
+                    self.set_meta("vector_dtype", wanted)
             if self.builtin:
                 from .builtin_registry import seed
 
@@ -228,10 +241,11 @@ class Registry:
 
     def embeddings_of(self, entry: Entry) -> list[TaskEmbedding]:
         rows = self.db.execute("SELECT space_id, vector, norm FROM vectors WHERE entry_id = ?", (entry.id,))
-        return [
-            TaskEmbedding(Space.from_id(space_id), np.frombuffer(blob, dtype=np.float32), norm, {"entry": entry.name})
-            for space_id, blob, norm in rows
-        ]
+        embeddings = []
+        for space_id, blob, norm in rows:
+            space = Space.from_id(space_id)
+            embeddings.append(TaskEmbedding(space, decode(blob, space.dim), norm, {"entry": entry.name}))
+        return embeddings
 
     def spaces(self) -> list[tuple[Space, int]]:
         rows = self.db.execute(
@@ -249,6 +263,7 @@ class Registry:
         """
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         statuses: list[tuple[str, int]] = []
+        dtype = self.get_meta("vector_dtype") or "float32"
         with self._transaction() as db:
             touched: set[str] = set()
             for item in items:
@@ -269,7 +284,7 @@ class Registry:
                      json.dumps(item.metadata, default=str), now),
                 )
                 for emb in item.embeddings:
-                    _insert_vector(db, cursor.lastrowid, emb, now)
+                    _insert_vector(db, cursor.lastrowid, emb, now, dtype)
                     touched.add(emb.space.id)
                 statuses.append(("added", cursor.lastrowid))
             _bump(db, touched)
@@ -281,11 +296,12 @@ class Registry:
     def replace_embeddings(self, entry: Entry, embeddings: list[TaskEmbedding]) -> Entry:
         """Swap an entry's vectors for ``embeddings`` (after an embedder version change), atomically."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        dtype = self.get_meta("vector_dtype") or "float32"
         with self._transaction() as db:
             old = {row[0] for row in db.execute("SELECT space_id FROM vectors WHERE entry_id = ?", (entry.id,))}
             db.execute("DELETE FROM vectors WHERE entry_id = ?", (entry.id,))
             for emb in embeddings:
-                _insert_vector(db, entry.id, emb, now)
+                _insert_vector(db, entry.id, emb, now, dtype)
             _bump(db, old | {emb.space.id for emb in embeddings})
         return self.require(entry.name)
 
@@ -297,6 +313,41 @@ class Registry:
         return entry
 
     # -- ranking matrices -------------------------------------------------------------
+    def space_info(self, space_id: str) -> tuple[int, int, int]:
+        """(generation, dimension, number of vectors) of a space."""
+        row = self.db.execute("SELECT generation, dim, (SELECT COUNT(*) FROM vectors WHERE space_id = ?) "
+                              "FROM spaces WHERE id = ?", (space_id, space_id)).fetchone()
+        if row is None:
+            raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
+        return row
+
+    def space_ids(self, space_id: str) -> np.ndarray:
+        rows = self.db.execute("SELECT entry_id FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def vectors_for(self, space_id: str, entry_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(entry ids, float32 rows) of these entries' vectors in a space (for re-scoring a shortlist)."""
+        found: list[tuple[int, bytes]] = []
+        for chunk in _chunks([int(i) for i in entry_ids]):
+            marks = ",".join("?" * len(chunk))
+            found += self.db.execute(f"SELECT entry_id, vector FROM vectors WHERE space_id = ? AND entry_id IN ({marks})",
+                                     (space_id, *chunk)).fetchall()
+        ids = np.array([entry_id for entry_id, _ in found], dtype=np.int64)
+        return ids, _decode_rows([blob for _, blob in found], Space.from_id(space_id).dim)
+
+    def iter_space(self, space_id: str, rows: int = 32_768):
+        """Yield (entry ids, float32 block) over a space in entry order, from one read snapshot."""
+        dim = Space.from_id(space_id).dim
+        db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)  # its own snapshot, not our transaction
+        try:
+            cursor = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id",
+                                (space_id,))
+            while batch := cursor.fetchmany(rows):
+                ids = np.fromiter((entry_id for entry_id, _ in batch), dtype=np.int64, count=len(batch))
+                yield ids, _decode_rows([blob for _, blob in batch], dim)
+        finally:
+            db.close()
+
     def space_matrix(self, space_id: str) -> SpaceMatrix:
         """All vectors of a space as a (memory-mapped where possible) float32 matrix."""
         db = self.db
@@ -310,15 +361,24 @@ class Registry:
             cached = _load_cached(stem)
             if cached is None:
                 count = db.execute("SELECT COUNT(*) FROM vectors WHERE space_id = ?", (space_id,)).fetchone()[0]
+                # float32 is ~4× faster to scan (numpy converts float16 slowly); float16 only where
+                # a float32 copy would be large: a float16 registry of more than 4 GiB of float32
+                large = count * dim * 4 > int(os.environ.get("ZOO_RANK_CACHE_F32_MAX", str(4 << 30)))
+                dtype = np.float16 if large and self.get_meta("vector_dtype") == "float16" else np.float32
                 ids = np.empty(count, dtype=np.int64)
-                matrix = np.empty((count, dim), dtype=np.float32)
+                matrix, scratch = _matrix_file(stem, (count, dim), dtype)
+                total = np.zeros(dim, np.float64)
                 rows = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
-                for i, (entry_id, blob) in enumerate(rows):
-                    ids[i] = entry_id
-                    matrix[i] = np.frombuffer(blob, dtype=np.float32)
-                mean = matrix.mean(axis=0, dtype=np.float64).astype(np.float32) if count else np.zeros(dim, np.float32)
+                start = 0
+                while batch := rows.fetchmany(16_384):
+                    block = _decode_rows([blob for _, blob in batch], dim)
+                    ids[start : start + len(batch)] = [entry_id for entry_id, _ in batch]
+                    matrix[start : start + len(batch)] = block
+                    total += block.sum(axis=0, dtype=np.float64)
+                    start += len(batch)
+                mean = (total / max(count, 1)).astype(np.float32)
                 cached = (ids, matrix, mean)
-                _store_cached(stem, cached)
+                _store_cached(stem, cached, scratch)
         finally:
             db.execute("COMMIT")
         return SpaceMatrix(Space.from_id(space_id), *cached)
@@ -352,7 +412,23 @@ class _Transaction:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, now: str) -> None:
+def decode(blob: bytes, dim: int) -> np.ndarray:
+    """A stored vector as float32, whichever type it was stored in."""
+    if len(blob) == 4 * dim:
+        return np.frombuffer(blob, dtype=np.float32)
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+
+def _decode_rows(blobs: list[bytes], dim: int) -> np.ndarray:
+    """Stored vectors as one float32 matrix (one pass when they share a type)."""
+    if blobs and all(len(b) == 2 * dim for b in blobs):
+        return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), dim).astype(np.float32)
+    if all(len(b) == 4 * dim for b in blobs):
+        return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+    return np.stack([decode(b, dim) for b in blobs])
+
+
+def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, now: str, dtype: str = "float32") -> None:
     space = emb.space
     db.execute(
         "INSERT OR IGNORE INTO spaces (id, base_model, family, embedder, embedder_version, dim, layout, created_at) "
@@ -361,7 +437,7 @@ def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, no
     )
     db.execute(
         "INSERT INTO vectors (entry_id, space_id, vector, norm) VALUES (?,?,?,?)",
-        (entry_id, space.id, np.ascontiguousarray(emb.vector, np.float32).tobytes(), emb.norm),
+        (entry_id, space.id, np.ascontiguousarray(emb.vector, dtype).tobytes(), emb.norm),
     )
 
 
@@ -390,8 +466,23 @@ def _load_cached(stem: Path):
     return np.asarray(ids), matrix, np.asarray(mean)
 
 
-def _store_cached(stem: Path, arrays: tuple) -> None:
-    """Write the cache atomically; a read-only or full disk only costs speed next time."""
+def _matrix_file(stem: Path, shape: tuple[int, int], dtype) -> tuple[np.ndarray, Path | None]:
+    """The cache matrix to fill: a temporary ``.npy`` memory map beside the cache (a space larger
+    than memory never has to fit in it), or an array in memory where nothing can be written."""
+    if not shape[0]:
+        return np.empty(shape, dtype=dtype), None
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".npy.tmp")
+        os.close(fd)
+        return np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape), Path(tmp)
+    except OSError:
+        return np.empty(shape, dtype=dtype), None
+
+
+def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> None:
+    """Write the cache atomically; a read-only or full disk only costs speed next time.
+    ``scratch``: the matrix was built in this memory-mapped file; it is moved into place."""
     named = dict(zip(("ids", "matrix", "mean"), arrays))
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
@@ -399,6 +490,10 @@ def _store_cached(stem: Path, arrays: tuple) -> None:
             if not old.name.startswith(stem.name + "."):
                 old.unlink(missing_ok=True)
         for part in _PARTS:
+            if part == "matrix" and scratch is not None:
+                named[part].flush()
+                os.replace(scratch, stem.with_name(f"{stem.name}.matrix.npy"))
+                continue
             fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -408,6 +503,9 @@ def _store_cached(stem: Path, arrays: tuple) -> None:
                 Path(tmp).unlink(missing_ok=True)
     except OSError:
         pass
+    finally:
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
 
 
 def _chunks(values: list, size: int = 900):

@@ -1,0 +1,139 @@
+"""faiss indexes of a space, persisted beside the registry and rebuilt when stale.
+
+* ``faiss-flat``: exact inner-product search over the full unit vectors (``IndexFlatIP``);
+  memory: N × dim × 4 bytes, the same as numpy's scan, but faiss's kernels.
+* ``faiss-ivf``: approximate. Vectors are projected to ``INDEX_DIM`` dimensions
+  (``projection.py``), stored as float16 in an inverted file of √N lists (k-means on a
+  sample of 40 per list), and ``nprobe`` (default: an eighth of the lists) are scanned per query; the shortlist is then re-scored exactly from the registry.
+  10⁶ vectors of any dimension take ~2 GB.
+
+An index file is named after its space and the space's generation counter, so a registry
+write (which bumps the generation) makes it stale; the next query builds a new one, written
+atomically, and deletes the old. Deleting the folder only costs a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DependencyError
+from .projection import Projection
+
+INDEX_DIM = int(os.environ.get("ZOO_RANK_INDEX_DIM", "1024"))
+KINDS = ("faiss-flat", "faiss-ivf")
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise DependencyError("searching with faiss needs faiss", hint="pip install 'zoo-rank[faiss]'") from None
+    return faiss
+
+
+@dataclass
+class FaissIndex:
+    kind: str
+    index: object
+    projection: Projection | None
+    mean: np.ndarray | None  # set when built over centred vectors
+    path: Path
+
+    def search(self, query: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(entry ids, approximate scores) of the ``k`` nearest vectors to the unit ``query``."""
+        q = np.asarray(query, dtype=np.float32)[None, :]
+        if self.mean is not None:
+            q = q - self.mean
+            q /= max(float(np.linalg.norm(q)), 1e-12)
+        if self.projection is not None:
+            q = self.projection(q)
+        if self.kind == "faiss-ivf":
+            lists = self.index.nlist
+            self.index.nprobe = min(lists, nprobe or int(os.environ.get("ZOO_RANK_IVF_NPROBE", "0")) or max(1, lists // 8))
+        scores, ids = self.index.search(np.ascontiguousarray(q, np.float32), k)
+        found = ids[0] >= 0
+        return ids[0][found], scores[0][found]
+
+
+def index_path(home: Path, space_id: str, generation: int, kind: str, centred: bool) -> Path:
+    stem = hashlib.sha256(space_id.encode()).hexdigest()[:20]
+    return home / "indexes" / f"{stem}.g{generation}.{kind}{'.centred' if centred else ''}.faiss"
+
+
+def open_index(registry, space_id: str, kind: str, centred: bool = False) -> FaissIndex:
+    """The space's index of ``kind``, built now if missing or stale."""
+    faiss = _faiss()
+    generation, dim, count = registry.space_info(space_id)
+    path = index_path(registry.home, space_id, generation, kind, centred)
+    projection = Projection(dim, INDEX_DIM) if kind == "faiss-ivf" and dim > INDEX_DIM else None
+    mean_path = path.with_suffix(".mean.npy")
+    if path.exists() and (not centred or mean_path.exists()):
+        try:
+            index = faiss.read_index(str(path))
+            return FaissIndex(kind, index, projection, np.load(mean_path) if centred else None, path)
+        except (RuntimeError, OSError, ValueError):
+            pass  # unreadable (torn by a crash before os.replace could not happen, or disk trouble): rebuild
+    mean = _mean(registry, space_id, dim) if centred else None
+    index = _build(faiss, registry, space_id, kind, dim, count, projection, mean)
+    _store(faiss, index, path, mean if centred else None)
+    return FaissIndex(kind, index, projection, mean, path)
+
+
+def _mean(registry, space_id: str, dim: int) -> np.ndarray:
+    total, count = np.zeros(dim, np.float64), 0
+    for _, block in registry.iter_space(space_id):
+        total += block.sum(axis=0, dtype=np.float64)
+        count += len(block)
+    return (total / max(count, 1)).astype(np.float32)
+
+
+def _prepare(vectors: np.ndarray, mean: np.ndarray | None, projection: Projection | None) -> np.ndarray:
+    x = np.asarray(vectors, dtype=np.float32)
+    if mean is not None:
+        x = x - mean
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(projection(x) if projection is not None else x)
+
+
+def _build(faiss, registry, space_id, kind, dim, count, projection, mean):
+    d = projection.dim_out if projection is not None else dim
+    if kind == "faiss-flat":
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
+    else:
+        nlist = max(1, min(int(np.sqrt(count)), count // 39))
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT)
+        ids = registry.space_ids(space_id)
+        sample = np.random.default_rng(0).choice(ids, size=min(len(ids), 40 * nlist), replace=False)
+        index.train(_prepare(registry.vectors_for(space_id, sample)[1], mean, projection))
+    for ids, block in registry.iter_space(space_id):
+        index.add_with_ids(_prepare(block, mean, projection), ids.astype(np.int64))
+    return index
+
+
+def _store(faiss, index, path: Path, mean: np.ndarray | None) -> None:
+    """Write atomically, after removing older generations; a read-only disk only costs a rebuild."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stem, generation = path.name.split(".")[:2]
+        for old in path.parent.glob(f"{stem}.g*"):
+            if not old.name.startswith(f"{stem}.{generation}."):
+                old.unlink(missing_ok=True)
+        if mean is not None:
+            np.save(path.with_suffix(".mean.npy"), mean)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            faiss.write_index(index, tmp)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
