@@ -146,3 +146,25 @@ def test_an_unknown_vector_type_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_RANK_VECTOR_DTYPE", "int8")
     with pytest.raises(RegistryError, match="ZOO_RANK_VECTOR_DTYPE='int8'"):
         Registry(tmp_path / "home", builtin=False).entries()
+
+
+def test_space_sizes_follow_inserts_removals_and_old_registries(tmp_path):
+    """Sizes are kept by triggers (counting a million rows per ranking was the slowest step);
+    they must agree with the rows, including in a registry made before the column existed."""
+    import sqlite3
+
+    def counted(registry):
+        return dict(registry.db.execute("SELECT space_id, COUNT(*) FROM vectors GROUP BY space_id").fetchall())
+
+    registry = Registry(tmp_path / "home", builtin=False)
+    space = register_vectors(registry, clustered_unit_vectors(30, 64, seed=5))
+    registry.remove("a3")
+    registry.replace_embeddings(registry.require("a4"), registry.embeddings_of(registry.require("a5")))
+    assert {s.id: n for s, n in registry.spaces()} == counted(registry) == {space.id: 29}
+    registry.close()
+    db = sqlite3.connect(tmp_path / "home" / "registry.db")  # back to schema 3, with a stale size
+    db.executescript("DROP TRIGGER vectors_added; DROP TRIGGER vectors_removed; ALTER TABLE spaces DROP COLUMN size;"
+                     "PRAGMA user_version = 3;")
+    db.close()
+    registry = Registry(tmp_path / "home", builtin=False)
+    assert {s.id: n for s, n in registry.spaces()} == {space.id: 29}

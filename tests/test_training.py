@@ -110,12 +110,12 @@ def test_text_pairs_reach_the_model_as_pairs(tmp_path, base):
     result = train_checkpoint(data, tmp_path / "ckpt", TrainConfig(method="lora", steps=2), base)
     hook = result.model.base_model.model.bert.embeddings.register_forward_hook(
         lambda module, args, kwargs, out: seen.append(kwargs.get("token_type_ids")), with_kwargs=True)
-    from zoo_rank.training.loop import _batch, _encode
+    from zoo_rank.training.loop import collate, encode
     from transformers import AutoTokenizer
 
-    encoded = _encode(AutoTokenizer.from_pretrained(base.location), data, 32)
+    encoded = encode(AutoTokenizer.from_pretrained(base.location), data, 32)
     with torch.no_grad():
-        result.model(**_batch(0, encoded, [0, 1], "cpu"))
+        result.model(**collate(0, encoded, [0, 1], "cpu"))
     hook.remove()
     assert seen and int(seen[0].max()) == 1  # the second segment is marked as such
 

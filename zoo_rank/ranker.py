@@ -16,7 +16,7 @@ import numpy as np
 
 from .embedders.base import TaskEmbedding
 from .errors import RankingError
-from .index import choose_backend
+from .index import choose_backend, shortlist_size
 from .registry import Registry, column, lookup
 
 
@@ -111,7 +111,7 @@ def rank_embeddings(
         backend = choose_backend(index, counts[target.space.id])
         if not top and index == "auto":
             backend = "numpy"  # every candidate is wanted: nothing to shortlist
-        limit = max(100, 10 * top) + len(exclude) if top else counts[target.space.id]
+        limit = max(shortlist_size(), 10 * top) + len(exclude) if top else counts[target.space.id]
         while True:
             ids, scores = space_scores(registry, target, center, backend, limit)
             keep = ~np.isin(ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))

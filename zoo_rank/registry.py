@@ -248,10 +248,7 @@ class Registry:
         return embeddings
 
     def spaces(self) -> list[tuple[Space, int]]:
-        rows = self.db.execute(
-            "SELECT s.id, COUNT(v.entry_id) FROM spaces s LEFT JOIN vectors v ON v.space_id = s.id "
-            "GROUP BY s.id ORDER BY s.id"
-        )
+        rows = self.db.execute("SELECT id, size FROM spaces ORDER BY id")  # size: kept by triggers
         return [(Space.from_id(space_id), count) for space_id, count in rows]
 
     # -- writes ---------------------------------------------------------------------
@@ -315,8 +312,7 @@ class Registry:
     # -- ranking matrices -------------------------------------------------------------
     def space_info(self, space_id: str) -> tuple[int, int, int]:
         """(generation, dimension, number of vectors) of a space."""
-        row = self.db.execute("SELECT generation, dim, (SELECT COUNT(*) FROM vectors WHERE space_id = ?) "
-                              "FROM spaces WHERE id = ?", (space_id, space_id)).fetchone()
+        row = self.db.execute("SELECT generation, dim, size FROM spaces WHERE id = ?", (space_id,)).fetchone()
         if row is None:
             raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
         return row
@@ -330,8 +326,9 @@ class Registry:
         found: list[tuple[int, bytes]] = []
         for chunk in _chunks([int(i) for i in entry_ids]):
             marks = ",".join("?" * len(chunk))
-            found += self.db.execute(f"SELECT entry_id, vector FROM vectors WHERE space_id = ? AND entry_id IN ({marks})",
-                                     (space_id, *chunk)).fetchall()
+            found += self.db.execute(
+                f"SELECT entry_id, vector FROM vectors WHERE space_id = ? AND entry_id IN ({marks})", (space_id, *chunk)
+            ).fetchall()
         ids = np.array([entry_id for entry_id, _ in found], dtype=np.int64)
         return ids, _decode_rows([blob for _, blob in found], Space.from_id(space_id).dim)
 
@@ -360,7 +357,7 @@ class Registry:
             stem = self.home / "spaces" / f"{hashlib.sha256(space_id.encode()).hexdigest()[:20]}.g{generation}"
             cached = _load_cached(stem)
             if cached is None:
-                count = db.execute("SELECT COUNT(*) FROM vectors WHERE space_id = ?", (space_id,)).fetchone()[0]
+                count = db.execute("SELECT size FROM spaces WHERE id = ?", (space_id,)).fetchone()[0]
                 # float32 is ~4× faster to scan (numpy converts float16 slowly); float16 only where
                 # a float32 copy would be large: a float16 registry of more than 4 GiB of float32
                 large = count * dim * 4 > int(os.environ.get("ZOO_RANK_CACHE_F32_MAX", str(4 << 30)))
@@ -368,7 +365,8 @@ class Registry:
                 ids = np.empty(count, dtype=np.int64)
                 matrix, scratch = _matrix_file(stem, (count, dim), dtype)
                 total = np.zeros(dim, np.float64)
-                rows = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
+                rows = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id",
+                                  (space_id,))
                 start = 0
                 while batch := rows.fetchmany(16_384):
                     block = _decode_rows([blob for _, blob in batch], dim)

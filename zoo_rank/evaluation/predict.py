@@ -145,18 +145,19 @@ def _datasize(config, work, device, home, say) -> list[Prediction]:
 def _samples(config: TransferConfig, home):
     """(source sample, target sample) per task: seed 0, as ``bench transfer`` draws them."""
     from ..datasets import load_builtin
+    from .transfer import _TaskData
 
     samples = {}
     for task in config.tasks:
-        train = load_builtin(task, "train", home=home)
-        samples[task] = (train.sample(config.source_examples, seed=0), train.sample(config.target_examples, seed=0))
+        data = _TaskData(task, config, home, load_builtin)
+        samples[task] = (data.source(0), data.target(0))
     return samples
 
 
 def _textemb(config, work, device, home, say) -> list[Prediction]:
     import torch
 
-    from ..training.loop import _batch, _encode
+    from ..training.loop import collate, encode
     from ..training.models import load_for_classification, resolve_base_model, resolve_device
 
     base = resolve_base_model(config.base_model, home)
@@ -169,11 +170,11 @@ def _textemb(config, work, device, home, say) -> list[Prediction]:
     for task, (source, target) in _samples(config, home).items():
         for role, data in (("source", source), ("target", target)):
             started = time.perf_counter()
-            encoded = _encode(tokenizer, data, config.max_length)
+            encoded = encode(tokenizer, data, config.max_length)
             total, count = torch.zeros(body.config.hidden_size, dtype=torch.float64), 0
             with torch.no_grad():
                 for start in range(0, len(data), 64):
-                    batch = _batch(pad, encoded, list(range(start, min(start + 64, len(data)))), torch_device)
+                    batch = collate(pad, encoded, list(range(start, min(start + 64, len(data)))), torch_device)
                     states = body(**batch).last_hidden_state.double().cpu()
                     mask = batch["attention_mask"].cpu().unsqueeze(-1).double()
                     total += (states * mask).sum((0, 1))
@@ -219,30 +220,30 @@ def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
     for task, (source, target) in _samples(config, home).items():
         for role, data, epochs in (("source", source, config.source_epochs), ("target", target, config.target_epochs)):
             started = time.perf_counter()
-            _, model = _finetune(base, data, config, epochs, 0, torch_device)
-            vectors[role][task] = _fisher(model, data.sample(FISHER_EXAMPLES, seed=0), config, torch_device)
+            _, model, tokenizer = _finetune(base, data, config, epochs, 0, torch_device)
+            vectors[role][task] = _fisher(model, tokenizer, data.sample(FISHER_EXAMPLES, seed=0), config, torch_device)
             seconds.append(time.perf_counter() - started)
             del model
         say(f"taskemb: {task}")
     return seconds
 
 
-def _fisher(model, data, config: TransferConfig, device) -> np.ndarray:
+def _fisher(model, tokenizer, data, config: TransferConfig, device) -> np.ndarray:
     """Mean squared per-example gradient of the loss w.r.t. the encoder weights, flattened."""
     import torch
 
-    from ..training.loop import _batch, _encode, _targets
+    from ..training.loop import collate, encode, label_targets
 
     regression = data.task_type == "regression"
     body = getattr(model, model.base_model_prefix)
     params = [p for n, p in body.named_parameters() if not n.startswith("embeddings.")]
     fisher = [torch.zeros_like(p) for p in params]
-    encoded = _encode(model.tokenizer, data, config.max_length)
-    targets, _ = _targets(data, regression)
+    encoded = encode(tokenizer, data, config.max_length)
+    targets, _ = label_targets(data, regression)
     pad = model.config.pad_token_id or 0
     model.eval()  # no dropout: the Fisher of the trained model, not of a noisy one
     for i in range(len(data)):
-        batch = _batch(pad, encoded, [i], device)
+        batch = collate(pad, encoded, [i], device)
         label = torch.tensor([targets[i]], dtype=torch.float32 if regression else torch.long, device=device)
         grads = torch.autograd.grad(model(**batch, labels=label).loss, params)
         for acc, g in zip(fisher, grads):

@@ -232,18 +232,18 @@ def run_transfer(
             if source is not None:  # one source fine-tuning serves all its targets of this seed
                 started = time.perf_counter()
                 sample = tasks[source].source(seed)
-                encoder, model = _finetune(base, sample, config, config.source_epochs, seed, torch_device)
+                encoder, model, tokenizer = _finetune(base, sample, config, config.source_epochs, seed, torch_device)
                 if fisher is not None and fisher.seed == seed:
-                    fisher.save("source", source, model, sample, config, torch_device, started)
+                    fisher.save("source", source, model, tokenizer, sample, config, torch_device, started)
                 del model
             for target in targets:
                 started = time.perf_counter()
                 data = tasks[target]
                 train = data.target(seed)
-                _, model = _finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
-                score = _test_score(model, data, config, torch_device)
+                _, model, tokenizer = _finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
+                score = _test_score(model, tokenizer, data, config, torch_device)
                 if source is None and fisher is not None and fisher.seed == seed:
-                    fisher.save("target", target, model, train, config, torch_device, started)
+                    fisher.save("target", target, model, tokenizer, train, config, torch_device, started)
                 run = Run(seed=seed, target=target, source=source, score=round(100 * score, 4), metric=data.metric,
                           train_examples=len(train), test_examples=len(data.test), provenance=prov,
                           seconds=round(time.perf_counter() - started, 2))
@@ -268,12 +268,13 @@ class FisherCapture:
     def path(self, role: str, task: str) -> Path:
         return Path(self.directory) / f"{role}-{task}-seed{self.seed}.npy"
 
-    def save(self, role: str, task: str, model, sample, config: TransferConfig, device, started: float) -> None:
+    def save(self, role: str, task: str, model, tokenizer, sample, config: TransferConfig, device,
+             started: float) -> None:
         import numpy as np
 
         from .predict import FISHER_EXAMPLES, _fisher
 
-        vector = _fisher(model, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
+        vector = _fisher(model, tokenizer, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
         path = self.path(role, task)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npy")
@@ -340,10 +341,10 @@ class _Schedule:
 
 
 def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, device, encoder: dict | None = None):
-    """Fine-tune every parameter; return (encoder state, model). ``encoder`` starts from a source."""
+    """Fine-tune every parameter; return (encoder state, model, tokenizer). ``encoder`` starts from a source."""
     import torch
 
-    from ..training.loop import _encode, _run, _targets
+    from ..training.loop import encode, run_epochs, label_targets
     from ..training.models import load_for_classification
 
     regression = dataset.task_type == "regression"
@@ -353,20 +354,19 @@ def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, dev
     if encoder is not None:
         body.load_state_dict(encoder)
     model.to(device)
-    targets, _ = _targets(dataset, regression)
+    targets, _ = label_targets(dataset, regression)
     schedule = _Schedule(config.batch_size, epochs, seed)
-    for _ in _run(model, _encode(tokenizer, dataset, config.max_length), targets, regression, schedule,
+    for _ in run_epochs(model, encode(tokenizer, dataset, config.max_length), targets, regression, schedule,
                   config.learning_rate, device, None, dataset.name):
         pass
     model.eval()
-    model.tokenizer = tokenizer
-    return {k: v.detach().clone() for k, v in body.state_dict().items()}, model
+    return {k: v.detach().clone() for k, v in body.state_dict().items()}, model, tokenizer
 
 
-def _test_score(model, data: _TaskData, config: TransferConfig, device) -> float:
-    from ..training.loop import _score
+def _test_score(model, tokenizer, data: _TaskData, config: TransferConfig, device) -> float:
+    from ..training.loop import held_out_score
 
-    return _score(model, model.tokenizer, data.test, data.metric == "pearson", None, config, device)
+    return held_out_score(model, tokenizer, data.test, data.metric == "pearson", None, config, device)
 
 
 def config_from_results(path: str | Path) -> TransferConfig:

@@ -27,6 +27,7 @@ from .projection import Projection
 
 INDEX_DIM = int(os.environ.get("ZOO_RANK_INDEX_DIM", "1024"))
 KINDS = ("faiss-flat", "faiss-ivf")
+_OPEN: dict[str, "FaissIndex"] = {}  # indexes this process has loaded, by file (its name holds the generation)
 
 
 def _faiss():
@@ -55,7 +56,8 @@ class FaissIndex:
             q = self.projection(q)
         if self.kind == "faiss-ivf":
             lists = self.index.nlist
-            self.index.nprobe = min(lists, nprobe or int(os.environ.get("ZOO_RANK_IVF_NPROBE", "0")) or max(1, lists // 8))
+            nprobe = nprobe or int(os.environ.get("ZOO_RANK_IVF_NPROBE", "0")) or max(1, lists // 8)
+            self.index.nprobe = min(lists, nprobe)
         scores, ids = self.index.search(np.ascontiguousarray(q, np.float32), k)
         found = ids[0] >= 0
         return ids[0][found], scores[0][found]
@@ -71,23 +73,34 @@ def open_index(registry, space_id: str, kind: str, centred: bool = False) -> Fai
     faiss = _faiss()
     generation, dim, count = registry.space_info(space_id)
     path = index_path(registry.home, space_id, generation, kind, centred)
+    if str(path) in _OPEN:
+        return _OPEN[str(path)]
     projection = Projection(dim, INDEX_DIM) if kind == "faiss-ivf" and dim > INDEX_DIM else None
     mean_path = path.with_suffix(".mean.npy")
+    index = None
     if path.exists() and (not centred or mean_path.exists()):
+        # an IVF index is memory-mapped (opening costs nothing, the OS pages in the probed lists);
+        # faiss copies a flat index into memory whatever the flag
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if kind == "faiss-ivf" else 0
         try:
-            index = faiss.read_index(str(path))
-            return FaissIndex(kind, index, projection, np.load(mean_path) if centred else None, path)
+            index = FaissIndex(kind, faiss.read_index(str(path), flags), projection,
+                               np.load(mean_path) if centred else None, path)
         except (RuntimeError, OSError, ValueError):
-            pass  # unreadable (torn by a crash before os.replace could not happen, or disk trouble): rebuild
-    mean = _mean(registry, space_id, dim) if centred else None
-    index = _build(faiss, registry, space_id, kind, dim, count, projection, mean)
-    _store(faiss, index, path, mean if centred else None)
-    return FaissIndex(kind, index, projection, mean, path)
+            index = None  # unreadable (disk trouble, a foreign file): rebuilt below
+    if index is None:
+        mean = _mean(registry, space_id, dim) if centred else None
+        built = _build(faiss, registry, space_id, kind, dim, count, projection, mean)
+        _store(faiss, built, path, mean)
+        index = FaissIndex(kind, built, projection, mean, path)
+    if len(_OPEN) >= 4:
+        _OPEN.pop(next(iter(_OPEN)))
+    _OPEN[str(path)] = index
+    return index
 
 
 def _mean(registry, space_id: str, dim: int) -> np.ndarray:
     total, count = np.zeros(dim, np.float64), 0
-    for _, block in registry.iter_space(space_id):
+    for _, block in registry.iter_space(space_id, rows=8192):
         total += block.sum(axis=0, dtype=np.float64)
         count += len(block)
     return (total / max(count, 1)).astype(np.float32)
@@ -113,7 +126,7 @@ def _build(faiss, registry, space_id, kind, dim, count, projection, mean):
         ids = registry.space_ids(space_id)
         sample = np.random.default_rng(0).choice(ids, size=min(len(ids), 40 * nlist), replace=False)
         index.train(_prepare(registry.vectors_for(space_id, sample)[1], mean, projection))
-    for ids, block in registry.iter_space(space_id):
+    for ids, block in registry.iter_space(space_id, rows=8192):  # small blocks: the build's memory stays ~1 GB
         index.add_with_ids(_prepare(block, mean, projection), ids.astype(np.int64))
     return index
 
@@ -135,5 +148,5 @@ def _store(faiss, index, path: Path, mean: np.ndarray | None) -> None:
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-    except OSError:
+    except (OSError, RuntimeError):  # faiss reports a full disk as RuntimeError
         pass

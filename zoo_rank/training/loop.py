@@ -67,7 +67,7 @@ def train_checkpoint(
         raise TrainingError(f"{directory}: already exists", hint="choose a new output folder")
     train_set, val_set = _splits(dataset, config)
     regression = dataset.task_type == "regression"
-    targets, scale = _targets(train_set, regression)
+    targets, scale = label_targets(train_set, regression)
     tokenizer = model = None
     best: dict | None = None
     steps_total = 0  # over every learning rate tried
@@ -77,11 +77,12 @@ def train_checkpoint(
         method = METHODS[config.method](config)
         torch.manual_seed(config.seed)
         model = method.prepare(model).to(device)
-        encoded = _encode(tokenizer, train_set, config.max_length)
+        encoded = encode(tokenizer, train_set, config.max_length)
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
-        for epoch, steps_done, loss in _run(model, encoded, targets, regression, config, lr, device, progress, label):
+        epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label)
+        for epoch, steps_done, loss in epochs:
             if config.mode == "best":
-                score = _score(model, tokenizer, val_set, regression, scale, config, device)
+                score = held_out_score(model, tokenizer, val_set, regression, scale, config, device)
                 if best is None or score > best["score"]:
                     best = {"score": score, "lr": lr, "epoch": epoch, "state": method.trainable_state(model),
                             "loss": loss}
@@ -119,7 +120,7 @@ def _splits(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | N
     return train.sample(config.max_examples, config.seed), val.sample(500, config.seed)
 
 
-def _targets(train_set: Dataset, regression: bool) -> tuple[list, list[float] | None]:
+def label_targets(train_set: Dataset, regression: bool) -> tuple[list, list[float] | None]:
     """Class indices, or regression labels standardised (mean 0, std 1) for a stable loss."""
     if not regression:
         index = {name: i for i, name in enumerate(train_set.label_names)}
@@ -129,11 +130,11 @@ def _targets(train_set: Dataset, regression: bool) -> tuple[list, list[float] | 
     return [(y - mean) / std for y in train_set.labels], [mean, std]
 
 
-def _encode(tokenizer, data: Dataset, max_length: int) -> dict[str, list]:
+def encode(tokenizer, data: Dataset, max_length: int) -> dict[str, list]:
     return dict(tokenizer(data.texts, data.pairs, truncation=True, max_length=max_length))
 
 
-def _batch(tokenizer_pad_id: int, encoded: dict[str, list], indices: list[int], device):
+def collate(tokenizer_pad_id: int, encoded: dict[str, list], indices: list[int], device):
     """Right-padded tensors for ``indices`` (padding each batch only to its longest example)."""
     import torch
 
@@ -158,7 +159,7 @@ def _autocast(device):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
-def _run(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label):
+def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label):
     """Train; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch."""
     import torch
 
@@ -183,7 +184,7 @@ def _run(model, encoded, targets, regression, config: TrainConfig, lr, device, p
         losses = []
         for start in range(0, n, config.batch_size):
             indices = order[start : start + config.batch_size]
-            batch = _batch(pad_id, encoded, indices, device)
+            batch = collate(pad_id, encoded, indices, device)
             labels = torch.tensor([targets[i] for i in indices], dtype=label_dtype, device=device)
             with amp:
                 loss = model(**batch, labels=labels).loss
@@ -208,11 +209,11 @@ def _run(model, encoded, targets, regression, config: TrainConfig, lr, device, p
         model.train()
 
 
-def _score(model, tokenizer, data: Dataset, regression: bool, scale, config: TrainConfig, device) -> float:
+def held_out_score(model, tokenizer, data: Dataset, regression: bool, scale, config: TrainConfig, device) -> float:
     """Accuracy, or Pearson correlation for regression, on held-out data."""
     import torch
 
-    encoded = _encode(tokenizer, data, config.max_length)
+    encoded = encode(tokenizer, data, config.max_length)
     pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
     model.eval()
     outputs = []
@@ -220,7 +221,7 @@ def _score(model, tokenizer, data: Dataset, regression: bool, scale, config: Tra
     with torch.no_grad(), amp:
         for start in range(0, len(data), 64):
             indices = list(range(start, min(start + 64, len(data))))
-            logits = model(**_batch(pad_id, encoded, indices, device)).logits.float().cpu()
+            logits = model(**collate(pad_id, encoded, indices, device)).logits.float().cpu()
             outputs += logits[:, 0].tolist() if regression else logits.argmax(-1).tolist()
     if regression:
         import numpy as np
