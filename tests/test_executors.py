@@ -151,3 +151,11 @@ def test_unknown_executor_and_stray_ray_address_are_refused(tmp_path):
     assert result.exit_code == 1 and "--ray-address needs --executor ray" in result.output
     with pytest.raises(ZooRankError, match="unknown executor"):
         get_executor("dask")
+
+
+def test_without_ray_the_error_says_what_to_install(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without zoo-rank[ray]
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path), "add", str(tmp_path), "--executor", "ray"])
+    assert result.exit_code == 1 and "pip install 'zoo-rank[ray]'" in result.output

@@ -168,3 +168,17 @@ def test_space_sizes_follow_inserts_removals_and_old_registries(tmp_path):
     db.close()
     registry = Registry(tmp_path / "home", builtin=False)
     assert {s.id: n for s, n in registry.spaces()} == {space.id: 29}
+
+
+def test_without_faiss_auto_scans_with_numpy_and_asking_for_faiss_says_what_to_install(space, monkeypatch):
+    import sys
+
+    from zoo_rank.errors import DependencyError
+    from zoo_rank.index import choose_backend
+
+    registry, space_, _, queries = space
+    monkeypatch.setitem(sys.modules, "faiss", None)  # as on a machine without zoo-rank[faiss]
+    monkeypatch.setenv("ZOO_RANK_FAISS_MIN", "10")
+    assert choose_backend("auto", N) == "numpy"
+    with pytest.raises(DependencyError, match=r"zoo-rank\[faiss\]"):
+        _ranked(registry, space_, queries[0], "faiss-ivf")

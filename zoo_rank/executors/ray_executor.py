@@ -25,7 +25,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise DependencyError("--executor ray needs Ray", hint="pip install 'zoo-rank[ray]'") from None
+            raise DependencyError("--executor ray needs Ray", hint="install it: pip install 'zoo-rank[ray]'") from None
         self._ray = ray
         self._started = False
         if not ray.is_initialized():

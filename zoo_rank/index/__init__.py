@@ -2,9 +2,10 @@
 
 ``auto`` scans with numpy below ``ZOO_RANK_FAISS_MIN`` vectors (default 100,000) and uses
 ``faiss-ivf`` from there when faiss is installed. A faiss search returns a shortlist
-(``ZOO_RANK_SHORTLIST``, default 1,000), which the ranker re-scores exactly from the registry's vectors: faiss chooses who is considered,
-never the scores shown. See ``faiss_index.py`` for the indexes and ``docs/scale.md`` for
-their measured latency, memory and recall@10.
+(``ZOO_RANK_SHORTLIST``, default 1,000), which the ranker re-scores exactly from the
+registry's vectors: faiss chooses who is considered, never the scores shown. See
+``faiss_index.py`` for the indexes and ``docs/scale.md`` for their measured latency, memory
+and recall@10.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
   memory: N × dim × 4 bytes, the same as numpy's scan, but faiss's kernels.
 * ``faiss-ivf``: approximate. Vectors are projected to ``INDEX_DIM`` dimensions
   (``projection.py``), stored as float16 in an inverted file of √N lists (k-means on a
-  sample of 40 per list), and ``nprobe`` (default: an eighth of the lists) are scanned per query; the shortlist is then re-scored exactly from the registry.
+  sample of 40 per list), and ``nprobe`` (default: an eighth of the lists) are scanned
+  per query; the shortlist is then re-scored exactly from the registry.
   10⁶ vectors of any dimension take ~2 GB.
 
 An index file is named after its space and the space's generation counter, so a registry
@@ -34,7 +35,8 @@ def _faiss():
     try:
         import faiss
     except ImportError:
-        raise DependencyError("searching with faiss needs faiss", hint="pip install 'zoo-rank[faiss]'") from None
+        raise DependencyError("searching with faiss needs faiss",
+                              hint="install it: pip install 'zoo-rank[faiss]'") from None
     return faiss
 
 
