@@ -21,7 +21,7 @@ from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints, read_checkpoint
 from .registry import Entry, NewEntry, Registry
-from .weights import METHOD_FAMILY, AdapterWeights, canonical_base_model
+from .weights import METHOD_FAMILY, canonical_base_model
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$")
 
@@ -80,7 +80,7 @@ def add(
     base_model = canonical_base_model(base_model)
     executor = executor or InProcessExecutor()
     jobs = [(str(directory), base_model) for _, directory in found]
-    local = {"known": lambda sha: registry.by_content(sha) is not None} if executor.local else None
+    local = skip_registered(registry, executor)
     pending: dict[int, NewEntry | None] = {}
     for index, outcome in executor.map(embed_checkpoint, jobs, local_kwargs=local):
         root, directory = found[index]
@@ -104,6 +104,14 @@ def _default_name(root: Path, directory: Path) -> str:
     """A checkpoint's path below the folder it was found under, or its own folder name."""
     relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
     return relative.as_posix() if relative.parts else directory.resolve().name
+
+
+def skip_registered(registry: Registry, executor: Executor, embed_anew: set[str] = frozenset()) -> dict | None:
+    """``embed_checkpoint``'s local keyword arguments: in this process, content the registry
+    holds (bar ``embed_anew``) is read but not embedded again; elsewhere the caller checks after."""
+    if not executor.local:
+        return None
+    return {"known": lambda sha: sha not in embed_anew and registry.by_content(sha) is not None}
 
 
 def new_entry(registry: Registry, embedded: Embedded, *, name: str, result: AddResult, task: str | None = None,

@@ -12,6 +12,9 @@ import sys
 
 import click
 
+from .executors import EXECUTORS  # light: no Ray until --executor ray is used
+from .index import BACKENDS  # light: no faiss until a large space is searched
+
 EMBEDDER_CHOICES = ("invariant", "tupate")
 
 
@@ -60,7 +63,7 @@ def _data_options(f):
 def _executor_options(f):
     """Where the work runs (shared by add, pull, refresh and train)."""
     for decorator in reversed((
-        click.option("--executor", type=click.Choice(["inprocess", "ray"]), default="inprocess", show_default=True,
+        click.option("--executor", type=click.Choice(EXECUTORS), default="inprocess", show_default=True,
                      envvar="ZOO_RANK_EXECUTOR", help="Run the work here, or fan it out with Ray (zoo-rank[ray])."),
         click.option("--ray-address", metavar="ADDR",
                      help="With --executor ray: a running cluster (auto, ray://host:10001) [default: $RAY_ADDRESS, "
@@ -103,7 +106,7 @@ def _console():
                                    "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,
               help="Average scores over methods per candidate task (default: when the target has several methods).")
-@click.option("--index", type=click.Choice(["auto", "numpy", "faiss-flat", "faiss-ivf"]), default="auto",
+@click.option("--index", type=click.Choice(BACKENDS), default="auto",
               show_default=True, help="How spaces are searched; auto: numpy's exact scan, faiss-ivf (zoo-rank[faiss]) "
                                       "past $ZOO_RANK_FAISS_MIN vectors (100000). faiss shortlists, scores are exact.")
 @click.option("--home", envvar="ZOO_RANK_HOME", type=click.Path(file_okay=False), default=None,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .api import AddResult, new_entry
+from .api import AddResult, new_entry, skip_registered
 from .catalog import Catalog, load_catalog
 from .embedders import EMBEDDERS, Space
 from .errors import ZooRankError
@@ -109,7 +109,7 @@ def _embed_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Cat
     jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result)]
     args = [(str(job.snapshot.checkpoint_dir(job.subfolder)), job.base_model) for job in jobs]
     stale = {job.stale.content_sha256 for job in jobs if job.stale is not None}  # these must be embedded anew
-    local = {"known": lambda sha: sha not in stale and registry.by_content(sha) is not None} if executor.local else None
+    local = skip_registered(registry, executor, embed_anew=stale)
     taken: set[str] = set()
     pending: dict[int, NewEntry] = {}
     started = time.perf_counter()

@@ -334,14 +334,9 @@ class Registry:
 
     def iter_space(self, space_id: str, rows: int = 32_768):
         """Yield (entry ids, float32 block) over a space in entry order, from one read snapshot."""
-        dim = Space.from_id(space_id).dim
         db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)  # its own snapshot, not our transaction
         try:
-            cursor = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id",
-                                (space_id,))
-            while batch := cursor.fetchmany(rows):
-                ids = np.fromiter((entry_id for entry_id, _ in batch), dtype=np.int64, count=len(batch))
-                yield ids, _decode_rows([blob for _, blob in batch], dim)
+            yield from _vector_blocks(db, space_id, Space.from_id(space_id).dim, rows)
         finally:
             db.close()
 
@@ -354,7 +349,7 @@ class Registry:
             if row is None:
                 raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
             generation, dim = row
-            stem = self.home / "spaces" / f"{hashlib.sha256(space_id.encode()).hexdigest()[:20]}.g{generation}"
+            stem = self.home / "spaces" / f"{space_stem(space_id)}.g{generation}"
             cached = _load_cached(stem)
             if cached is None:
                 count = db.execute("SELECT size FROM spaces WHERE id = ?", (space_id,)).fetchone()[0]
@@ -365,15 +360,12 @@ class Registry:
                 ids = np.empty(count, dtype=np.int64)
                 matrix, scratch = _matrix_file(stem, (count, dim), dtype)
                 total = np.zeros(dim, np.float64)
-                rows = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id",
-                                  (space_id,))
                 start = 0
-                while batch := rows.fetchmany(16_384):
-                    block = _decode_rows([blob for _, blob in batch], dim)
-                    ids[start : start + len(batch)] = [entry_id for entry_id, _ in batch]
-                    matrix[start : start + len(batch)] = block
+                for block_ids, block in _vector_blocks(db, space_id, dim, 16_384):
+                    ids[start : start + len(block)] = block_ids
+                    matrix[start : start + len(block)] = block
                     total += block.sum(axis=0, dtype=np.float64)
-                    start += len(batch)
+                    start += len(block)
                 mean = (total / max(count, 1)).astype(np.float32)
                 cached = (ids, matrix, mean)
                 _store_cached(stem, cached, scratch)
@@ -415,6 +407,27 @@ def decode(blob: bytes, dim: int) -> np.ndarray:
     if len(blob) == 4 * dim:
         return np.frombuffer(blob, dtype=np.float32)
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+
+
+def _vector_blocks(db: sqlite3.Connection, space_id: str, dim: int, rows: int):
+    """(entry ids, float32 block) over a space's vectors in entry order, ``rows`` at a time."""
+    cursor = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
+    while batch := cursor.fetchmany(rows):
+        ids = np.fromiter((entry_id for entry_id, _ in batch), dtype=np.int64, count=len(batch))
+        yield ids, _decode_rows([blob for _, blob in batch], dim)
+
+
+def space_stem(space_id: str) -> str:
+    """The file-name stem of a space's derived files (ranking cache, faiss indexes)."""
+    return hashlib.sha256(space_id.encode()).hexdigest()[:20]
+
+
+def drop_older_generations(folder: Path, current: str) -> None:
+    """Delete a space's derived files of other generations; ``current`` is ``<stem>.g<generation>``."""
+    stem = current.rsplit(".g", 1)[0]
+    for old in folder.glob(f"{stem}.g*"):
+        if not old.name.startswith(current + "."):
+            old.unlink(missing_ok=True)
 
 
 def _decode_rows(blobs: list[bytes], dim: int) -> np.ndarray:
@@ -484,9 +497,7 @@ def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> Non
     named = dict(zip(("ids", "matrix", "mean"), arrays))
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
-        for old in stem.parent.glob(stem.name.rsplit(".g", 1)[0] + ".g*"):
-            if not old.name.startswith(stem.name + "."):
-                old.unlink(missing_ok=True)
+        drop_older_generations(stem.parent, stem.name)
         for part in _PARTS:
             if part == "matrix" and scratch is not None:
                 named[part].flush()

@@ -15,7 +15,6 @@ atomically, and deletes the old. Deleting the folder only costs a rebuild.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DependencyError
+from ..registry import drop_older_generations, space_stem
 from .projection import Projection
 
 INDEX_DIM = int(os.environ.get("ZOO_RANK_INDEX_DIM", "1024"))
@@ -66,8 +66,7 @@ class FaissIndex:
 
 
 def index_path(home: Path, space_id: str, generation: int, kind: str, centred: bool) -> Path:
-    stem = hashlib.sha256(space_id.encode()).hexdigest()[:20]
-    return home / "indexes" / f"{stem}.g{generation}.{kind}{'.centred' if centred else ''}.faiss"
+    return home / "indexes" / f"{space_stem(space_id)}.g{generation}.{kind}{'.centred' if centred else ''}.faiss"
 
 
 def open_index(registry, space_id: str, kind: str, centred: bool = False) -> FaissIndex:
@@ -137,10 +136,7 @@ def _store(faiss, index, path: Path, mean: np.ndarray | None) -> None:
     """Write atomically, after removing older generations; a read-only disk only costs a rebuild."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        stem, generation = path.name.split(".")[:2]
-        for old in path.parent.glob(f"{stem}.g*"):
-            if not old.name.startswith(f"{stem}.{generation}."):
-                old.unlink(missing_ok=True)
+        drop_older_generations(path.parent, ".".join(path.name.split(".")[:2]))
         if mean is not None:
             np.save(path.with_suffix(".mean.npy"), mean)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
