@@ -10,8 +10,9 @@ from conftest import require_assets
 
 from zoo_rank.cli import cli
 from zoo_rank.evaluation.gains import load_gains
-from zoo_rank.evaluation.predict import Prediction, _cosine_scores, load_predictions, save_predictions
-from zoo_rank.evaluation.transfer import Run, read_runs
+from zoo_rank.evaluation.predict import Prediction, _cosine_scores, load_predictions, predict_all, save_predictions
+from zoo_rank.evaluation.transfer import Run, config_from_results, read_runs
+from zoo_rank.training import TrainConfig
 
 TASKS = "hedge,spam,subjectivity"
 TINY = ["--tasks", TASKS, "--seeds", "0", "--source-examples", "24", "--target-examples", "12", "--test-examples", "20",
@@ -82,11 +83,14 @@ def test_transfer_refuses_to_mix_settings(pipeline):
 
 
 def test_predictions_cover_every_method_and_pair(pipeline):
-    _, _, predictions_file = pipeline
+    root, _, predictions_file = pipeline
     predictions, provenance = load_predictions(predictions_file)
     families = {p.details["group"] for p in predictions.values()}
-    assert families == {"random", "datasize", "textemb", "tupate", "taskemb"}
+    assert families == {"random", "datasize", "textemb", "curvegrad", "tupate", "taskemb"}
     assert predictions["TaskEmb"].details["seed"] == 0  # read from the transfer run's Fisher, not refitted
+    curves = {t: json.loads((root / "work" / "curves" / f"{t}-seed0.json").read_text()) for t in TASKS.split(",")}
+    assert {len(c["losses"]) for c in curves.values()} == {2}  # 24 source examples, batch 16, 1 epoch
+    assert all(0 < loss < 10 for c in curves.values() for loss in c["losses"])
     for method in ("bitfit", "lora", "prefix", "ensemble"):
         for variant in ("tupate", "invariant", "tupate, centred", "invariant, centred"):
             assert f"TuPaTE {method} ({variant})" in predictions
@@ -94,6 +98,68 @@ def test_predictions_cover_every_method_and_pair(pipeline):
         assert {t: sorted(row) for t, row in prediction.scores.items()} == {
             "hedge": ["spam", "subjectivity"], "spam": ["hedge", "subjectivity"], "subjectivity": ["hedge", "spam"]}
     assert provenance["tasks"] == TASKS.split(",")
+
+
+def test_curvegrad_resumes_from_saved_curves_and_retrains_only_what_is_missing(pipeline, tmp_path):
+    root, runs_file, _ = pipeline
+    work = tmp_path / "work"
+    (work / "curves").mkdir(parents=True)
+    for task, losses in (("hedge", [9.0, 1.0]), ("spam", [1.0, 9.0])):  # saved curves are used as they are
+        saved = json.loads((root / "work" / "curves" / f"{task}-seed0.json").read_text())
+        (work / "curves" / f"{task}-seed0.json").write_text(json.dumps({**saved, "losses": losses}))
+    done = _invoke("bench", "predict", "--gains", str(runs_file), "--out", str(tmp_path / "p.json"), "--work",
+                   str(work), "--methods", "curvegrad")
+    assert done.exit_code == 0, done.output
+    again, first = (json.loads((w / "curves" / "subjectivity-seed0.json").read_text()) for w in (work, root / "work"))
+    assert again["losses"] == first["losses"]  # the missing one is the same fine-tuning again, step for step
+    scores = load_predictions(tmp_path / "p.json")[0]["CurveGrad"].scores
+    assert scores["subjectivity"]["hedge"] > scores["subjectivity"]["spam"]  # falling beats rising
+
+
+def test_a_group_another_process_adds_meanwhile_is_kept(pipeline, tmp_path):
+    root, runs_file, _ = pipeline
+    out = tmp_path / "p.json"
+
+    def other_process(message):  # writes its own group while this one computes CurveGrad
+        if not out.exists():
+            save_predictions(out, {"Mine": Prediction("Mine", "baseline", {}, details={"group": "mine"})}, {})
+
+    predict_all(config_from_results(runs_file), out, work=root / "work", groups=("curvegrad",), progress=other_process)
+    assert set(load_predictions(out)[0]) == {"Mine", "CurveGrad"}
+
+
+def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pipeline, tmp_path):
+    """``--methods tupate-best`` adds best-mode variants beside the early ones, from best-mode sources."""
+    root, runs_file, predictions_file = pipeline
+    extended = tmp_path / "predictions.json"
+    extended.write_bytes(predictions_file.read_bytes())
+    small = TrainConfig(epochs=1, max_length=32, validation_examples=8)  # best mode's settings, made cheap
+    said = []
+    predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
+                best_config=small, progress=said.append)
+    predictions, _ = load_predictions(extended)
+    early, _ = load_predictions(predictions_file)
+    assert set(early) < set(predictions)  # the groups already there are kept
+    best = {name: p for name, p in predictions.items() if p.details["group"] == "tupate-best"}
+    assert len(best) == 16 and all(p.details["mode"] == "best" for p in best.values())
+    assert "TuPaTE ensemble best (invariant, centred)" in best
+    for prediction in best.values():
+        assert {t: sorted(row) for t, row in prediction.scores.items()} == {
+            "hedge": ["spam", "subjectivity"], "spam": ["hedge", "subjectivity"], "subjectivity": ["hedge", "spam"]}
+        assert prediction.seconds_per_embedding > 0
+    assert best["TuPaTE bitfit best (tupate)"].scores != predictions["TuPaTE bitfit (tupate)"].scores
+    from zoo_rank.registry import Registry
+
+    with Registry(root / "work") as registry:
+        trained = {e.name: e.metadata["training"]["config"] for e in registry.entries() if "-best-" in e.name}
+    assert sorted(trained) == sorted(f"{role}-best-{task}/{method}" for role in ("source", "limited")
+                                     for task in TASKS.split(",") for method in ("bitfit", "lora", "prefix"))
+    assert {(c["mode"], c["validation_examples"], c["max_length"]) for c in trained.values()} == {("best", 8, 32)}
+    assert {c["max_examples"] for n, c in trained.items() if n.startswith("source")} == {24}
+    assert {c["max_examples"] for n, c in trained.items() if n.startswith("limited")} == {12}
+    predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
+                best_config=small, progress=said.append)
+    assert said[-1] == f"tupate-best: already in {extended}"
 
 
 def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
@@ -189,6 +255,31 @@ def test_centred_cosine_by_hand():
     centred = _cosine_scores(targets, sources, ["t", "s1", "s2"], center=np.array([1.0, 1.0]))
     # t - μ = (1, 0); s1 - μ = (2, 0) → 1; s2 - μ = (0, 2) → 0
     assert centred["t"]["s1"] == pytest.approx(1.0) and centred["t"]["s2"] == pytest.approx(0.0)
+
+
+def test_curve_gradient_by_hand():
+    from zoo_rank.evaluation.curvegrad import curve_gradient
+
+    line = [2 - 3 * (i + 1) / 100 for i in range(100)]  # loss 2 → -1 over the run: slope -3 everywhere
+    assert all(curve_gradient(line, at) == pytest.approx(-3.0) for at in (0.1, 0.5, 0.7))
+    knee = [1 - 4 * min((i + 1) / 100, 0.25) for i in range(100)]  # falls until 25%, then flat
+    assert curve_gradient(knee, 0.1) == pytest.approx(-4.0) and curve_gradient(knee, 0.5) == pytest.approx(0.0)
+    # three steps at 1/3, 2/3, 1: none within 0.1 of 0.1, so the two nearest: (2 - 3) / (1/3)
+    assert curve_gradient([3.0, 2.0, 0.0], 0.1) == pytest.approx(-3.0)
+    assert curve_gradient([5.0], 0.3) == 0.0
+
+
+def test_curvegrad_fusion_by_hand():
+    from zoo_rank.evaluation.curvegrad import curvegrad_scores, reciprocal_rank_fusion
+
+    fused = reciprocal_rank_fusion({"a": [-2.0, -2.0], "b": [-1.0, 0.5], "c": [-1.0, 0.0]}, k=60)
+    # point 1: a first, b and c tied at (2 + 3) / 2; point 2: a, c, b
+    assert fused["a"] == pytest.approx(2 / 61)
+    assert fused["b"] == pytest.approx(1 / 62.5 + 1 / 63) and fused["c"] == pytest.approx(1 / 62.5 + 1 / 62)
+    steep, flat, rising = ([1 - s * (i + 1) / 10 for i in range(10)] for s in (2.0, 0.0, -1.0))
+    scores = curvegrad_scores({"steep": steep, "flat": flat, "rising": rising}, ["steep", "flat", "rising"])
+    assert sorted(scores["flat"]) == ["rising", "steep"]  # a target is never its own candidate
+    assert scores["flat"]["steep"] > scores["flat"]["rising"] and scores["rising"]["steep"] > scores["rising"]["flat"]
 
 
 def test_gain_matrix_from_a_file(tmp_path):

@@ -101,6 +101,16 @@ def test_regression_and_best_mode(tmp_path, base):
     assert abs(mean) < 0.5 and 0.5 < std < 1.5
 
 
+def test_best_mode_validation_size_is_respected_and_part_of_the_run_identity(tmp_path, base):
+    data = read_table(write_csv(tmp_path / "r.csv", sentiment_rows(200)))  # 10% held out: about 20
+    config = TrainConfig(method="bitfit", mode="best", epochs=1, validation_examples=5)
+    assert train_checkpoint(data, tmp_path / "ckpt", config, base).metrics["validation_examples"] == 5
+    key = TrainConfig(mode="best").key("data", "model")
+    assert TrainConfig(mode="best", validation_examples=5).key("data", "model") != key
+    # early mode never validates, so the setting does not split its runs
+    assert TrainConfig(validation_examples=5).key("data", "model") == TrainConfig().key("data", "model")
+
+
 def test_text_pairs_reach_the_model_as_pairs(tmp_path, base):
     path = tmp_path / "nli.csv"
     path.write_text("premise,hypothesis,label\n" + "".join(

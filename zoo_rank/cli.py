@@ -303,6 +303,8 @@ def _train_config(**options):
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Train on a seeded sample of at most this many examples (0: all).")
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")
+@click.option("--validation-examples", type=click.IntRange(min=1), default=500, show_default=True,
+              help="--mode best: held-out examples (10% of the data at most) scored after every epoch.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initialisation and data order.")
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True,
               help="Built-in tasks: which split to train on.")
@@ -322,7 +324,7 @@ def _train_config(**options):
                    "cluster has GPUs and --device is not cpu, else 0].")
 @click.pass_context
 def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, lr, batch_size, max_examples,
-          max_length, seed, split, all_builtin, task, task_type, name, force, text_column, pair_column, label_column,
+          max_length, validation_examples, seed, split, all_builtin, task, task_type, name, force, text_column, pair_column, label_column,
           device, as_json, executor, ray_address, cpus_per_job, gpus_per_job):
     """Train task embeddings on DATA (data files or built-in task names) and register them.
 
@@ -343,7 +345,8 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
     if (task or name) and len(data) > 1:
         raise click.UsageError("--task and --name need a single DATA")
     config = _train_config(mode=mode, epochs=epochs, steps=steps, lr=lr, batch_size=batch_size,
-                           max_examples=max_examples or None, max_length=max_length, seed=seed, device=device)
+                           max_examples=max_examples or None, max_length=max_length,
+                           validation_examples=validation_examples, seed=seed, device=device)
     registry = _registry(ctx)
     with _executor(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
         gpus = gpus_per_job if gpus_per_job is not None else (
@@ -715,12 +718,14 @@ def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, tes
               show_default=True)
 @click.option("--work", type=click.Path(file_okay=False), default="results/work", show_default=True,
               help="Registry and checkpoints of the targets' trained embeddings.")
-@click.option("--methods", default="random,datasize,textemb,tupate,taskemb", show_default=True)
+@click.option("--methods", default="random,datasize,textemb,curvegrad,tupate,taskemb", show_default=True,
+              help="Comma-separated method groups. tupate-best also trains every source in best mode "
+                   "(~3 CPU-hours for the default eight tasks); groups already in --out are kept.")
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
 def bench_predict(ctx, gains_file, out, work, methods, device):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
-    (DataSize, TextEmb, TaskEmb, random), from the same samples the transfer runs used."""
+    (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
     from .evaluation.predict import predict_all
     from .evaluation.transfer import config_from_results
 
@@ -779,7 +784,8 @@ def evaluate(gains_file, predictions_file, targets, write, as_json):
 
         commands = {"gains_file": gains_file, "predictions_file": predictions_file,
                     "transfer": f"zoo-rank bench transfer --out {gains_file} --fisher-seed 1",
-                    "predict": f"zoo-rank bench predict --gains {gains_file} --out {predictions_file}",
+                    "predict": f"zoo-rank bench predict --gains {gains_file} --out {predictions_file} --methods "
+                               + ",".join(dict.fromkeys(p.details.get("group", "?") for p in predictions.values())),
                     "evaluate": f"zoo-rank evaluate --gains {gains_file} --predictions {predictions_file} "
                                 f"--write {write}"}
         from .evaluation.gains import write_csv

@@ -16,6 +16,9 @@ the test sets or the measured gains.
 * TextEmb: mean last-layer token state of the base model over the task's sample.
 * TaskEmb (Vu et al., 2020): diagonal empirical Fisher information of the fully fine-tuned
   model's encoder weights (word embeddings excluded) over the task's sample.
+* CurveGrad (Bingel & Søgaard, 2017, as in Vu et al., 2020): the slope of the source's
+  fine-tuning loss curve at 10–70% of training, steepest first, merged by reciprocal rank
+  fusion (``curvegrad.py``); the same order for every target.
 * Random: every source scored equal; the metrics return their exact expectation over
   random orders.
 """
@@ -25,13 +28,17 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .transfer import TransferConfig, TransferError
+
+if TYPE_CHECKING:
+    from ..training import TrainConfig
 
 Scores = dict[str, dict[str, float]]  # target → source → score
 TUPATE_METHODS = ("bitfit", "lora", "prefix")
@@ -49,16 +56,19 @@ class Prediction:
     details: dict = field(default_factory=dict)
 
 
-def save_predictions(path: str | Path, predictions: dict[str, Prediction], provenance: dict) -> None:
+def write_json(path: str | Path, body) -> None:
     """Write atomically: an interrupted ``bench predict`` never leaves a torn file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"provenance": provenance,
-            "methods": {name: {"family": p.family, "seconds_per_embedding": p.seconds_per_embedding,
-                               "details": p.details, "scores": p.scores} for name, p in predictions.items()}}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def save_predictions(path: str | Path, predictions: dict[str, Prediction], provenance: dict) -> None:
+    write_json(path, {"provenance": provenance,
+                      "methods": {name: {"family": p.family, "seconds_per_embedding": p.seconds_per_embedding,
+                                         "details": p.details, "scores": p.scores} for name, p in predictions.items()}})
 
 
 def load_predictions(path: str | Path) -> tuple[dict[str, Prediction], dict]:
@@ -79,17 +89,21 @@ Progress = Callable[[str], None]
 
 
 def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
-                device: str = "auto", home: str | Path | None = None, progress: Progress | None = None
-                ) -> dict[str, Prediction]:
-    """Compute the requested method groups (tupate, datasize, textemb, taskemb, random) into ``out``.
+                device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
+                best_config: TrainConfig | None = None) -> dict[str, Prediction]:
+    """Compute the requested method groups (tupate, tupate-best, datasize, textemb, curvegrad, taskemb,
+    random) into ``out``.
 
     Groups already in ``out`` are kept, so a run can be resumed or extended group by group.
+    ``best_config`` holds the training settings of tupate-best's runs (the defaults if not
+    given); its mode, sample size, seed and device are set here.
     """
     from .transfer import provenance
 
     done, prov = load_predictions(out)
     say = progress or (lambda message: None)
-    runners = {"tupate": _tupate, "tupate-best": _tupate_best, "datasize": _datasize, "textemb": _textemb, "taskemb": _taskemb,
+    runners = {"tupate": _tupate, "tupate-best": partial(_tupate, mode="best", template=best_config),
+               "datasize": _datasize, "textemb": _textemb, "curvegrad": _curvegrad, "taskemb": _taskemb,
                "random": _random}
     unknown = [g for g in groups if g not in runners]
     if unknown:
@@ -99,10 +113,13 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             say(f"{group}: already in {out}")
             continue
         started = time.perf_counter()
-        for prediction in runners[group](config, Path(work), device, home, say):
-            prediction.details["group"] = group
-            done[prediction.name] = prediction
         prov = {**provenance(config, device), "tasks": list(config.tasks)}
+        made = {}
+        for prediction in runners[group](config, Path(work), device, home, say):
+            prediction.details.update(group=group, git_commit=prov.get("git_commit"))
+            made[prediction.name] = prediction
+        done, _ = load_predictions(out)  # re-read: another process may have added a group meanwhile
+        done.update(made)
         save_predictions(out, done, prov)
         say(f"{group}: done in {time.perf_counter() - started:.0f} s")
     return done
@@ -186,6 +203,38 @@ def _textemb(config, work, device, home, say) -> list[Prediction]:
                        float(np.mean(seconds)), {"layer": "last", "pooling": "mean over tokens and examples"})]
 
 
+def _curvegrad(config, work, device, home, say) -> list[Prediction]:
+    """The seed-0 source fine-tunings of ``bench transfer`` once more, keeping every step's loss.
+
+    Each curve is saved under ``work/curves`` as it finishes, so an interrupted run resumes.
+    """
+    from ..training.models import resolve_base_model, resolve_device
+    from .curvegrad import POINTS, RRF_K, WINDOW, curvegrad_scores
+    from .transfer import _finetune
+
+    base, torch_device = None, None
+    curves, seconds = {}, []
+    for task, (source, _) in _samples(config, home).items():
+        path = work / "curves" / f"{task}-seed0.json"
+        saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if saved.get("settings") != config.settings():
+            if base is None:
+                base, torch_device = resolve_base_model(config.base_model, home), resolve_device(device)
+            losses: list[float] = []
+            started = time.perf_counter()
+            _finetune(base, source, config, config.source_epochs, 0, torch_device, on_loss=losses.append)
+            saved = {"settings": config.settings(), "losses": losses, "examples": len(source),
+                     "seconds": round(time.perf_counter() - started, 2)}
+            write_json(path, saved)
+        curves[task] = saved["losses"]
+        seconds.append(saved["seconds"])
+        say(f"curvegrad: {task}")
+    return [Prediction("CurveGrad", "baseline", curvegrad_scores(curves, config.tasks), float(np.mean(seconds)),
+                       {"points": list(POINTS), "window": WINDOW, "rrf_k": RRF_K, "seed": 0,
+                        "curve": "training loss per step of the source fine-tuning",
+                        "includes": "the source fine-tuning run"})]
+
+
 def _taskemb(config, work, device, home, say) -> list[Prediction]:
     """Fisher vectors saved by ``bench transfer --fisher-seed`` when there are; else fine-tune here."""
     from .transfer import FisherCapture
@@ -251,15 +300,24 @@ def _fisher(model, tokenizer, data, config: TransferConfig, device) -> np.ndarra
     return torch.cat([(f / len(data)).flatten().cpu() for f in fisher]).numpy()
 
 
-def _tupate(config, work, device, home, say, mode: str = "early") -> list[Prediction]:
+def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None
+            ) -> list[Prediction]:
     """Train the targets' embeddings on their limited sample and score them against the sources'.
 
     Early: the sources are the shipped registry's embeddings (early, 1,000 examples, seed 0).
-    Best: the sources are trained here too, in best mode, on ``source_examples``.
+    Best: the sources are trained here too, in best mode, on ``source_examples``, with the
+    settings of ``template``. Best mode holds out up to ``validation_examples`` of the task's
+    train split to pick the checkpoint, as the paper picked on dev sets; its training sample
+    is drawn from the rest, so it is not the transfer runs' sample.
     """
     from ..api import train
     from ..registry import Registry
     from ..training import TrainConfig
+
+    def settings(examples: int | None) -> TrainConfig:
+        if mode == "early":
+            return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device)
+        return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device)
 
     registry = Registry(work, builtin=True)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
@@ -278,12 +336,10 @@ def _tupate(config, work, device, home, say, mode: str = "early") -> list[Predic
     for task in config.tasks:
         if mode != "early":
             for outcome in train(task, methods=TUPATE_METHODS, registry=registry, split="train",
-                                 name=f"source{suffix}-{task}/{{method}}", config=TrainConfig(
-                                     mode=mode, max_examples=config.source_examples, seed=0, device=device)):
+                                 name=f"source{suffix}-{task}/{{method}}", config=settings(config.source_examples)):
                 sources[(outcome.entry.name.rsplit("/", 1)[-1], task)] = outcome.entry
         trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train",
-                        name=f"limited{suffix}-{task}/{{method}}",
-                        config=TrainConfig(mode=mode, max_examples=config.target_examples, seed=0, device=device))
+                        name=f"limited{suffix}-{task}/{{method}}", config=settings(config.target_examples))
         for outcome in trained:
             method = outcome.entry.name.rsplit("/", 1)[-1]
             seconds[method].append(outcome.entry.metadata["training"]["seconds"])
@@ -311,10 +367,6 @@ def _tupate(config, work, device, home, say, mode: str = "early") -> list[Predic
             out.append(Prediction(_tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))
     return out
-
-
-def _tupate_best(config, work, device, home, say) -> list[Prediction]:
-    return _tupate(config, work, device, home, say, mode="best")
 
 
 def _tupate_name(method: str, embedder: str, centred: bool, mode: str = "early") -> str:

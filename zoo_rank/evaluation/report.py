@@ -22,6 +22,17 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def _commits(predictions: dict[str, Prediction], provenance: dict) -> str:
+    """Which commit computed which method group (groups are added to the file one at a time)."""
+    by_commit: dict[str, list[str]] = {}
+    for p in predictions.values():
+        commit = p.details.get("git_commit") or provenance.get("git_commit")
+        groups = by_commit.setdefault(str(commit), [])
+        if p.details.get("group", "?") not in groups:
+            groups.append(p.details.get("group", "?"))
+    return "; ".join(f"commit `{c}` ({', '.join(sorted(g))})" for c, g in by_commit.items())
+
+
 def table_markdown(evaluation: Evaluation) -> str:
     ks = evaluation.ks
     head = ("| method | ρ ↓ | NDCG (score) ↑ | NDCG (N − rank) ↑ | " + " | ".join(f"Regret@{k} ↓" for k in ks)
@@ -101,7 +112,6 @@ def write_report(path: str | Path, evaluation: Evaluation, gains: GainMatrix, pr
     noise = seed_noise(gains, evaluation.targets, evaluation.tasks)
     prov = gains.provenance
     settings = prov.get("settings", {})
-    best = min(evaluation.rows, key=lambda r: r.rho)
     tupate = min((r for r in evaluation.rows if r.family == "tupate"), key=lambda r: r.rho, default=None)
     baseline = min((r for r in evaluation.rows if r.family == "baseline"), key=lambda r: r.rho, default=None)
     dropped = ("; ".join(f"{t} (missing from {', '.join(who)})" for t, who in evaluation.dropped.items())
@@ -135,7 +145,7 @@ with the commands at the end; the analysis section is written by hand and kept o
 * Machine and versions of the transfer runs: {prov.get('machine')}, device {prov.get('device')}, torch
   {prov.get('torch')}, transformers {prov.get('transformers')}, peft {prov.get('peft')}, Python
   {prov.get('python')}, zoo-rank {prov.get('zoo_rank')} at commit `{prov.get('git_commit')}`. Predictions:
-  commit `{prediction_provenance.get('git_commit')}`.
+  {_commits(predictions, prediction_provenance)}.
 
 ## Table 2 in miniature
 
@@ -145,8 +155,8 @@ relevance = score after transfer, and with relevance = N − true rank. Regret@k
 taking the best of the top k instead of the best source. Ties in a prediction count as random
 order (exact expectation), which is what Random and DataSize get. Seconds per embedding: one
 task embedding on this machine (TuPaTE: training the target's embedding on its
-{settings.get('target_examples')} examples; TaskEmb: fine-tuning plus Fisher; TextEmb: one pass
-of the base model).
+{settings.get('target_examples')} examples, "best": in best mode; TaskEmb: fine-tuning plus Fisher;
+CurveGrad: the source's fine-tuning; TextEmb: one pass of the base model).
 
 {table_markdown(evaluation)}
 

@@ -194,8 +194,6 @@ def run_transfer(
     Several processes may share one results file (each skips what the others finished);
     ``reverse`` walks the plan from the end, so that two of them meet in the middle.
     """
-    import torch
-
     from ..datasets import TASKS, load_builtin
     from ..training.models import resolve_base_model, resolve_device
 
@@ -272,7 +270,7 @@ class FisherCapture:
              started: float) -> None:
         import numpy as np
 
-        from .predict import FISHER_EXAMPLES, _fisher
+        from .predict import FISHER_EXAMPLES, _fisher, write_json
 
         vector = _fisher(model, tokenizer, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
         path = self.path(role, task)
@@ -280,8 +278,8 @@ class FisherCapture:
         tmp = path.with_name(path.name + ".tmp.npy")
         np.save(tmp, vector.astype(np.float32))
         os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps({"seconds": round(time.perf_counter() - started, 2),
-                                                         "examples": min(FISHER_EXAMPLES, len(sample))}))
+        write_json(path.with_suffix(".json"), {"seconds": round(time.perf_counter() - started, 2),
+                                               "examples": min(FISHER_EXAMPLES, len(sample))})
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -340,8 +338,10 @@ class _Schedule:
     steps: int | None = None
 
 
-def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, device, encoder: dict | None = None):
-    """Fine-tune every parameter; return (encoder state, model, tokenizer). ``encoder`` starts from a source."""
+def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, device, encoder: dict | None = None,
+              on_loss: Callable[[float], None] | None = None):
+    """Fine-tune every parameter; return (encoder state, model, tokenizer). ``encoder`` starts from a source;
+    ``on_loss`` receives each step's training loss (CurveGrad's learning curve)."""
     import torch
 
     from ..training.loop import encode, run_epochs, label_targets
@@ -356,8 +356,12 @@ def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, dev
     model.to(device)
     targets, _ = label_targets(dataset, regression)
     schedule = _Schedule(config.batch_size, epochs, seed)
+    def progress(label, step, total, loss):
+        if loss is not None:
+            on_loss(loss)
+
     for _ in run_epochs(model, encode(tokenizer, dataset, config.max_length), targets, regression, schedule,
-                  config.learning_rate, device, None, dataset.name):
+                        config.learning_rate, device, progress if on_loss else None, dataset.name):
         pass
     model.eval()
     return {k: v.detach().clone() for k, v in body.state_dict().items()}, model, tokenizer

@@ -14,6 +14,7 @@ PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {
 }
 METHOD_NAMES = tuple(PAPER_LEARNING_RATES)
 MODES = ("early", "best")
+VALIDATION_EXAMPLES = 500
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class TrainConfig:
     lora_r: int = 8
     lora_alpha: int = 8
     prefix_length: int = 20
+    validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -50,7 +52,7 @@ class TrainConfig:
         if self.mode not in MODES:
             raise TrainingError(f"unknown mode {self.mode!r}", hint=f"choose one of: {', '.join(MODES)}")
         for name in ("epochs", "steps", "batch_size", "max_length", "max_examples", "lora_r", "lora_alpha",
-                     "prefix_length"):
+                     "prefix_length", "validation_examples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {value}")
@@ -77,5 +79,8 @@ class TrainConfig:
     def key(self, data_sha256: str, base_model: str) -> str:
         """Identity of a training run's result: same data, model and settings → same embedding."""
         settings = {k: v for k, v in self.to_dict().items() if k != "device"}
+        if self.mode == "early" or self.validation_examples == VALIDATION_EXAMPLES:
+            # unused in early mode; at its default, the key of a run registered before the setting existed
+            del settings["validation_examples"]
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -117,7 +117,7 @@ def _splits(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | N
     if len(val) < 2 or len(train) < 2:
         raise TrainingError(f"{dataset.source}: too few examples ({len(dataset)}) to hold out a validation split",
                             hint="use --mode early")
-    return train.sample(config.max_examples, config.seed), val.sample(500, config.seed)
+    return train.sample(config.max_examples, config.seed), val.sample(config.validation_examples, config.seed)
 
 
 def label_targets(train_set: Dataset, regression: bool) -> tuple[list, list[float] | None]:
