@@ -161,6 +161,20 @@ def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pip
                 best_config=small, progress=said.append)
     assert said[-1] == f"tupate-best: already in {extended}"
 
+    report = tmp_path / "results.md"
+    done = _invoke("evaluate", "--gains", str(runs_file), "--predictions", str(extended), "--write", str(report))
+    assert done.exit_code == 0, done.output
+    section = report.read_text().split("## Early vs best checkpoints")[1].split("\n## ")[0]
+    rows = {r["method"]: r for r in json.loads(_invoke("evaluate", "--gains", str(runs_file), "--predictions",
+                                                        str(extended), "--json").output)["methods"]}
+    pairs = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:3] for line in section.splitlines()
+             if line.startswith("| ") and "ρ early" not in line}
+    assert len(pairs) == 16  # every best variant beside the early variant it differs from only in mode
+    for variant, (early_rho, best_rho) in pairs.items():
+        method, kind = variant.split(" ", 1)
+        assert float(early_rho) == pytest.approx(rows[f"TuPaTE {variant}"]["rho"], abs=0.005)
+        assert float(best_rho) == pytest.approx(rows[f"TuPaTE {method} best {kind}"]["rho"], abs=0.005)
+
 
 def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
     _, runs_file, predictions_file = pipeline
@@ -173,6 +187,7 @@ def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
     text = report.read_text()
     assert "my reading of it" in text and "old" not in text.splitlines()[0]
     assert "| TaskEmb |" in text and "zoo-rank bench transfer" in text
+    assert "Not measured yet: `zoo-rank bench predict --methods tupate-best`" in text  # no best rows in this file
     png = (tmp_path / "docs" / "results" / "heatmaps.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400  # a real, wide image
     rows = list(csv.DictReader(runs_file.with_suffix(".gains.csv").open()))

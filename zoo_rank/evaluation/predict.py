@@ -360,14 +360,15 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                 center = np.mean(list(candidates.values()), axis=0) if centred else None
                 per_method[method] = _cosine_scores(vectors[(method, embedder, "target")], candidates, config.tasks,
                                                     center)
-                out.append(Prediction(_tupate_name(method, embedder, centred, mode), "tupate", per_method[method],
+                out.append(Prediction(tupate_name(method, embedder, centred, mode), "tupate", per_method[method],
                                       float(np.mean(seconds[method])), {"method": method, **details}))
             ensemble = {t: {s: float(np.mean([per_method[m][t][s] for m in TUPATE_METHODS])) for s in row}
                         for t, row in per_method["bitfit"].items()}
-            out.append(Prediction(_tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
+            out.append(Prediction(tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))
     return out
 
 
-def _tupate_name(method: str, embedder: str, centred: bool, mode: str = "early") -> str:
+def tupate_name(method: str, embedder: str, centred: bool, mode: str = "early") -> str:
+    """The table's name of a TuPaTE variant, e.g. ``TuPaTE lora best (invariant, centred)``."""
     return f"TuPaTE {method}{' best' if mode == 'best' else ''} ({embedder}{', centred' if centred else ''})"

@@ -11,11 +11,14 @@ import re
 from pathlib import Path
 
 from .gains import GainMatrix
-from .predict import Prediction
+from .predict import Prediction, tupate_name
 from .table import Evaluation, seed_noise
 
 ANALYSIS = re.compile(r"<!-- analysis -->.*?<!-- /analysis -->", re.S)
 HEATMAP_METHODS = ("TuPaTE bitfit (tupate, centred)", "TuPaTE ensemble (tupate, centred)", "TextEmb", "TaskEmb")
+PER_TARGET_METHODS = ("Random", "DataSize (full split)", "TextEmb", "TaskEmb", "CurveGrad",
+                      "TuPaTE bitfit (tupate, centred)", "TuPaTE ensemble (tupate, centred)",
+                      "TuPaTE ensemble (invariant, centred)", "TuPaTE ensemble best (invariant, centred)")
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -42,6 +45,33 @@ def table_markdown(evaluation: Evaluation) -> str:
         for row in sorted((r for r in evaluation.rows if r.family == family), key=lambda r: r.method):
             lines.append(f"| {row.method} | {_fmt(row.rho)} | {_fmt(row.ndcg_score, 3)} | {_fmt(row.ndcg_rank, 3)} | "
                          + " | ".join(_fmt(row.regret[k]) for k in ks) + f" | {_fmt(row.seconds_per_embedding, 1)} |")
+    return "\n".join(lines)
+
+
+def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Prediction]) -> str:
+    """Each best-checkpoint variant beside the early variant it differs from only in mode."""
+    rows = {r.method: r for r in evaluation.rows}
+    pairs = []
+    for name, p in sorted(predictions.items()):
+        d = p.details
+        if p.family == "tupate" and d.get("mode") == "best" and name in rows:
+            early = tupate_name(d["method"], d["embedder"], d["centred"], "early")
+            if early in rows:
+                pairs.append((early.removeprefix("TuPaTE "), rows[early], rows[name]))
+    if not pairs:
+        return ("Not measured yet: `zoo-rank bench predict --methods tupate-best` trains every source and "
+                "target in best mode and adds these rows.")
+    lines = ["| variant | ρ early | ρ best | NDCG (score) early | NDCG (score) best | Regret@1 early | Regret@1 best "
+             "| s / embedding early | s / embedding best |", "|---|" + "---|" * 8]
+    for variant, e, b in pairs:
+        cells = [_fmt(e.rho), _fmt(b.rho), _fmt(e.ndcg_score, 3), _fmt(b.ndcg_score, 3), _fmt(e.regret.get(1)),
+                 _fmt(b.regret.get(1)), _fmt(e.seconds_per_embedding, 1), _fmt(b.seconds_per_embedding, 1)]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    better = sum(b.rho < e.rho for _, e, b in pairs)
+    worse = sum(b.rho > e.rho for _, e, b in pairs)
+    early_rho, best_rho = (sum(r.rho for r in side) / len(pairs) for side in zip(*[(e, b) for _, e, b in pairs]))
+    lines.append(f"\nMean ρ over these {len(pairs)} variants: early {_fmt(early_rho)}, best {_fmt(best_rho)}; "
+                 f"best checkpoints rank better in {better}, worse in {worse}, equal in {len(pairs) - better - worse}.")
     return "\n".join(lines)
 
 
@@ -164,6 +194,15 @@ By ρ, best first: {', '.join(ranked)}.
 
 {verdict}
 
+## Early vs best checkpoints
+
+Early (the registry's default): two epochs at the method's first learning rate. Best: five epochs at
+each learning rate of the paper's grid, keeping the state with the best score on held-out
+training examples (`--validation-examples`, 500 by default), as the paper's "best" embeddings. Sources and targets are
+embedded in the same mode.
+
+{early_vs_best_markdown(evaluation, predictions)}
+
 ## Ground truth: measured gains
 
 Points (mean ± standard deviation over seeds); first row: the target-only score.
@@ -189,7 +228,7 @@ order within a row matters for a ranking).*
 
 Per-target ρ of selected methods:
 
-{per_target_markdown(evaluation, ['Random', 'DataSize (full split)', 'TextEmb', 'TaskEmb', 'TuPaTE bitfit (tupate, centred)', 'TuPaTE ensemble (tupate, centred)', 'TuPaTE ensemble (invariant, centred)'])}
+{per_target_markdown(evaluation, list(PER_TARGET_METHODS))}
 
 ## Analysis
 
