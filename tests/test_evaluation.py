@@ -160,6 +160,18 @@ def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pip
     predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
                 best_config=small, progress=said.append)
     assert said[-1] == f"tupate-best: already in {extended}"
+    with Registry(root / "work") as registry:
+        ids = {e.name: e.id for e in registry.entries() if "-best-" in e.name}
+        registry.remove("limited-best-hedge/lora")
+    said.clear()
+    redone = predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
+                         best_config=small, progress=said.append, force=True)
+    assert said[0] == "tupate best: hedge trained" and said[-1].startswith("tupate-best: done")
+    assert set(redone) == set(predictions)  # the group replaced, the others kept
+    assert redone["TuPaTE bitfit best (tupate)"].scores == best["TuPaTE bitfit best (tupate)"].scores  # reused
+    with Registry(root / "work") as registry:  # only the removed embedding was trained again
+        now = {e.name: e.id for e in registry.entries() if "-best-" in e.name}
+    assert sorted(now) == sorted(ids) and {n for n in now if now[n] != ids[n]} == {"limited-best-hedge/lora"}
 
     report = tmp_path / "results.md"
     done = _invoke("evaluate", "--gains", str(runs_file), "--predictions", str(extended), "--write", str(report))

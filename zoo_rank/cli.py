@@ -721,9 +721,11 @@ def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, tes
 @click.option("--methods", default="random,datasize,textemb,curvegrad,tupate,taskemb", show_default=True,
               help="Comma-separated method groups. tupate-best also trains every source in best mode "
                    "(~3 CPU-hours for the default eight tasks); groups already in --out are kept.")
+@click.option("--force", is_flag=True,
+              help="Recompute the requested groups even if --out has them (registered embeddings are reused).")
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
-def bench_predict(ctx, gains_file, out, work, methods, device):
+def bench_predict(ctx, gains_file, out, work, methods, force, device):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
     (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
     from .evaluation.predict import predict_all
@@ -731,7 +733,7 @@ def bench_predict(ctx, gains_file, out, work, methods, device):
 
     config = config_from_results(gains_file)
     done = predict_all(config, out, work=work, groups=tuple(_methods(methods)), device=device, home=ctx.obj["home"],
-                       progress=lambda message: click.echo(message, err=True))
+                       progress=lambda message: click.echo(message, err=True), force=force)
     click.echo(f"{len(done)} methods in {out}", err=True)
 
 

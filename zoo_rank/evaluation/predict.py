@@ -90,11 +90,13 @@ Progress = Callable[[str], None]
 
 def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
                 device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
-                best_config: TrainConfig | None = None) -> dict[str, Prediction]:
+                best_config: TrainConfig | None = None, force: bool = False) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, datasize, textemb, curvegrad, taskemb,
     random) into ``out``.
 
-    Groups already in ``out`` are kept, so a run can be resumed or extended group by group.
+    Groups already in ``out`` are kept, so a run can be resumed or extended group by group;
+    ``force`` recomputes the requested ones (the embeddings already registered in ``work`` are
+    reused, so only what was removed from it is trained again).
     ``best_config`` holds the training settings of tupate-best's runs (the defaults if not
     given); its mode, sample size, seed and device are set here.
     """
@@ -109,7 +111,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     if unknown:
         raise TransferError(f"unknown method group(s): {', '.join(unknown)}", hint=f"use: {', '.join(runners)}")
     for group in groups:
-        if any(p.details.get("group") == group for p in done.values()):
+        if not force and any(p.details.get("group") == group for p in done.values()):
             say(f"{group}: already in {out}")
             continue
         started = time.perf_counter()
@@ -119,7 +121,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             prediction.details.update(group=group, git_commit=prov.get("git_commit"))
             made[prediction.name] = prediction
         done, _ = load_predictions(out)  # re-read: another process may have added a group meanwhile
-        done.update(made)
+        done = {name: p for name, p in done.items() if p.details.get("group") != group} | made
         save_predictions(out, done, prov)
         say(f"{group}: done in {time.perf_counter() - started:.0f} s")
     return done
