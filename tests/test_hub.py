@@ -252,10 +252,12 @@ def test_ctrl_c_mid_download_registers_nothing_and_the_next_run_resumes(hub, tmp
     hub.add(repo_from_folder("big/lora", big_lora, tags=["peft"]))
     hub.fault(r"big/lora/resolve/.*safetensors$", "stall", 11 * 2**20, times=1, method="GET")
     command = [sys.executable, "-m", "zoo_rank", "pull", "big/lora"]
-    # The stalled read must outlast the polling below: at huggingface_hub's default read timeout
-    # (10 s) a loaded machine can miss the window, and the pull resumes and succeeds on its own.
+    # The stalled read outlasts the polling (not huggingface_hub's 10 s default, after which the
+    # pull resumes on its own), and Ctrl-C is delivered even when the test runner was started in the
+    # background, whose children inherit SIGINT as ignored.
     stalled = {**_env(tmp_path, hub), "HF_HUB_DOWNLOAD_TIMEOUT": "600"}
-    process = subprocess.Popen(command, env=stalled, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=stalled, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     blobs = tmp_path / "hf-cache" / "models--big--lora" / "blobs"
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.stat().st_size >= 10 * 2**20 for p in blobs.glob("*.incomplete")):
