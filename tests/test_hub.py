@@ -259,7 +259,7 @@ def test_ctrl_c_mid_download_registers_nothing_and_the_next_run_resumes(hub, tmp
     process = subprocess.Popen(command, env=stalled, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     blobs = tmp_path / "hf-cache" / "models--big--lora" / "blobs"
-    deadline = time.time() + 120
+    deadline = time.time() + 60
     while time.time() < deadline and not any(p.stat().st_size >= 10 * 2**20 for p in blobs.glob("*.incomplete")):
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
