@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from zoo_rank.evaluation.gains import gain_matrix
+from zoo_rank.evaluation.gains import Cell, GainMatrix, gain_matrix
 from zoo_rank.evaluation.metrics import MetricError, ndcg, regret_at_k, rho, true_ranks
+from zoo_rank.evaluation.structure import output_types, same_type_first, source_prior, source_prior_rho
 from zoo_rank.evaluation.transfer import Run, TransferError, read_runs
 
 L3 = math.log2(3)  # discount of position 2 is 1/log2(3); position 1 → 1, position 3 → 1/2
@@ -127,3 +128,34 @@ def test_results_file_ignores_a_torn_last_line_but_not_a_bad_middle_one(tmp_path
     path.write_text(json.dumps({**json.loads(good), "version": 99}) + "\n")
     with pytest.raises(TransferError, match="results version 99"):
         read_runs(path)
+
+
+def _matrix(gains: dict[tuple[str, str], float], metric: dict[str, str]) -> GainMatrix:
+    tasks = sorted({t for pair in gains for t in pair})
+    cells = {pair: Cell(value, 0.0, [0], value) for pair, value in gains.items()}
+    return GainMatrix(tasks, cells, {t: (0.0, 0.0) for t in tasks}, metric, [0])
+
+
+def test_source_prior_ranks_by_gain_on_the_other_targets_only():
+    gains = {("a", "b"): 5.0, ("a", "c"): 1.0, ("b", "a"): -2.0, ("b", "c"): 3.0, ("c", "a"): 4.0, ("c", "b"): 6.0}
+    matrix = _matrix(gains, dict.fromkeys("abc", "accuracy"))
+    # target c: a's only other target is b (5), b's is a (-2); the c column (1 vs 3) is never read
+    assert source_prior(matrix, "c") == {"a": 5.0, "b": -2.0}
+    overall, per_target = source_prior_rho(matrix)
+    # a: prior b 3, c 6 → c first, truly best c (4 > -2); b: prior a 1, c 4 → c first, best c (6 > 5);
+    # c: prior puts a first but b is best (3 > 1)
+    assert per_target == {"a": 1, "b": 1, "c": 2}
+    assert overall == pytest.approx(4 / 3)
+
+
+def test_same_type_first_counts_pairs_across_types_and_halves_ties():
+    kind = {"r1": "regression", "r2": "regression", "r3": "regression", "c1": "classification",
+            "c2": "classification"}
+    scores = {
+        "r1": {"r2": 0.9, "r3": 0.1, "c1": 0.1, "c2": 0.5},  # r2 beats both (2), r3 ties c1 (½), loses to c2
+        "c1": {"c2": 0.0, "r1": 0.3, "r2": 0.2, "r3": 0.1},  # the other type always first: 0
+        "c2": {"r1": 1.0, "r2": 1.0, "r3": 1.0},  # no same-type candidate: skipped
+    }
+    assert same_type_first(scores, kind) == pytest.approx((2.5 / 4 + 0) / 2)
+    matrix = _matrix({("x", "y"): 1.0, ("y", "x"): 1.0}, {"x": "pearson", "y": "accuracy"})
+    assert output_types(matrix) == {"x": "regression", "y": "classification"}

@@ -15,10 +15,11 @@ from .predict import Prediction, tupate_name
 from .table import Evaluation, seed_noise
 
 ANALYSIS = re.compile(r"<!-- analysis -->.*?<!-- /analysis -->", re.S)
-HEATMAP_METHODS = ("TuPaTE bitfit (tupate, centred)", "TuPaTE ensemble (tupate, centred)", "TextEmb", "TaskEmb")
+# The paper's own setting (BitFit, its tupate mode, uncentred) early and best, fixed before any result
+HEATMAP_METHODS = ("TuPaTE bitfit (tupate)", "TuPaTE bitfit best (tupate)", "TextEmb", "TaskEmb")
 PER_TARGET_METHODS = ("Random", "DataSize (full split)", "TextEmb", "TaskEmb", "CurveGrad",
-                      "TuPaTE bitfit (tupate, centred)", "TuPaTE ensemble (tupate, centred)",
-                      "TuPaTE ensemble (invariant, centred)", "TuPaTE ensemble best (invariant, centred)")
+                      "TuPaTE bitfit (tupate)", "TuPaTE bitfit best (tupate)",
+                      "TuPaTE ensemble (tupate)", "TuPaTE ensemble best (tupate)")
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
