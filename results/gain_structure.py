@@ -21,9 +21,9 @@ import argparse
 from statistics import mean
 
 from zoo_rank.evaluation.gains import load_gains
-from zoo_rank.evaluation.metrics import rho
 from zoo_rank.evaluation.predict import load_predictions
 from zoo_rank.evaluation.structure import output_types, same_type_first, source_prior_rho
+from zoo_rank.evaluation.table import evaluate
 
 
 def main() -> None:
@@ -33,22 +33,21 @@ def main() -> None:
     args = parser.parse_args()
     gains = load_gains(args.gains)
     predictions, _ = load_predictions(args.predictions)
-    kind = output_types(gains)
+    evaluation = evaluate(gains, predictions)  # per-target rho over the tasks every method covers
+    kind = {t: k for t, k in output_types(gains).items() if t in evaluation.tasks}
     kinds = sorted(set(kind.values()), reverse=True)
 
     overall, per_target = source_prior_rho(gains)
     print(f"target-blind source prior (leave-one-target-out mean gain): rho {overall:.2f}  "
           + " ".join(f"{t}={r:g}" for t, r in per_target.items()))
     print(f"\n{'method':<44}" + "".join(f"{'rho, ' + k + ' targets':>29}" for k in kinds) + f"{'same type first':>17}")
-    for name in sorted(predictions):
-        scores = {t: row for t, row in predictions[name].scores.items() if t in kind}
+    for row in sorted(evaluation.rows, key=lambda r: r.method):
         by_kind = []
         for k in kinds:
-            rhos = [rho(gains.gains(t), {s: v for s, v in row.items() if s in kind})
-                    for t, row in scores.items() if kind[t] == k]
+            rhos = [v["rho"] for t, v in row.per_target.items() if kind[t] == k]
             by_kind.append(f"{mean(rhos):>29.2f}" if rhos else f"{'–':>29}")
-        print(f"{name:<44}" + "".join(by_kind) + f"{same_type_first(scores, kind):>17.2f}")
-
+        scores = {t: {s: v for s, v in predictions[row.method].scores[t].items() if s in kind} for t in kind}
+        print(f"{row.method:<44}" + "".join(by_kind) + f"{same_type_first(scores, kind):>17.2f}")
 
 if __name__ == "__main__":
     main()

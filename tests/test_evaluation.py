@@ -137,8 +137,9 @@ def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pip
     said = []
     predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
                 best_config=small, progress=said.append)
-    announced = {tuple(line.split()[3:6]) for line in said if ": training " in line}  # task, role, method
-    assert announced == {(task, role, method) for task in TASKS.split(",") for role in ("source", "target")
+    # "tupate best: training <role> <task>: <method> lr=<rate> (<n> steps)"
+    announced = {tuple(line.replace(":", "").split()[3:6]) for line in said if ": training " in line}
+    assert announced == {(role, task, method) for task in TASKS.split(",") for role in ("source", "target")
                          for method in ("bitfit", "lora", "prefix")}
     predictions, _ = load_predictions(extended)
     early, _ = load_predictions(predictions_file)
@@ -170,7 +171,7 @@ def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pip
     redone = predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
                          best_config=small, progress=said.append, force=True)
     retrained = [line for line in said if ": training " in line]  # one line per learning rate tried
-    assert retrained and all(line.startswith("tupate best: training hedge target lora lr=") for line in retrained)
+    assert retrained and all(line.startswith("tupate best: training target hedge: lora lr=") for line in retrained)
     assert said[len(retrained)] == "tupate best: hedge trained" and said[-1].startswith("tupate-best: done")
     assert set(redone) == set(predictions)  # the group replaced, the others kept
     assert redone["TuPaTE bitfit best (tupate)"].scores == best["TuPaTE bitfit best (tupate)"].scores  # reused

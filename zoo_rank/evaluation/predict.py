@@ -336,23 +336,22 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                                 hint="rebuild it with `zoo-rank builtin build`")
     suffix = "" if mode == "early" else "-best"
 
-    def announce(role: str, task: str):
+    def announce(role: str):
         """One line per training run (per learning rate in best mode), so a run of hours shows where it is."""
         def on_step(label: str, step: int, total: int, loss) -> None:
             if step == 0:
-                run = label.split(": ", 1)[-1]  # the label is "<data set>: <method>[ lr=…]"
-                say(f"tupate {mode}: training {task} {role} {run} ({total} steps)")
+                say(f"tupate {mode}: training {role} {label} ({total} steps)")
         return on_step
 
     for task in config.tasks:
         if mode != "early":
             for outcome in train(task, methods=TUPATE_METHODS, registry=registry, split="train",
                                  name=f"source{suffix}-{task}/{{method}}", config=settings(config.source_examples),
-                                 progress=announce("source", task)):
+                                 progress=announce("source")):
                 sources[(outcome.entry.name.rsplit("/", 1)[-1], task)] = outcome.entry
         trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train",
                         name=f"limited{suffix}-{task}/{{method}}", config=settings(config.target_examples),
-                        progress=announce("target", task))
+                        progress=announce("target"))
         for outcome in trained:
             method = outcome.entry.name.rsplit("/", 1)[-1]
             seconds[method].append(outcome.entry.metadata["training"]["seconds"])
