@@ -332,3 +332,37 @@ def test_evaluate_does_not_import_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_transfer_over_task_folders_scores_each_task_by_its_metric_and_refuses_changed_data(tmp_path):
+    """Task folders work like built-in tasks: CoLA by Matthews correlation, STS-B by Pearson, every metric kept."""
+    require_assets()
+    from factories import sentiment_rows
+
+    from test_taskdir import write_task
+
+    root = tmp_path / "tasks"
+    write_task(root, "cola", sentiment_rows(30, 1), sentiment_rows(10, 2))
+    write_task(root, "stsb", sentiment_rows(30, 3, regression=True), sentiment_rows(10, 4, regression=True))
+    write_task(root, "para", sentiment_rows(30, 5), sentiment_rows(10, 6), {"metric": "f1", "positive_label": "pos"})
+    (root / "scitail").mkdir()  # no data: not a task, not an error
+    out = tmp_path / "runs.jsonl"
+    tiny = ["--tasks-dir", str(root), "--seeds", "0", "--source-examples", "16", "--target-examples", "12",
+            "--test-examples", "10", "--epochs", "1,1", "--max-length", "32", "--out", str(out)]
+    done = _invoke("bench", "transfer", *tiny)
+    assert done.exit_code == 0, done.output
+    runs = read_runs(out)
+    assert {(r.source, r.target) for r in runs} == {(None, t) for t in ("cola", "stsb", "para")} | {
+        (s, t) for s in ("cola", "stsb", "para") for t in ("cola", "stsb", "para") if s != t}
+    for run in runs:
+        expected = {"cola": ("mcc", {"accuracy", "f1", "mcc"}), "para": ("f1", {"accuracy", "f1", "mcc"}),
+                    "stsb": ("pearson", {"pearson", "spearman"})}[run.target]
+        assert (run.metric, set(run.metrics)) == expected and run.score == run.metrics[run.metric]
+        assert run.provenance["tasks_dir"] == str(root) and set(run.provenance["data"]) == {"cola", "stsb", "para"}
+    assert config_from_results(out).tasks_dir == str(root)
+    with (root / "cola" / "train.jsonl").open("a") as f:  # the data changes under the results
+        f.write(json.dumps({"text": "one more", "label": "pos"}) + "\n")
+    before = out.read_bytes()
+    done = _invoke("bench", "transfer", *tiny, "--seeds", "0,1")
+    assert done.exit_code == 1 and "made on other data" in done.output and "cola" in done.output
+    assert out.read_bytes() == before

@@ -665,7 +665,10 @@ def bench():
 @bench.command(name="transfer")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="results/transfer-limited.jsonl",
               show_default=True, help="Results file (JSON lines); a rerun resumes it.")
-@click.option("--tasks", default=None, help="Comma-separated built-in tasks [default: eight of them].")
+@click.option("--tasks", default=None,
+              help="Comma-separated tasks [default: eight built-in tasks, or every task of --tasks-dir].")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Draw the tasks from this folder of <task>/{train,validation}.jsonl folders.")
 @click.option("--seeds", default="0,1,2", show_default=True)
 @click.option("--source-examples", default="1000", show_default=True,
               help="Source training examples per run, or 'full' for the whole train split.")
@@ -681,21 +684,24 @@ def bench():
 @click.option("--fisher-seed", type=int, default=None, help="Save the TaskEmb Fisher of this seed's models.")
 @click.option("--reverse", is_flag=True, help="Work from the end of the plan (a second process on the same file).")
 @click.pass_context
-def bench_transfer(ctx, out, tasks, seeds, source_examples, target_examples, test_examples, epochs, lr, max_length,
-                   base_model, device, fisher_dir, fisher_seed, reverse):
+def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_examples, test_examples, epochs, lr,
+                   max_length, base_model, device, fisher_dir, fisher_seed, reverse):
     """Fine-tune the base model on each source, then on each target, and on each target alone:
     the measured gains every ranking is evaluated against. Resumable; one line per run."""
     from pathlib import Path
 
+    from .datasets import TaskCollection
     from .evaluation.transfer import DEFAULT_TASKS, FisherCapture, TransferConfig, TransferError, run_transfer
 
+    default_tasks = tuple(TaskCollection(tasks_dir).names()) if tasks_dir else DEFAULT_TASKS
     try:
         source_epochs, target_epochs = (int(x) for x in epochs.split(","))
         config = TransferConfig(
-            tasks=tuple(_methods(tasks)) or DEFAULT_TASKS, seeds=tuple(int(s) for s in _methods(seeds)),
+            tasks=tuple(_methods(tasks)) or default_tasks, seeds=tuple(int(s) for s in _methods(seeds)),
             source_examples=None if source_examples == "full" else int(source_examples),
             target_examples=target_examples, test_examples=test_examples, source_epochs=source_epochs,
-            target_epochs=target_epochs, learning_rate=lr, max_length=max_length, base_model=base_model)
+            target_epochs=target_epochs, learning_rate=lr, max_length=max_length, base_model=base_model,
+            tasks_dir=tasks_dir)
     except ValueError as exc:
         raise TransferError(f"bad number in the options ({exc})", hint="e.g. --seeds 0,1,2 --epochs 2,2") from exc
 

@@ -11,11 +11,17 @@ from pathlib import Path
 
 from ..errors import DataError
 from .base import TASK_TYPES, Dataset, build_dataset
-from .builtin import SPLITS, TASKS, BuiltinTask, load_builtin
+from .builtin import SPLITS, TASKS, BuiltinTask, BuiltinTasks, load_builtin
 from .files import SUFFIXES, read_table
+from .taskdir import TaskCollection, TaskFolder, is_task_folder
 
 __all__ = ["Dataset", "BuiltinTask", "TASKS", "TASK_TYPES", "SPLITS", "build_dataset", "load_builtin", "load_data",
-           "read_table", "is_data_spec"]
+           "read_table", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source"]
+
+
+def task_source(tasks_dir: str | Path | None = None, home: str | Path | None = None):
+    """The tasks a benchmark draws from: the folders under ``tasks_dir``, else the built-in tasks."""
+    return TaskCollection(tasks_dir) if tasks_dir is not None else BuiltinTasks(home)
 
 
 def is_data_spec(spec: str | Path) -> bool:

@@ -225,3 +225,28 @@ def _read_members(task: BuiltinTask, files: AssetFiles, home) -> dict[str, bytes
         vader = require(ASSETS["vadersentiment"], home, needed_for=f"built-in task {task.name!r}")
         found[_VADER_TAR] = vader.read(_VADER_TAR)
     return found
+
+
+class BuiltinTasks:
+    """The built-in tasks as a task collection (the interface task folders share)."""
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        self.home = home
+
+    def __contains__(self, name: str) -> bool:
+        return name in TASKS
+
+    def names(self) -> list[str]:
+        return list(TASKS)
+
+    def load(self, name: str, split: str = "train") -> Dataset:
+        return load_builtin(name, split, home=self.home)
+
+    def metric(self, name: str) -> str:
+        return "pearson" if TASKS[name].task_type == "regression" else "accuracy"
+
+    def positive(self, name: str) -> str | None:
+        return None
+
+    def digest(self, name: str) -> str | None:
+        return None  # pinned by the asset's sha256

@@ -163,12 +163,13 @@ def _datasize(config, work, device, home, say) -> list[Prediction]:
 
 def _samples(config: TransferConfig, home):
     """(source sample, target sample) per task: seed 0, as ``bench transfer`` draws them."""
-    from ..datasets import load_builtin
+    from ..datasets import task_source
     from .transfer import _TaskData
 
     samples = {}
+    tasks = task_source(config.tasks_dir, home)
     for task in config.tasks:
-        data = _TaskData(task, config, home, load_builtin)
+        data = _TaskData(task, config, tasks)
         samples[task] = (data.source(0), data.target(0))
     return samples
 

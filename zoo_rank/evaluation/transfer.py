@@ -2,7 +2,9 @@
 
 For every seed, every target task is fine-tuned alone (the baseline), and after fine-tuning
 on every other source task; the gain of source → target is the difference of the two test
-scores (accuracy, or Pearson r for regression, in percentage points). Both runs of a pair
+scores (in percentage points, by the task's metric: accuracy or Pearson r for the built-in
+tasks; for task folders GLUE's, e.g. Matthews correlation for CoLA, F1 for MRPC and QQP, see
+``zoo_rank.datasets.scoring``; every run records all of its metrics). Both runs of a pair
 share the target's training sample, its test sample, the head initialisation and the data
 order, so the difference is paired and most of the seed noise cancels.
 
@@ -41,6 +43,7 @@ class TransferConfig:
     """Settings of one ground-truth experiment; runs with different settings never mix.
 
     ``source_examples=None`` uses each source's full training split (FULL → LIMITED).
+    ``tasks_dir`` draws the tasks from a folder of task folders instead of the built-in tasks.
     """
 
     tasks: tuple[str, ...] = DEFAULT_TASKS
@@ -54,6 +57,7 @@ class TransferConfig:
     batch_size: int = 16
     max_length: int = 64
     base_model: str | None = None
+    tasks_dir: str | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.tasks)) < 2:
@@ -71,9 +75,10 @@ class TransferConfig:
         return "FULL→LIMITED" if self.source_examples is None else "LIMITED→LIMITED"
 
     def settings(self) -> dict:
-        """What makes two runs comparable: everything but the task list and the seeds."""
+        """What makes two runs comparable: everything but the task list, the seeds and where the
+        task folders lie (their content is compared by digest instead, see ``provenance``)."""
         values = asdict(self)
-        del values["tasks"], values["seeds"]
+        del values["tasks"], values["seeds"], values["tasks_dir"]
         return values
 
 
@@ -90,6 +95,7 @@ class Run:
     test_examples: int
     seconds: float
     provenance: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # every metric of the run, in percentage points
 
     @property
     def key(self) -> tuple:
@@ -127,8 +133,12 @@ def read_runs(path: str | Path) -> list[Run]:
     return runs
 
 
-def provenance(config: TransferConfig, device: str) -> dict:
-    """Versions, machine, code revision and settings: enough to rerun or to distrust a number."""
+def provenance(config: TransferConfig, device: str, tasks=None) -> dict:
+    """Versions, machine, code revision and settings: enough to rerun or to distrust a number.
+
+    For task folders (``tasks``, a ``TaskCollection``), also where they were and each task's
+    content digest, so that results made on other data are refused rather than mixed in.
+    """
     import peft
     import torch
     import transformers
@@ -147,6 +157,8 @@ def provenance(config: TransferConfig, device: str) -> dict:
         "device": device,
         "machine": f"{platform.machine()} {os.cpu_count()} cpus",
         "torch_threads": torch.get_num_threads(),
+        **({"tasks_dir": config.tasks_dir, "data": {t: tasks.digest(t) for t in config.tasks}}
+           if config.tasks_dir is not None and tasks is not None else {}),
     }
 
 
@@ -194,19 +206,30 @@ def run_transfer(
     Several processes may share one results file (each skips what the others finished);
     ``reverse`` walks the plan from the end, so that two of them meet in the middle.
     """
-    from ..datasets import TASKS, load_builtin
+    from ..datasets import task_source
     from ..training.models import resolve_base_model, resolve_device
 
-    unknown = [t for t in config.tasks if t not in TASKS]
+    source_tasks = task_source(config.tasks_dir, home)
+    unknown = [t for t in config.tasks if t not in source_tasks]
     if unknown:
-        raise TransferError(f"not built-in tasks: {', '.join(unknown)}", hint="run `zoo-rank datasets` to list them")
+        where = f"tasks in {config.tasks_dir}" if config.tasks_dir else "built-in tasks"
+        raise TransferError(f"not {where}: {', '.join(unknown)}",
+                            hint=f"run `zoo-rank datasets{' --tasks-dir ' + config.tasks_dir if config.tasks_dir else ''}`"
+                                 " to list them")
     results = Path(results)
     existing = read_runs(results)
+    digests = {t: source_tasks.digest(t) for t in config.tasks}
     for run in existing:
         if run.provenance.get("settings") != config.settings():
             raise TransferError(f"{results}: holds runs made with other settings "
                                 f"({_difference(run.provenance.get('settings') or {}, config.settings())})",
                                 hint="write to another --out file, or use the settings recorded there")
+        recorded = run.provenance.get("data") or {}
+        changed = [t for t in (run.source, run.target) if t in recorded and t in digests and recorded[t] != digests[t]]
+        if changed:
+            raise TransferError(f"{results}: its runs of {', '.join(changed)} were made on other data "
+                                f"than {config.tasks_dir or 'the built-in tasks'} holds now",
+                                hint="write to another --out file, or restore the data they were made on")
     done = {run.key for run in existing}
     todo = [key for key in planned(config) if key not in done]
     total, finished = len(planned(config)), len(planned(config)) - len(todo)
@@ -214,10 +237,10 @@ def run_transfer(
         return _of(existing, config)
     torch_device = resolve_device(device)
     base = resolve_base_model(config.base_model, home)
-    prov = provenance(config, str(torch_device))
+    prov = provenance(config, str(torch_device), source_tasks)
     results.parent.mkdir(parents=True, exist_ok=True)
     _drop_torn_tail(results)
-    tasks = {t: _TaskData(t, config, home, load_builtin) for t in config.tasks}
+    tasks = {t: _TaskData(t, config, source_tasks) for t in config.tasks}
     new: list[Run] = []
     with results.open("a", encoding="utf-8") as out:
         groups = list(_grouped(todo))
@@ -239,12 +262,12 @@ def run_transfer(
                 data = tasks[target]
                 train = data.target(seed)
                 _, model, tokenizer = _finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
-                score = _test_score(model, tokenizer, data, config, torch_device)
+                metrics = _test_metrics(model, tokenizer, data, config, torch_device)
                 if source is None and fisher is not None and fisher.seed == seed:
                     fisher.save("target", target, model, tokenizer, train, config, torch_device, started)
-                run = Run(seed=seed, target=target, source=source, score=round(100 * score, 4), metric=data.metric,
+                run = Run(seed=seed, target=target, source=source, score=metrics[data.metric], metric=data.metric,
                           train_examples=len(train), test_examples=len(data.test), provenance=prov,
-                          seconds=round(time.perf_counter() - started, 2))
+                          seconds=round(time.perf_counter() - started, 2), metrics=metrics)
                 out.write(run.to_json() + "\n")  # one write of one line: appends from processes do not interleave
                 out.flush()
                 os.fsync(out.fileno())
@@ -313,13 +336,18 @@ def _grouped(keys: list[tuple]) -> Iterator[tuple[int, str | None, list[str]]]:
 
 
 class _TaskData:
-    """A built-in task's samples: the source sample and target sample per seed, one test sample."""
+    """A task's samples: the source sample and target sample per seed, one test sample.
 
-    def __init__(self, name: str, config: TransferConfig, home, load) -> None:
+    ``tasks`` is where the task comes from (``zoo_rank.datasets.task_source``): its train split
+    gives the samples, its test (validation) split the test sample, and it names the metric.
+    """
+
+    def __init__(self, name: str, config: TransferConfig, tasks) -> None:
         self.name, self.config = name, config
-        self.train = load(name, "train", home=home)
-        self.test = load(name, "test", home=home).sample(config.test_examples, seed=0)
-        self.metric = "pearson" if self.train.task_type == "regression" else "accuracy"
+        self.train = tasks.load(name, "train")
+        self.test = tasks.load(name, "test").sample(config.test_examples, seed=0)
+        self.metric = tasks.metric(name)
+        self.positive = tasks.positive(name)
 
     def source(self, seed: int):
         return self.train.sample(self.config.source_examples, seed=seed)
@@ -367,20 +395,29 @@ def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, dev
     return {k: v.detach().clone() for k, v in body.state_dict().items()}, model, tokenizer
 
 
-def _test_score(model, tokenizer, data: _TaskData, config: TransferConfig, device) -> float:
-    from ..training.loop import held_out_score
+def _test_metrics(model, tokenizer, data: _TaskData, config: TransferConfig, device) -> dict[str, float]:
+    """Every metric of the run on the task's test sample, in percentage points (rounded as stored)."""
+    from ..training.loop import held_out_metrics
 
-    return held_out_score(model, tokenizer, data.test, data.metric == "pearson", None, config, device)
+    metrics = held_out_metrics(model, tokenizer, data.test, data.train.task_type == "regression", config, device,
+                               data.positive)
+    return {name: round(100 * value, 4) for name, value in metrics.items()}
 
 
-def config_from_results(path: str | Path) -> TransferConfig:
-    """The settings, tasks and seeds of the experiment recorded in a results file."""
+def config_from_results(path: str | Path, tasks_dir: str | None = None) -> TransferConfig:
+    """The settings, tasks and seeds of the experiment recorded in a results file.
+
+    Task folders are read from ``tasks_dir``, else from where the runs recorded them.
+    """
     runs = read_runs(path)
     if not runs:
         raise TransferError(f"{path}: holds no transfer runs", hint="run `zoo-rank bench transfer` first")
     settings = runs[0].provenance.get("settings") or {}
     tasks = tuple(dict.fromkeys(r.target for r in runs))
+    if tasks_dir is None:
+        tasks_dir = runs[0].provenance.get("tasks_dir")
     try:
-        return TransferConfig(tasks=tasks, seeds=tuple(sorted({r.seed for r in runs})), **settings)
+        return TransferConfig(tasks=tasks, seeds=tuple(sorted({r.seed for r in runs})), tasks_dir=tasks_dir,
+                              **settings)
     except TypeError as exc:
         raise TransferError(f"{path}: its settings are not this zoo-rank's ({exc})") from exc

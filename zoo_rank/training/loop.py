@@ -209,8 +209,8 @@ def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, dev
         model.train()
 
 
-def held_out_score(model, tokenizer, data: Dataset, regression: bool, scale, config: TrainConfig, device) -> float:
-    """Accuracy, or Pearson correlation for regression, on held-out data."""
+def held_out_predictions(model, tokenizer, data: Dataset, regression: bool, config, device) -> list:
+    """The model's outputs on held-out data: class indices, or the regression value."""
     import torch
 
     encoded = encode(tokenizer, data, config.max_length)
@@ -223,11 +223,23 @@ def held_out_score(model, tokenizer, data: Dataset, regression: bool, scale, con
             indices = list(range(start, min(start + 64, len(data))))
             logits = model(**collate(pad_id, encoded, indices, device)).logits.float().cpu()
             outputs += logits[:, 0].tolist() if regression else logits.argmax(-1).tolist()
-    if regression:
-        import numpy as np
+    return outputs
 
-        if np.std(outputs) == 0:
-            return 0.0
-        return float(np.corrcoef(outputs, data.labels)[0, 1])
+
+def held_out_metrics(model, tokenizer, data: Dataset, regression: bool, config, device,
+                     positive: str | None = None) -> dict[str, float]:
+    """Every metric of ``zoo_rank.datasets.scoring`` that fits the task type (F1 of class ``positive``)."""
+    from ..datasets.scoring import classification_scores, regression_scores
+
+    outputs = held_out_predictions(model, tokenizer, data, regression, config, device)
+    if regression:
+        return regression_scores(outputs, data.labels)
     index = {name: i for i, name in enumerate(data.label_names)}
-    return sum(p == index[y] for p, y in zip(outputs, data.labels)) / len(data)
+    positive_index = index.get(positive, len(index) - 1) if positive is not None else len(index) - 1
+    return classification_scores(outputs, [index[y] for y in data.labels], positive_index)
+
+
+def held_out_score(model, tokenizer, data: Dataset, regression: bool, scale, config: TrainConfig, device) -> float:
+    """Accuracy, or Pearson correlation for regression, on held-out data (best mode's checkpoint choice)."""
+    metrics = held_out_metrics(model, tokenizer, data, regression, config, device)
+    return metrics["pearson" if regression else "accuracy"]
