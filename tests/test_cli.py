@@ -104,6 +104,7 @@ def test_bad_input_gets_one_line_and_changes_nothing(case, zoo, zoo_home, checkp
     assert target.exit_code == 1 and BAD_INPUTS[case] in target.stderr
 
 
+@pytest.mark.adapters
 def test_adapterhub_config_missing_fields(zoo, checkpoint_copy):
     folder = checkpoint_copy(zoo["ah-lora"])
     data = json.loads((folder / "adapter_config.json").read_text())
@@ -156,6 +157,9 @@ def test_list_show_remove_spaces(zoo):
     assert shown["task"] == "sentiment" and shown["train_size"] == 1000 and len(shown["content_sha256"]) == 64
     spaces = json.loads(run("spaces", "--json").stdout)
     assert {s["embedder"] for s in spaces} == {"invariant", "tupate"} and all(s["vectors"] == 1 for s in spaces)
+    table = run("spaces")  # the layout hash is shown as text, not eaten as rich markup ("[b0a5…]")
+    layouts = {s["layout"] for s in spaces if s["layout"]}
+    assert layouts and all(f"[{layout}]" in table.stdout for layout in layouts)
     assert run("remove", "bitfit").exit_code == 0
     assert json.loads(run("list", "--json").stdout) == []
     missing = run("remove", "bitfit")
@@ -174,7 +178,7 @@ PROBE = (
 
 @pytest.mark.parametrize("args", [["--help"], ["--target", "peft-lora", "--json"], ["--target", "{path}"], ["list"]])
 def test_help_and_ranking_never_import_torch(args, zoo, zoo_home):
-    run("add", zoo["peft-lora"], zoo["peft-ia3"], zoo["ah-lora"].parent / "peft-lora-rslora")
+    run("add", zoo["peft-lora"], zoo["peft-ia3"], zoo["peft-lora-rslora"])
     args = [a.replace("{path}", str(zoo["peft-lora"])) for a in args]
     env = {**os.environ, "ZOO_RANK_HOME": str(zoo_home)}
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120)

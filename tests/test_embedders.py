@@ -9,6 +9,7 @@ import pytest
 import torch
 from peft import LoraConfig, TaskType
 
+from conftest import needs_adapters
 from factories import LAYERS, peft_checkpoint
 from zoo_rank import cosine, embed, read_checkpoint
 from zoo_rank.embedders.sketch import Sketcher
@@ -107,7 +108,9 @@ def _rewrite(folder, dest, transform):
     return dest
 
 
+@pytest.mark.adapters
 def test_bottleneck_hidden_unit_permutation_changes_nothing(zoo, tmp_path):
+    needs_adapters()
     from adapters import SeqBnConfig
 
     from factories import adapters_checkpoint
@@ -158,6 +161,7 @@ def test_every_method_embeds_to_a_fixed_dimension_unit_vector(zoo, case):
     assert emb.space.embedder == "invariant" and emb.space.base_model == "zoo-rank/tiny-bert"
 
 
+@pytest.mark.adapters
 def test_peft_and_adapterhub_loras_of_one_model_are_comparable(zoo):
     peft_lora, ah_lora = embed(read_checkpoint(zoo["peft-lora"])), embed(read_checkpoint(zoo["ah-lora"]))
     assert peft_lora.space == ah_lora.space

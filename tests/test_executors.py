@@ -103,7 +103,10 @@ def test_a_bad_checkpoint_on_ray_registers_nothing(ray_executor, zoo, tmp_path):
 def test_train_with_ray_gives_the_same_registry(ray_executor, tiny_model, tmp_path):
     from factories import sentiment_rows, write_csv
 
-    data = [write_csv(tmp_path / f"{name}.csv", sentiment_rows(24, seed=i)) for i, name in enumerate(("one", "two"))]
+    # Opposite labelings: after two Adam steps (updates of ±lr) similar data can give byte-identical
+    # checkpoints, which the registry rightly stores once; these two cannot.
+    flipped = [{**row, "label": {"pos": "neg", "neg": "pos"}[row["label"]]} for row in sentiment_rows(24, seed=1)]
+    data = [write_csv(tmp_path / "one.csv", sentiment_rows(24, seed=0)), write_csv(tmp_path / "two.csv", flipped)]
     options = ["--no-builtin", "train", *data, "--method", "bitfit,lora", "--steps", "2", "--base-model", tiny_model,
                "--device", "cpu", "--json", "--cpus-per-job", "2"]  # same threads, so the same float sums
     here = _run(tmp_path / "here", *options)

@@ -173,6 +173,57 @@ def test_bytes_that_do_not_match_the_listed_hash_are_refetched_or_refused(hub, t
     assert [e.name for e in entries()] == ["dayanidhi/emotion-lora"]
 
 
+def test_a_stalled_body_is_cut_at_the_timeout_and_the_failure_is_bounded(hub):
+    hub.fault(r"hate-lora/resolve/.*safetensors$", "stall", 1000, times=None, method="GET")
+    started = time.monotonic()
+    result = run("pull", "karangarg/hate-lora", *fast(retries=2, timeout=1))
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1 and entries() == []
+    (line,) = result.output.strip().splitlines()
+    assert "karangarg/hate-lora" in line and "Timeout" in line and "after 2 attempts" in line
+    assert elapsed < 2 * 1 + 1 + 10  # attempts x timeout + backoff, with room for a loaded machine
+    assert len(hub.hits(r"hate-lora/resolve/.*safetensors$", "GET")) == 2  # one retry policy: 2 tries, not 2 x 5
+
+
+def test_a_refused_connection_is_one_line(hub, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run("pull", "karangarg/hate-lora", "--endpoint", f"http://127.0.0.1:{port}", *fast(retries=2, timeout=1))
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert "karangarg/hate-lora" in line and "ConnectionRefused" in line and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("breakage", ["alpha-word", "alpha-pattern-list", "negative-shape"])
+def test_a_malformed_repo_is_skipped_and_the_rest_registered(hub, realzoo, breakage):
+    files = dict(repo_from_folder("x/y", realzoo / "distilbert_hatespeech_karangarg").files)
+    config = json.loads(files["adapter_config.json"])
+    if breakage == "alpha-word":
+        config["lora_alpha"] = "sixteen"
+    elif breakage == "alpha-pattern-list":
+        config["alpha_pattern"] = ["q_lin", 4]
+    else:
+        weights = files["adapter_model.safetensors"]
+        size = int.from_bytes(weights[:8], "little")
+        header = json.loads(weights[8 : 8 + size])
+        name = next(k for k in header if k != "__metadata__")
+        header[name]["shape"] = [-1, header[name]["shape"][-1]]
+        encoded = json.dumps(header).encode().ljust(size)
+        files["adapter_model.safetensors"] = weights[:8] + encoded + weights[8 + size :]
+    files["adapter_config.json"] = json.dumps(config).encode()
+    hub.add(Repo("broken/lora", files, ["peft", DISTIL], downloads=99))
+    result = run("pull", "--base-model", "distilbert-base-uncased", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {e["name"] for e in report["added"]} == {"dayanidhi/emotion-lora", "karangarg/hate-lora",
+                                                    "thankuxari/promptinj/lora/checkpoint-10000"}
+    (failure,) = report["failed"]
+    assert "broken" in failure and "\n" not in failure
+
+
 @pytest.mark.parametrize("setup, repo, expected", [
     (None, "nobody/nothing", "was not found on the hub (or is private)"),
     ("private", "secret/lora", "was not found on the hub (or is private)"),
@@ -252,11 +303,10 @@ def test_ctrl_c_mid_download_registers_nothing_and_the_next_run_resumes(hub, tmp
     hub.add(repo_from_folder("big/lora", big_lora, tags=["peft"]))
     hub.fault(r"big/lora/resolve/.*safetensors$", "stall", 11 * 2**20, times=1, method="GET")
     command = [sys.executable, "-m", "zoo_rank", "pull", "big/lora"]
-    # The stalled read outlasts the polling (not huggingface_hub's 10 s default, after which the
-    # pull resumes on its own), and Ctrl-C is delivered even when the test runner was started in the
-    # background, whose children inherit SIGINT as ignored.
-    stalled = {**_env(tmp_path, hub), "HF_HUB_DOWNLOAD_TIMEOUT": "600"}
-    process = subprocess.Popen(command, env=stalled, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # The stalled read outlasts the polling (--timeout 600; after a timeout the pull would resume on
+    # its own), and Ctrl-C is delivered even when the test runner was started in the background,
+    # whose children inherit SIGINT as ignored.
+    process = subprocess.Popen(command + ["--timeout", "600"], env=_env(tmp_path, hub), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     blobs = tmp_path / "hf-cache" / "models--big--lora" / "blobs"
     deadline = time.time() + 60
@@ -264,7 +314,7 @@ def test_ctrl_c_mid_download_registers_nothing_and_the_next_run_resumes(hub, tmp
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)
-    assert process.returncode != 0
+    assert process.returncode == 130  # the shell's code for "stopped by Ctrl-C"
     assert _count(tmp_path / "zoo-home") == 0
     (partial,) = blobs.glob("*.incomplete")
     written = partial.stat().st_size

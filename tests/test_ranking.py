@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,17 @@ def test_base_model_filter_restricts_a_task_to_one_base_models_spaces(bitfits):
     assert [c.name for c in only_other.candidates] == ["b3"]
     with pytest.raises(RankingError, match="no embedding for base model"):
         rank("T", base_model="third/model")
+
+
+def test_centring_a_space_of_few_vectors_says_so(bitfits):
+    from click.testing import CliRunner
+
+    from zoo_rank.cli import cli
+
+    add([bitfits[0], bitfits[1], bitfits[2]])
+    few = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json"])
+    assert few.exit_code == 0 and "warning: --center" in few.stderr and "holds 3 vectors" in few.stderr
+    assert json.loads(few.stdout)  # the ranking is still given
+    add([bitfits[3], bitfits[4]])
+    enough = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json"])
+    assert enough.exit_code == 0 and "warning" not in enough.stderr

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import needs_adapters
 from factories import HIDDEN, LAYERS
 from zoo_rank import read_checkpoint
 from zoo_rank.readers import find_checkpoints
@@ -65,16 +66,21 @@ def test_peft_prefix_matches_pefts_own_past_key_values(zoo, tmp_path):
     weights = read_checkpoint(tmp_path / "p")
     with torch.no_grad():
         past = model.get_prompt(batch_size=1)  # per layer: (key, value), each 1 × heads × T × head_dim
-    past = past.to_legacy_cache() if hasattr(past, "to_legacy_cache") else past
     for layer in range(LAYERS):
-        key = past[layer][0][0].permute(1, 0, 2).reshape(4, HIDDEN).numpy()
-        value = past[layer][1][0].permute(1, 0, 2).reshape(4, HIDDEN).numpy()
+        if hasattr(past, "layers"):  # a Cache object (transformers 4.56+): per-layer keys and values
+            key, value = past.layers[layer].keys, past.layers[layer].values
+        else:  # the legacy tuple of (key, value) per layer
+            key, value = past[layer]
+        key = key[0].permute(1, 0, 2).reshape(4, HIDDEN).numpy()
+        value = value[0].permute(1, 0, 2).reshape(4, HIDDEN).numpy()
         np.testing.assert_allclose(weights.layers[layer][("prefix.self_prefix", "key")], key, rtol=1e-6)
         np.testing.assert_allclose(weights.layers[layer][("prefix.self_prefix", "value")], value, rtol=1e-6)
 
 
+@pytest.mark.adapters
 @pytest.mark.parametrize("flat", [False, True])
 def test_adapterhub_prefix_mlp_matches_the_library(tmp_path, flat):
+    needs_adapters()
     from adapters import PrefixTuningConfig
 
     from factories import adapters_checkpoint
@@ -92,6 +98,7 @@ def test_adapterhub_prefix_mlp_matches_the_library(tmp_path, flat):
         np.testing.assert_allclose(weights.layers[layer][("prefix.self_prefix", "value")], value, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.adapters
 def test_peft_and_adapterhub_lora_share_module_names(zoo):
     peft_kinds = set(read_checkpoint(zoo["peft-lora"]).module_kinds())
     ah_kinds = set(read_checkpoint(zoo["ah-lora"]).module_kinds())

@@ -27,7 +27,7 @@ def test_a_failed_batch_writes_nothing(zoo, zoo_home, checkpoint_copy):
     before = registry_state(zoo_home)
     other = checkpoint_copy(zoo["bitfit"], "taken")  # folder name collides with an existing entry
     with pytest.raises(RegistryError, match="already taken"):
-        add([zoo["ah-lora"], other])
+        add([zoo["peft-lora-rslora"], other])
     assert registry_state(zoo_home) == before
 
 

@@ -221,3 +221,26 @@ def test_fetch_downloads_checks_the_hash_and_keeps_nothing_bad(tmp_path, monkeyp
             fetch(missing)
     finally:
         server.shutdown()
+
+
+def test_task_folders_list_train_and_rank_like_built_in_tasks(tmp_path, tiny_model, zoo_home):
+    from test_taskdir import write_task
+
+    root = tmp_path / "tasks"
+    write_task(root, "alpha", sentiment_rows(32, seed=1), sentiment_rows(8, seed=2), {"licence": "CC0"})
+    flipped = [{**r, "label": {"pos": "neg", "neg": "pos"}[r["label"]]} for r in sentiment_rows(32, seed=3)]
+    write_task(root, "beta", flipped, flipped[:8])
+    listed = run("datasets", "--tasks-dir", root, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [(t["name"], t["train"], t["validation"], t["licence"]) for t in json.loads(listed.stdout)] == [
+        ("alpha", 32, 8, "CC0"), ("beta", 32, 8, "not stated")]
+    by_name = run("--no-builtin", "train", "alpha", "--tasks-dir", root, "--split", "train", "--steps", "2",
+                  "--base-model", tiny_model, "--json")
+    assert by_name.exit_code == 0, by_name.output
+    (entry,) = json.loads(by_name.stdout)
+    assert entry["task"] == "alpha" and entry["train_size"] == 32  # the train split only
+    ranked = run("--no-builtin", "--target", root / "beta", "--base-model", tiny_model, "--json")
+    assert ranked.exit_code == 0, ranked.output
+    assert [c["task"] for c in json.loads(ranked.stdout)] == ["alpha"]  # a folder path is a data target
+    unknown = run("--no-builtin", "train", "gamma", "--tasks-dir", root, "--base-model", tiny_model)
+    assert "gamma" in _one_line_error(unknown) and "task" in unknown.output

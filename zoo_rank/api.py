@@ -16,7 +16,7 @@ import numpy as np
 
 from .embedders import DEFAULT_EMBEDDER, EMBEDDERS, TaskEmbedding, embed
 from .errors import RankingError, ZooRankError
-from .executors import Executor, InProcessExecutor, Resources, unwrap
+from .executors import Executor, InProcessExecutor, Resources, ingest_executor, unwrap
 from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints, read_checkpoint
@@ -78,8 +78,8 @@ def add(
     if name is not None and len(found) > 1:
         raise ZooRankError(f"--name given but {len(found)} checkpoints found", hint="add them one at a time to name each")
     base_model = canonical_base_model(base_model)
-    executor = executor or InProcessExecutor()
     jobs = [(str(directory), base_model) for _, directory in found]
+    executor = executor or ingest_executor(len(jobs))
     local = skip_registered(registry, executor)
     pending: dict[int, NewEntry | None] = {}
     for index, outcome in executor.map(embed_checkpoint, jobs, local_kwargs=local):
@@ -171,13 +171,15 @@ def train(
     task: str | None = None,
     name: str | None = None,
     columns: dict | None = None,
+    tasks_dir: str | Path | None = None,
     reuse: str = "same-config",
     progress=None,
     executor: Executor | None = None,
     cpus_per_job: int | None = None,
     gpus_per_job: float = 0.0,
 ) -> list[Trained]:
-    """Train one embedding per method on each ``data`` (data files or built-in tasks) and register it.
+    """Train one embedding per method on each ``data`` (data files, task folders, tasks of ``tasks_dir``
+    or built-in tasks) and register it.
 
     The runs go to ``executor`` (in this process by default; on Ray, ``cpus_per_job`` cores
     (default 1) and ``gpus_per_job`` of a GPU each, so 0.25 packs four small runs on one GPU).
@@ -208,7 +210,7 @@ def train(
     outcomes: dict[int, Trained] = {}
     runs: list[tuple] = []  # (slot, dataset, run, data_sha, task)
     for spec in specs:
-        dataset = load_data(spec, split=split, home=registry.home, **(columns or {}))
+        dataset = load_data(spec, split=split, home=registry.home, tasks_dir=tasks_dir, **(columns or {}))
         data_sha = dataset.sha256()
         for method in dict.fromkeys(methods):
             run = config.with_method(method)
@@ -306,11 +308,12 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     from .datasets import TASKS, is_data_spec
 
     label = str(target)
+    tasks_dir = (training or {}).get("tasks_dir")
     entry = registry.get(label) if isinstance(target, str) else None
     if entry is not None:
         return Target(label, _of_embedder(registry.embeddings_of(entry), embedder), {entry.id})
     path = Path(target)
-    if path.is_file() and is_data_spec(path):
+    if path.exists() and is_data_spec(path):
         return _data_target(registry, label, embedder, base_model, training)
     if path.exists():
         weights = read_checkpoint(path)
@@ -321,7 +324,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     if entries:
         embeddings = [e for entry in entries for e in _of_embedder(registry.embeddings_of(entry), embedder)]
         return Target(label, _average_per_space(embeddings), {entry.id for entry in entries})
-    if label in TASKS:
+    if label in TASKS or (tasks_dir is not None and is_data_spec(label, tasks_dir)):
         return _data_target(registry, label, embedder, base_model, training)
     raise RankingError(
         f"{label!r} is not a registry name, a task, a data file or a checkpoint folder",

@@ -24,6 +24,13 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            # Every write is one transaction, so the registry holds all or none of what was being written.
+            click.echo("Interrupted. Nothing is half-registered (`zoo-rank list` shows what is); an interrupted "
+                       "download resumes next time.", err=True)
+            ctx.exit(130)
         except Exception as exc:
             from .errors import ZooRankError
 
@@ -63,8 +70,10 @@ def _data_options(f):
 def _executor_options(f):
     """Where the work runs (shared by add, pull, refresh and train)."""
     for decorator in reversed((
-        click.option("--executor", type=click.Choice(EXECUTORS), default="inprocess", show_default=True,
-                     envvar="ZOO_RANK_EXECUTOR", help="Run the work here, or fan it out with Ray (zoo-rank[ray])."),
+        click.option("--executor", type=click.Choice(EXECUTORS), default="auto", show_default=True,
+                     envvar="ZOO_RANK_EXECUTOR",
+                     help="auto: worker processes for many checkpoints, else this process; or fan out with Ray "
+                          "(zoo-rank[ray])."),
         click.option("--ray-address", metavar="ADDR",
                      help="With --executor ray: a running cluster (auto, ray://host:10001) [default: $RAY_ADDRESS, "
                           "else a new local one]."),
@@ -74,13 +83,30 @@ def _executor_options(f):
 
 
 def _executor(executor: str, ray_address: str | None):
+    """A context manager yielding the executor (None for "auto": the API picks per command)."""
+    import contextlib
+
     from .executors import get_executor
 
-    return get_executor(executor, address=ray_address)
+    chosen = get_executor(executor, address=ray_address)
+    return chosen if chosen is not None else contextlib.nullcontext()
 
 
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def _table(title: str, *columns: str, **options):
+    """A rich table that shows its cells as text: names, hashes and paths from files and users may hold
+    ``[...]`` that rich would otherwise read as markup and drop (a layout hash ``[b0a5…]``)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    class PlainTable(Table):
+        def add_row(self, *cells, **kwargs):
+            super().add_row(*(escape(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+    return PlainTable(*columns, title=escape(title) if title else None, **options)
 
 
 def _console():
@@ -114,11 +140,13 @@ def _console():
 @_data_options
 @click.option("--builtin/--no-builtin", default=None,
               help="Include the shipped built-in task embeddings in a new registry [env: ZOO_RANK_BUILTIN=0 turns off].")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+              help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="zoo-rank")
 @click.pass_context
 def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_model, ensemble, index, home,
-        text_column, pair_column, label_column, device, builtin, debug):
+        text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
     """Rank candidate source tasks for intermediate-task transfer.
 
     Parameter-efficient weights (LoRA, BitFit, prefix tuning, bottleneck adapters, IA3) are
@@ -133,7 +161,11 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
       zoo-rank --target my-adapter --top 5 --json
     """
     ctx.ensure_object(dict)
-    ctx.obj.update(home=home, debug=debug, builtin=builtin)
+    ctx.obj.update(home=home, debug=debug, builtin=builtin, tasks_dir=tasks_dir)
+    if not debug:  # before any command imports torch, transformers or the hub library
+        from .quiet import silence_libraries
+
+        silence_libraries()
     if ctx.invoked_subcommand is not None:
         if target:
             raise click.UsageError("--target ranks; it cannot be combined with a command")
@@ -147,12 +179,14 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
     methods = _methods(method)
     with training_bars(enabled=not as_json) as progress:
         training = {"columns": _columns(text_column, pair_column, label_column, None), "progress": progress,
-                    "config": _train_config(device=device)}
+                    "config": _train_config(device=device), "tasks_dir": tasks_dir}
         if methods:
             training["methods"] = methods
         ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
                        task_type=task_type, method=methods or None, base_model=base_model, ensemble=ensemble,
                        training=training, index=index)
+    for warning in ranking.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         _echo_json(ranking.to_list())
         return
@@ -160,10 +194,8 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
 
 
 def _print_ranking(ranking) -> None:
-    from rich.table import Table
-
     mode = "ensemble over methods" if ranking.ensemble else "per adapter"
-    table = Table(title=f"Sources for {ranking.target} ({ranking.embedder}, {'centred' if ranking.centered else 'raw'} "
+    table = _table(f"Sources for {ranking.target} ({ranking.embedder}, {'centred' if ranking.centered else 'raw'} "
                         f"cosine, {mode})", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("candidate")
@@ -221,9 +253,7 @@ def list_entries(ctx, as_json):
     if as_json:
         _echo_json([e.to_dict() for e in entries])
         return
-    from rich.table import Table
-
-    table = Table(title=f"{len(entries)} entries", title_justify="left")
+    table = _table(f"{len(entries)} entries", title_justify="left")
     for column in ("name", "method", "base model", "task", "task type", "train size"):
         table.add_column(column)
     for e in entries:
@@ -271,9 +301,7 @@ def spaces(ctx, as_json):
         _echo_json([{"id": s.id, "base_model": s.base_model, "family": s.family, "embedder": s.embedder,
                      "version": s.version, "dim": s.dim, "layout": s.layout, "vectors": n} for s, n in found])
         return
-    from rich.table import Table
-
-    table = Table(title=f"{len(found)} spaces", title_justify="left")
+    table = _table(f"{len(found)} spaces", title_justify="left")
     for column in ("base model", "family", "embedder", "dim", "vectors"):
         table.add_column(column)
     for s, n in found:
@@ -309,6 +337,8 @@ def _train_config(**options):
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True,
               help="Built-in tasks: which split to train on.")
 @click.option("--builtin-tasks", "all_builtin", is_flag=True, help="Train every built-in task (its train split).")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+              help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
 @click.option("--task", help="Task name to register under (default: file stem or built-in name).")
 @click.option("--task-type", type=click.Choice(["classification", "regression"]),
               help="Data file: the task type [default: regression if labels are non-integer numbers].")
@@ -324,7 +354,8 @@ def _train_config(**options):
                    "cluster has GPUs and --device is not cpu, else 0].")
 @click.pass_context
 def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, lr, batch_size, max_examples,
-          max_length, validation_examples, seed, split, all_builtin, task, task_type, name, force, text_column, pair_column, label_column,
+          max_length, validation_examples, seed, split, all_builtin, tasks_dir, task, task_type, name, force, text_column,
+          pair_column, label_column,
           device, as_json, executor, ray_address, cpus_per_job, gpus_per_job):
     """Train task embeddings on DATA (data files or built-in task names) and register them.
 
@@ -350,12 +381,12 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
     registry = _registry(ctx)
     with _executor(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
         gpus = gpus_per_job if gpus_per_job is not None else (
-            0.25 if not runner.local and runner.gpus and device != "cpu" else 0.0)
+            0.25 if runner is not None and not runner.local and runner.gpus and device != "cpu" else 0.0)
         results = train_data(data, methods=_methods(method), registry=registry, config=config, base_model=base_model,
                              base_model_name=base_model_name, split=split, task=task, name=name,
                              columns=_columns(text_column, pair_column, label_column, task_type),
                              reuse="never" if force else "same-config", progress=progress, executor=runner,
-                             cpus_per_job=cpus_per_job, gpus_per_job=gpus)
+                             cpus_per_job=cpus_per_job, gpus_per_job=gpus, tasks_dir=tasks_dir or ctx.obj.get("tasks_dir"))
     if not as_json:
         for outcome in results:
             entry, run = outcome.entry, outcome.result
@@ -367,21 +398,33 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
 
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+              help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
 @click.pass_context
-def datasets(ctx, as_json):
-    """The built-in tasks: source, licence, labels, size, and whether their data is here."""
+def datasets(ctx, as_json, tasks_dir):
+    """The built-in tasks (or those of --tasks-dir): source, licence, labels, size, and whether their data is here."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj["tasks_dir"] = tasks_dir or ctx.obj.get("tasks_dir")
         return
-    from .assets import ASSETS, locate
-    from .datasets import TASKS
+    tasks_dir = tasks_dir or ctx.obj.get("tasks_dir")
+    if tasks_dir:
+        from .datasets import TaskCollection
 
-    rows = [{**t.to_dict(), "available": locate(ASSETS[t.asset], ctx.obj["home"]) is not None} for t in TASKS.values()]
+        collection = TaskCollection(tasks_dir)  # every file is read and checked: a bad one is named here
+        rows = [{**collection[name].describe(), "available": True} for name in collection.names()]
+        title = f"{len(rows)} tasks in {tasks_dir}" + (f" (no data: {', '.join(collection.missing)})"
+                                                      if collection.missing else "")
+    else:
+        from .assets import ASSETS, locate
+        from .datasets import TASKS
+
+        rows = [{**t.to_dict(), "available": locate(ASSETS[t.asset], ctx.obj["home"]) is not None}
+                for t in TASKS.values()]
+        title = f"{len(rows)} built-in tasks (`zoo-rank fetch` downloads their data)"
     if as_json:
         _echo_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} built-in tasks (`zoo-rank fetch` downloads their data)", title_justify="left")
+    table = _table(title, title_justify="left")
     for column in ("name", "task", "type", "labels", "size", "licence", "source", "here"):
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -456,21 +499,19 @@ def _hub_options(f):
         click.option("--endpoint", envvar="HF_ENDPOINT", metavar="URL",
                      help="Hub URL [default: $HF_ENDPOINT or https://huggingface.co]."),
         click.option("--retries", type=click.IntRange(min=1), default=4, show_default=True,
-                     help="Attempts per request on 5xx, 429, timeouts and cut connections."),
+                     help="Attempts per request in all, on 5xx, 429, timeouts and cut connections."),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-                     help="Seconds to wait for the hub to answer."),
+                     help="Seconds to wait for a connection or for the next bytes; a failing request gives up "
+                          "within retries x timeout plus backoff (1, 2, 4 ... s)."),
     )):
         f = decorator(f)
     return f
 
 
 def _policy(retries: int, timeout: float):
-    """The retry policy; also silences huggingface_hub's per-file bars (zoo-rank draws one bar)."""
-    from huggingface_hub.utils import disable_progress_bars
-
+    """One retry policy for every request: ``retries`` attempts, each cut after ``timeout`` seconds of silence."""
     from .hub import RetryPolicy
 
-    disable_progress_bars()
     return RetryPolicy(attempts=retries, timeout=timeout)
 
 
@@ -518,9 +559,7 @@ def search(ctx, base_model, library, query, limit, as_json, endpoint, retries, t
     if as_json:
         _echo_json([m.to_dict() for m in found])
         return
-    from rich.table import Table
-
-    table = Table("repo", "library", "base model", "task / datasets", "licence", "downloads", "modified")
+    table = _table("", "repo", "library", "base model", "task / datasets", "licence", "downloads", "modified")
     for m in found:
         table.add_row(m.repo_id, m.library or "", m.base_model or "", ", ".join(m.tasks or m.datasets)[:40],
                       m.license or "", str(m.downloads or 0), (m.last_modified or "")[:10])
@@ -605,9 +644,7 @@ def show_catalog(path, as_json):
         _echo_json({"path": catalog.path, "sources": [asdict(s) for s in catalog.sources],
                     "builtin": [asdict(b) for b in catalog.builtin]})
         return
-    from rich.table import Table
-
-    table = Table("source", "task", "type", "train size", "base model", "revision", title=catalog.path)
+    table = _table(str(catalog.path), "source", "task", "type", "train size", "base model", "revision")
     for s in catalog.sources:
         table.add_row(s.repo_id + (f"/{s.subfolder}" if s.subfolder else ""), s.task, s.task_type or "",
                       f"{s.train_size:,}" if s.train_size else "", s.base_model, (s.revision or "main")[:8])
@@ -730,14 +767,16 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--force", is_flag=True,
               help="Recompute the requested groups even if --out has them (registered embeddings are reused).")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Where the task folders of --gains are now [default: where its runs recorded them].")
 @click.pass_context
-def bench_predict(ctx, gains_file, out, work, methods, force, device):
+def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
     (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
     from .evaluation.predict import predict_all
     from .evaluation.transfer import config_from_results
 
-    config = config_from_results(gains_file)
+    config = config_from_results(gains_file, tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(_methods(methods)), device=device, home=ctx.obj["home"],
                        progress=lambda message: click.echo(message, err=True), force=force)
     click.echo(f"{len(done)} methods in {out}", err=True)
@@ -776,9 +815,7 @@ def evaluate(gains_file, predictions_file, targets, write, as_json):
         _echo_json({"tasks": result.tasks, "targets": result.targets, "dropped": result.dropped,
                     "methods": [vars(r) for r in result.rows]})
     else:
-        from rich.table import Table
-
-        table = Table(title=f"{gains.provenance.get('setting', '')}: {len(result.targets)} targets, "
+        table = _table(f"{gains.provenance.get('setting', '')}: {len(result.targets)} targets, "
                             f"{len(result.tasks) - 1} candidates each, seeds {', '.join(map(str, gains.seeds))}")
         for column in ("method", "rho", "NDCG score", "NDCG rank", *(f"Regret@{k}" for k in result.ks), "s/emb"):
             table.add_column(column, justify="left" if column == "method" else "right")

@@ -24,7 +24,7 @@ from .api import AddResult, new_entry, skip_registered
 from .catalog import Catalog, load_catalog
 from .embedders import EMBEDDERS, Space
 from .errors import ZooRankError
-from .executors import Executor, InProcessExecutor, unwrap
+from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
 from .hub import HubModel, RetryPolicy, Snapshot, fetch, resolve, snapshot_key
 from .hub import search as _search
 from .hub.cache import scan
@@ -32,6 +32,7 @@ from .jobs import embed_checkpoint
 from .registry import Entry, NewEntry, Registry
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+REFRESH_BATCH = 200  # cached snapshots embedded and registered per transaction by refresh
 
 
 @dataclass
@@ -103,10 +104,11 @@ def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result:
 
 
 def _embed_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Catalog, known: dict[str, Entry],
-                     result: SyncResult, executor: Executor, keep_going: bool) -> list[NewEntry]:
-    """Embed (through ``executor``) the checkpoints of ``snapshots`` the registry lacks; returns
-    the new entries in snapshot order; stale entries get their new vectors at once."""
+                     result: SyncResult, executor: Executor | None, keep_going: bool) -> list[NewEntry]:
+    """Embed (through ``executor``; None: chosen by the amount of work) the checkpoints of ``snapshots``
+    the registry lacks; returns the new entries in snapshot order; stale entries get their new vectors at once."""
     jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result)]
+    executor = executor or ingest_executor(len(jobs))
     args = [(str(job.snapshot.checkpoint_dir(job.subfolder)), job.base_model) for job in jobs]
     stale = {job.stale.content_sha256 for job in jobs if job.stale is not None}  # these must be embedded anew
     local = skip_registered(registry, executor, embed_anew=stale)
@@ -230,7 +232,7 @@ def pull(
         if snapshot is not None:
             fetched[index] = snapshot
     snapshots = [fetched[i] for i in sorted(fetched)]  # the order asked for, whatever finished first
-    pending = _embed_snapshots(registry, snapshots, catalog, known, result, executor or InProcessExecutor(),
+    pending = _embed_snapshots(registry, snapshots, catalog, known, result, executor,
                                keep_going)
     models = [snapshot.model.to_dict() for snapshot in snapshots]
     registering = time.perf_counter()
@@ -277,10 +279,15 @@ def refresh(
     found = scan(cache_dir)
     result.warnings += found.skipped
     known = registry.by_source_prefix("hf://")
-    # a corrupted or half-deleted cache entry is reported and skipped
-    pending = _embed_snapshots(registry, found.snapshots, catalog, known, result, executor or InProcessExecutor(),
-                               keep_going=True)
-    _register(registry, pending, result)
+    # A corrupted or half-deleted cache entry is reported and skipped. The cache may hold thousands
+    # of adapters: each batch is embedded and registered (its own transaction) before the next is
+    # read, so memory stays that of one batch and an interrupted refresh keeps what it finished.
+    if executor is None:
+        executor = ingest_executor(len(found.snapshots))
+    for start in range(0, len(found.snapshots), REFRESH_BATCH):
+        batch = found.snapshots[start : start + REFRESH_BATCH]
+        _register(registry, _embed_snapshots(registry, batch, catalog, known, result, executor, keep_going=True),
+                  result)
     result.skipped = list(dict.fromkeys(result.skipped))  # online, the pulled snapshots are scanned again
     result.seconds["total"] = time.perf_counter() - started
     return result

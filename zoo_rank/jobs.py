@@ -37,7 +37,12 @@ def embed_all(weights: AdapterWeights, base_model: str | None = None) -> tuple[l
     embeddings, warnings = [], []
     for name in EMBEDDERS:
         try:
-            embeddings.append(embed(weights, name, base_model=base_model))
+            try:
+                embeddings.append(embed(weights, name, base_model=base_model))
+            except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, MemoryError) as exc:
+                # shapes or values no reader check caught: still this checkpoint's one-line error
+                raise CheckpointError(weights.path, f"cannot be embedded with {name} ({type(exc).__name__}: "
+                                                    f"{str(exc).strip()[:200]})") from exc
         except CheckpointError as exc:
             if name == DEFAULT_EMBEDDER:
                 raise

@@ -44,9 +44,13 @@ class Ranking:
     ensemble: bool
     spaces: list[str]
     candidates: list[Candidate]
+    warnings: list[str] = field(default_factory=list)  # said beside the ranking, not in it
 
     def to_list(self) -> list[dict]:
         return [c.to_dict() for c in self.candidates]
+
+
+MIN_CENTRED_SPACE = 5  # fewer vectors than this: centring is said to be unreliable
 
 
 def space_scores(registry: Registry, target: TaskEmbedding, center: bool, backend: str = "numpy",
@@ -131,6 +135,10 @@ def rank_embeddings(
             f"no candidates for {label!r} in its space ({spaces})",
             hint="add adapters of the same base model and method (`zoo-rank add PATH`); `zoo-rank spaces` lists what the registry holds",
         )
+    warnings = [f"--center: the space {t.space.label} holds {counts[t.space.id]} vectors; a mean of so few is mostly "
+                f"the vectors themselves (with 2, every centred score is -1), so these scores say little. Add adapters "
+                f"of that space or rank without --center"
+                for t, *_ in per_space if center and counts[t.space.id] < MIN_CENTRED_SPACE]
     ensemble = len(per_space) > 1 if ensemble is None else ensemble
     candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space, top)
     candidates.sort(key=lambda c: (-c.score, c.name))
@@ -141,6 +149,7 @@ def rank_embeddings(
         ensemble=ensemble,
         spaces=[t.space.id for t, *_ in per_space],
         candidates=candidates[:top] if top else candidates,
+        warnings=warnings,
     )
 
 

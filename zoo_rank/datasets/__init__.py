@@ -1,4 +1,4 @@
-"""Training data: the user's files (CSV, TSV, JSONL) and the built-in tasks.
+"""Training data: the user's files (CSV, TSV, JSONL), task folders, and the built-in tasks.
 
     >>> from zoo_rank.datasets import load_data
     >>> load_data("reviews.csv", label_column="stars")     # a file
@@ -24,18 +24,32 @@ def task_source(tasks_dir: str | Path | None = None, home: str | Path | None = N
     return TaskCollection(tasks_dir) if tasks_dir is not None else BuiltinTasks(home)
 
 
-def is_data_spec(spec: str | Path) -> bool:
-    """Whether ``spec`` names training data (a data file or a built-in task) rather than a checkpoint."""
+def is_data_spec(spec: str | Path, tasks_dir: str | Path | None = None) -> bool:
+    """Whether ``spec`` names training data (a data file, a task folder, a task of ``tasks_dir`` or a
+    built-in task) rather than a checkpoint."""
     path = Path(spec)
-    return (path.suffix.lower() in SUFFIXES and path.is_file()) or (not path.exists() and str(spec) in TASKS)
+    if path.is_dir():
+        return is_task_folder(path)
+    if path.exists():
+        return path.suffix.lower() in SUFFIXES and path.is_file()
+    return str(spec) in TASKS or (tasks_dir is not None and str(spec) in TaskCollection(tasks_dir))
 
 
-def load_data(spec: str | Path, *, split: str = "all", home: str | Path | None = None, **columns) -> Dataset:
-    """A data file (``**columns``: text_column, pair_column, label_column, task_type, name) or a built-in task."""
+def load_data(spec: str | Path, *, split: str = "all", home: str | Path | None = None,
+              tasks_dir: str | Path | None = None, **columns) -> Dataset:
+    """A data file (``**columns``: text_column, pair_column, label_column, task_type, name), a task
+    folder (``<dir>/{train,validation}.jsonl``), a task of the collection ``tasks_dir``, or a built-in task."""
     path = Path(spec)
+    if path.is_dir() and is_task_folder(path):
+        return TaskFolder(path).load(split)
     if path.exists():
         return read_table(path, **columns)
+    if tasks_dir is not None:
+        collection = TaskCollection(tasks_dir)
+        if str(spec) in collection:
+            return collection.load(str(spec), split)
     if str(spec) in TASKS:
         return load_builtin(str(spec), split=split, home=home)
-    raise DataError(spec, "is neither a data file nor a built-in task",
-                    hint="give a .csv/.tsv/.jsonl path, or run `zoo-rank datasets` for the built-in names")
+    raise DataError(spec, "is neither a data file, a task folder nor a built-in task" +
+                    (f" or a task in {tasks_dir}" if tasks_dir else ""),
+                    hint="give a .csv/.tsv/.jsonl path or a task folder, or run `zoo-rank datasets` for the task names")

@@ -1,4 +1,4 @@
-"""Where units of work run: in this process (default) or on a Ray cluster.
+"""Where units of work run: in this process, in worker processes on this machine, or on a Ray cluster.
 
 Training, pulling and embedding hand their work to an ``Executor`` as pure functions of
 picklable arguments (``zoo_rank.jobs``); what comes back is written to the registry by the
@@ -11,24 +11,50 @@ calling process alone, so the registry stays single-writer whatever runs the wor
 
 from __future__ import annotations
 
+import os
+
 from .base import Executor, Resources, unwrap
 from .inprocess import InProcessExecutor
 
-EXECUTORS = ("inprocess", "ray")
+EXECUTORS = ("auto", "inprocess", "processes", "ray")
+PROCESSES_FROM = 32  # checkpoints to embed before "auto" starts worker processes (~1 s to spawn them)
 
-__all__ = ["EXECUTORS", "Executor", "InProcessExecutor", "Resources", "get_executor", "unwrap"]
+__all__ = ["EXECUTORS", "Executor", "InProcessExecutor", "Resources", "get_executor", "ingest_executor", "unwrap"]
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def ingest_executor(jobs: int) -> Executor:
+    """What "auto" means for reading and embedding ``jobs`` checkpoints: worker processes, one per
+    core, when there are enough of them to pay for starting the workers; else this process."""
+    from .processes import ProcessExecutor
+
+    cpus = available_cpus()
+    return ProcessExecutor(cpus) if jobs >= PROCESSES_FROM and cpus > 1 else InProcessExecutor()
 
 
 def get_executor(name: str = "inprocess", *, address: str | None = None, num_cpus: int | None = None,
-                 workers: int = 1) -> Executor:
-    """The executor called ``name``; ``address`` (Ray only): a running cluster, ``auto`` for the
-    one this machine belongs to, or None to start a private local one."""
+                 workers: int = 1) -> Executor | None:
+    """The executor called ``name`` (None for "auto": each command then picks by the size of its
+    work); ``address`` (Ray only): a running cluster, ``auto`` for the one this machine belongs
+    to, or None to start a private local one."""
     from ..errors import ZooRankError
 
+    if name in ("auto", "inprocess", "processes") and address:
+        raise ZooRankError("--ray-address needs --executor ray")
+    if name == "auto":
+        return None  # the caller decides by the size of the work (``ingest_executor``)
     if name == "inprocess":
-        if address:
-            raise ZooRankError("--ray-address needs --executor ray")
         return InProcessExecutor(workers=workers)
+    if name == "processes":
+        from .processes import ProcessExecutor
+
+        return ProcessExecutor(num_cpus or available_cpus())
     if name == "ray":
         from .ray_executor import RayExecutor
 

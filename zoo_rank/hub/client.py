@@ -54,19 +54,23 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _root(exc: BaseException) -> BaseException:
-    """The cause huggingface_hub wrapped in LocalEntryNotFoundError ("not in cache either")."""
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    """The cause behind urllib's URLError wrapper (a refused connection, a timeout, a DNS failure)."""
+    import urllib.error
 
-    while isinstance(exc, LocalEntryNotFoundError) and exc.__cause__ is not None:
-        exc = exc.__cause__
+    if isinstance(exc, urllib.error.URLError) and isinstance(getattr(exc, "reason", None), BaseException):
+        return exc.reason
     return exc
 
 
 def offline_mode() -> bool:
-    """huggingface_hub's own offline switch (``HF_HUB_OFFLINE``, read by it at import)."""
-    from huggingface_hub import constants
-
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+    """huggingface_hub's own offline switch (``HF_HUB_OFFLINE``), read now rather than at import."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        constants = None
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False)) if constants is not None else value.upper() in (
+        "1", "ON", "YES", "TRUE")
 
 
 def require_online(what: str) -> None:
@@ -75,40 +79,51 @@ def require_online(what: str) -> None:
                        hint="unset HF_HUB_OFFLINE, or use `zoo-rank refresh --offline` to work from the cache")
 
 
+# connection problems, timeouts and bodies cut short, by class name (stdlib and the libraries alike)
+_TRANSIENT = {"ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "ConnectionAbortedError",
+              "BrokenPipeError", "RemoteDisconnected", "Timeout", "TimeoutException", "ReadTimeout", "ConnectTimeout",
+              "ChunkedEncodingError", "ProtocolError", "RemoteProtocolError", "ReadError", "NetworkError",
+              "IncompleteRead", "IncompleteBody", "TimeoutError", "timeout"}
+
+
 def _transient(exc: BaseException) -> bool:
-    if type(exc).__name__ == "OfflineModeIsEnabled":
-        return False
     if _status(exc) in _RETRY_STATUS:
         return True
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    # requests/httpx/urllib3 connection problems, timeouts, bodies cut short ("Consistency check failed")
-    transient = {"ConnectionError", "Timeout", "TimeoutException", "ReadTimeout", "ConnectTimeout",
-                 "ChunkedEncodingError", "ProtocolError", "RemoteProtocolError", "ReadError", "NetworkError",
-                 "IncompleteRead", "TimeoutError"}
-    return bool(names & transient) or "Consistency check failed" in str(exc)
+    return bool({cls.__name__ for cls in type(exc).__mro__} & _TRANSIENT)
 
 
 def _first_line(exc: BaseException, limit: int) -> str:
     return str(exc).splitlines()[0][:limit] if str(exc) else ""
 
 
+def _describe(exc: BaseException) -> str:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"TimeoutError", "timeout", "Timeout", "TimeoutException", "ReadTimeout", "ConnectTimeout"}:
+        return "Timeout (no answer within the --timeout)"
+    if "ConnectionRefusedError" in names:
+        return "ConnectionRefused (nothing listens at the endpoint)"
+    if names & {"IncompleteRead", "IncompleteBody"}:
+        return "IncompleteBody (the connection closed before the whole file arrived)"
+    return f"{type(exc).__name__} ({_first_line(exc, 160) or 'no detail'})"
+
+
 def classify(repo_id: str, exc: BaseException, what: str, attempts: int | None = None) -> HubError:
     """A one-line ``HubError`` for a failure of ``what`` (e.g. "listing files") on ``repo_id``;
     a transient failure says after how many ``attempts`` it was given up."""
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    import socket
 
     exc = _root(exc)
     status = _status(exc)
-    if isinstance(exc, GatedRepoError):
+    code = getattr(exc, "code", "") if status is not None else ""
+    if code == "GatedRepo":
         return HubError(repo_id, "is gated",
                         hint="accept its conditions on the hub page, then log in (`hf auth login` or HF_TOKEN)")
-    if isinstance(exc, RepositoryNotFoundError):
+    if code == "RepoNotFound" or (status == 404 and not code and "/api/models/" in str(getattr(exc, "url", ""))):
         return HubError(repo_id, "was not found on the hub (or is private)",
                         hint="check the repo id; for a private repo, log in (`hf auth login` or HF_TOKEN)")
-    if isinstance(exc, RevisionNotFoundError):
+    if code == "RevisionNotFound":
         return HubError(repo_id, "has no such revision", hint="pass a branch, tag or commit that exists")
-    if isinstance(exc, EntryNotFoundError):
+    if code == "EntryNotFound":
         return HubError(repo_id, f"{what}: a file it lists is missing on the server",
                         hint="the repo may have changed; pull it again")
     if status in (401, 403):
@@ -118,8 +133,12 @@ def classify(repo_id: str, exc: BaseException, what: str, attempts: int | None =
     if status is not None:
         return HubError(repo_id, f"{what}: the hub answered HTTP {status}{after}",
                         hint="try again later; `zoo-rank refresh --offline` works from the cache meanwhile")
+    if isinstance(exc, socket.gaierror):
+        return HubError(repo_id, f"{what}: cannot resolve the hub's host name (no network?)",
+                        hint="check the connection; offline, set HF_HUB_OFFLINE=1 and use `zoo-rank refresh "
+                             "--offline`")
     if _transient(exc):
-        return HubError(repo_id, f"{what}: {type(exc).__name__} ({_first_line(exc, 160) or 'no detail'}){after}",
+        return HubError(repo_id, f"{what}: {_describe(exc)}{after}",
                         hint="check the connection (HF_ENDPOINT, proxies) and try again; an interrupted download resumes")
     return HubError(repo_id, f"{what}: {type(exc).__name__}: {_first_line(exc, 200)}")
 

@@ -10,7 +10,6 @@ is stored in the registry so that later, offline, it is still known.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 from .client import RetryPolicy, hub_endpoint, require_online, with_retries
 from .files import RepoFile
@@ -43,21 +42,15 @@ class HubModel:
         return asdict(self)
 
     @classmethod
-    def from_info(cls, info) -> "HubModel":
-        """From a ``huggingface_hub.ModelInfo`` (any of its optional fields may be missing)."""
-        tags = list(getattr(info, "tags", None) or [])
-        card = getattr(info, "card_data", None) or getattr(info, "cardData", None) or {}
-        card = card.to_dict() if hasattr(card, "to_dict") else dict(card)
+    def from_json(cls, info: dict) -> "HubModel":
+        """From the hub's JSON model document (``/api/models`` and ``/api/models/<id>``)."""
+        card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+        tags = [t for t in info.get("tags") or [] if isinstance(t, str)]
         return cls.from_tags(
-            info.id, tags, card,
-            sha=getattr(info, "sha", None),
-            library=getattr(info, "library_name", None),
-            pipeline_tag=getattr(info, "pipeline_tag", None),
-            downloads=getattr(info, "downloads", None),
-            likes=getattr(info, "likes", None),
-            last_modified=_iso(getattr(info, "last_modified", None) or getattr(info, "lastModified", None)),
-            gated=getattr(info, "gated", None),
-            private=getattr(info, "private", None),
+            str(info.get("id") or info.get("modelId")), tags, card,
+            sha=info.get("sha"), library=info.get("library_name"), pipeline_tag=info.get("pipeline_tag"),
+            downloads=info.get("downloads"), likes=info.get("likes"), last_modified=info.get("lastModified"),
+            gated=info.get("gated"), private=info.get("private"),
         )
 
     @classmethod
@@ -83,12 +76,6 @@ class HubModel:
         )
 
 
-def _iso(value) -> str | None:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value) if value else None
-
-
 def search(
     *,
     base_model: str | None = None,
@@ -100,30 +87,42 @@ def search(
     policy: RetryPolicy = RetryPolicy(),
 ) -> list[HubModel]:
     """Adapter repos on the hub, most downloaded first (see the module docstring)."""
-    from huggingface_hub import HfApi
+    from .http import HubHTTP
 
     require_online(base_model or "hub search")
     libraries = [LIBRARIES[library]] if library else ["peft", "adapter-transformers"]
-    api = HfApi(endpoint=hub_endpoint(endpoint), token=token)
+    client = HubHTTP(hub_endpoint(endpoint), token, policy.timeout)
     found: dict[str, HubModel] = {}
     for lib in libraries:
-        filters = [lib] + ([f"base_model:adapter:{base_model}"] if base_model else [])
-
-        def listing(filters=filters):
-            return list(api.list_models(filter=filters, search=query, sort="downloads", direction=-1, limit=limit,
-                                        expand=_EXPAND))
-
-        for info in with_retries(base_model or lib, "listing adapters", listing, policy):
-            found.setdefault(info.id, HubModel.from_info(info))
+        params = [("filter", f) for f in [lib] + ([f"base_model:adapter:{base_model}"] if base_model else [])]
+        params += [("search", query)] if query else []
+        params += [("sort", "downloads"), ("direction", "-1"), ("limit", str(limit or 1000))]
+        params += [("expand", field) for field in _EXPAND]
+        for info in with_retries(base_model or lib, "listing adapters", lambda: _listing(client, params, limit),
+                                 policy):
+            model = HubModel.from_json(info)
+            found.setdefault(model.repo_id, model)
     ranked = sorted(found.values(), key=lambda m: (-(m.downloads or 0), m.repo_id))
     return ranked[:limit] if limit else ranked
 
 
-def repo_listing(info) -> list[RepoFile]:
-    """A ``ModelInfo``'s files (fetched with ``files_metadata=True``) as ``RepoFile``s."""
+def _listing(client, params: list[tuple[str, str]], limit: int | None) -> list[dict]:
+    """Every page of a model listing, up to ``limit`` models."""
+    page, following = client.json("/api/models", params)
+    models = list(page) if isinstance(page, list) else []
+    while following and (limit is None or len(models) < limit):
+        path = following.split(client.endpoint.rstrip("/"), 1)[-1]
+        page, following = client.json(path)
+        models += list(page) if isinstance(page, list) else []
+    return [m for m in models if isinstance(m, dict) and isinstance(m.get("id") or m.get("modelId"), str)]
+
+
+def repo_listing(info: dict) -> list[RepoFile]:
+    """A model document's files (fetched with ``blobs=true``) as ``RepoFile``s."""
     files = []
-    for sibling in getattr(info, "siblings", None) or []:
-        lfs = getattr(sibling, "lfs", None)
-        sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
-        files.append(RepoFile(sibling.rfilename, getattr(sibling, "size", None), getattr(sibling, "blob_id", None), sha))
+    for sibling in info.get("siblings") or []:
+        if not isinstance(sibling, dict) or not isinstance(sibling.get("rfilename"), str):
+            continue
+        lfs = sibling.get("lfs") if isinstance(sibling.get("lfs"), dict) else {}
+        files.append(RepoFile(sibling["rfilename"], sibling.get("size"), sibling.get("blobId"), lfs.get("sha256")))
     return files

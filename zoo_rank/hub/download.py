@@ -1,17 +1,18 @@
 """Fetching a repo's adapter files into the standard Hugging Face cache, pinned and verified.
 
 Each repo is resolved once to the commit sha the hub reports, and every file is fetched at
-that sha with ``hf_hub_download`` — so files land where peft, transformers and adapters
-look for them (``$HF_HUB_CACHE``), an interrupted download resumes from its ``.incomplete``
-blob, and a file already cached at that commit costs no request at all. Every file is then
-checked against the hash the listing gave (sha256 for LFS files, the git blob sha1
-otherwise); a mismatch (a corrupted cache or a body that is not what the hub promised)
-deletes the cached copy, fetches once more, and fails loudly if it still does not match.
+that sha (``http.HubHTTP``) into the cache layout huggingface_hub keeps — so files land where
+peft, transformers and adapters look for them (``$HF_HUB_CACHE``), an interrupted download
+resumes from its ``.incomplete`` blob, and a file already cached costs no request at all.
+Every file is checked against the hash the listing gave (sha256 for LFS files, the git blob
+sha1 otherwise) before it is renamed into the cache; bytes that do not match are deleted,
+fetched once more, and refused loudly if they still do not match — so a bad download never
+poisons the cache for the next pull.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -19,7 +20,7 @@ from typing import Callable
 from .client import RetryPolicy, hub_cache_dir, hub_endpoint, require_online, with_retries
 from .discovery import HubModel, repo_listing
 from .files import AdapterFiles, RepoFile, select_adapter_files
-from .ids import HubError, is_commit, validate_repo_id, validate_revision
+from .ids import HubError, is_commit, validate_filename, validate_repo_id, validate_revision
 
 
 @dataclass
@@ -30,6 +31,7 @@ class ResolvedRepo:
     sha: str
     model: HubModel
     files: AdapterFiles
+    revision: str | None = None  # the branch or tag asked for, written to refs/ when fetched
 
     @property
     def size(self) -> int:
@@ -53,72 +55,77 @@ class Snapshot:
 def resolve(repo_id: str, revision: str | None = None, *, endpoint: str | None = None,
             token: str | bool | None = None, policy: RetryPolicy = RetryPolicy()) -> ResolvedRepo:
     """Ask the hub which commit ``revision`` is and which adapter files it holds."""
-    from huggingface_hub import HfApi
+    from urllib.parse import quote
+
+    from .http import HubHTTP
 
     validate_repo_id(repo_id)
     validate_revision(repo_id, revision)
     require_online(repo_id)
-    api = HfApi(endpoint=hub_endpoint(endpoint), token=token)
-    info = with_retries(repo_id, "reading the repo listing",
-                        lambda: api.model_info(repo_id, revision=revision, files_metadata=True,
-                                               timeout=policy.timeout), policy)
-    if not is_commit(getattr(info, "sha", None)):
+    client = HubHTTP(hub_endpoint(endpoint), token, policy.timeout)
+    path = f"/api/models/{repo_id}" + (f"/revision/{quote(revision, safe='')}" if revision else "")
+    info, _ = with_retries(repo_id, "reading the repo listing", lambda: client.json(path, [("blobs", "true")]), policy)
+    if not isinstance(info, dict) or not is_commit(info.get("sha")):
         raise HubError(repo_id, f"the hub reported no commit sha for revision {revision or 'main'}",
                        hint="check HF_ENDPOINT points at a Hugging Face hub")
-    return ResolvedRepo(repo_id, info.sha, HubModel.from_info(info), select_adapter_files(repo_id, repo_listing(info)))
+    resolved = ResolvedRepo(repo_id, info["sha"], HubModel.from_json(info),
+                            select_adapter_files(repo_id, repo_listing(info)))
+    resolved.revision = revision
+    return resolved
 
 
-def git_blob_sha1(path: Path) -> str:
-    data = path.read_bytes()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _matches(path: Path, expected: RepoFile) -> bool:
+def _etag(expected: RepoFile) -> tuple[str, str]:
+    """(the blob's name in the cache, the hash it is checked with): sha256 for LFS files, else the git blob sha1."""
     if expected.sha256:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest() == expected.sha256
+        return expected.sha256, "sha256"
     if expected.blob_id:
-        return git_blob_sha1(path) == expected.blob_id
-    return expected.size is None or path.stat().st_size == expected.size
-
-
-def _evict(path: Path) -> None:
-    """Remove a cached file and the blob it links to, so the next fetch starts clean."""
-    blob = path.resolve() if path.is_symlink() else None
-    path.unlink(missing_ok=True)
-    if blob is not None:
-        blob.unlink(missing_ok=True)
+        return expected.blob_id, "gitsha1"
+    raise HubError("?", f"{expected.path}: the listing gives no hash for it",
+                   hint="a hub lists a sha256 or a git blob id for every file; check HF_ENDPOINT")
 
 
 def fetch(resolved: ResolvedRepo, *, endpoint: str | None = None, cache_dir: str | Path | None = None,
           token: str | bool | None = None, policy: RetryPolicy = RetryPolicy(),
           on_file: Callable[[RepoFile], None] | None = None) -> Snapshot:
-    """Download (or find in the cache) every adapter file of ``resolved``, verified."""
-    from huggingface_hub import hf_hub_download
+    """Download (or find in the cache) every adapter file of ``resolved``, verified.
+
+    A file is fetched into ``blobs/<etag>.incomplete`` (resumed from there after a cut, a
+    timeout or a Ctrl-C), hashed, and only then renamed into ``blobs/``; bytes that do not
+    match the listed hash are deleted and fetched once more from scratch, then refused.
+    """
+    from urllib.parse import quote
+
+    from .http import HubHTTP, blob_lock, file_digest, link_snapshot, repo_folder, write_ref
 
     cache = hub_cache_dir(cache_dir)
     repo_id, sha = resolved.repo_id, resolved.sha
-    folder: Path | None = None
+    client = HubHTTP(hub_endpoint(endpoint), token, policy.timeout)
+    blobs = repo_folder(cache, repo_id) / "blobs"
     for expected in resolved.files.files:
-        def download(force: bool = False, name: str = expected.path) -> Path:
-            return Path(hf_hub_download(repo_id, name, revision=sha, cache_dir=cache, endpoint=hub_endpoint(endpoint),
-                                        token=token, etag_timeout=policy.timeout, force_download=force))
-
-        path = with_retries(repo_id, f"downloading {expected.path}", download, policy)
-        if not _matches(path, expected):
-            _evict(path)
-            path = with_retries(repo_id, f"downloading {expected.path}", lambda: download(True), policy)
-            if not _matches(path, expected):
-                _evict(path)
-                raise HubError(repo_id, f"{expected.path} does not match the hash the hub lists for it",
-                               hint="the server sent different bytes than it announced; try again later")
-        folder = Path(str(path)[: -len(expected.path) - 1])
+        etag, algorithm = _etag(expected)
+        validate_filename(repo_id, etag)
+        blob = blobs / etag
+        url = f"/{repo_id}/resolve/{sha}/{quote(expected.path)}"
+        with blob_lock(cache, repo_id, etag):
+            if not (blob.is_file() and file_digest(blob, algorithm) == etag):
+                blobs.mkdir(parents=True, exist_ok=True)
+                partial = blob.with_name(etag + ".incomplete")
+                for attempt in ("resume", "fresh"):
+                    with_retries(repo_id, f"downloading {expected.path}",
+                                 lambda: client.download(url, partial, expected.size), policy)
+                    if file_digest(partial, algorithm) == etag:
+                        os.replace(partial, blob)
+                        break
+                    partial.unlink()  # wrong bytes: never kept, never resumed from
+                else:
+                    raise HubError(repo_id, f"{expected.path} does not match the hash the hub lists for it",
+                                   hint="the server sent different bytes than it announced; try again later")
+            link_snapshot(cache, repo_id, sha, expected.path, blob)
         if on_file:
             on_file(expected)
-    assert folder is not None
+    if resolved.revision and resolved.revision != sha:
+        write_ref(cache, repo_id, resolved.revision, sha)
+    folder = repo_folder(cache, repo_id) / "snapshots" / sha
     return Snapshot(repo_id, sha, folder, sorted(resolved.files.checkpoints), resolved.model)
 
 

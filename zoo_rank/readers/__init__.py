@@ -40,8 +40,25 @@ def _as_directory(path: Path) -> Path:
 
 
 def read_checkpoint(path: str | Path) -> AdapterWeights:
-    """Read one checkpoint folder (or a file inside it) into ``AdapterWeights``."""
+    """Read one checkpoint folder (or a file inside it) into ``AdapterWeights``.
+
+    Any failure is this checkpoint's one-line ``CheckpointError``: a malformed file from the
+    wild (a 0-d tensor, a string where a number belongs, a header nested 200,000 deep) must
+    not become a traceback, nor stop a batch whose other checkpoints are fine.
+    """
     directory = _as_directory(Path(path))
+    try:
+        return _read(directory)
+    except CheckpointError:
+        raise
+    except (MemoryError, RecursionError, ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError,
+            OSError, UnicodeError, AssertionError, RuntimeError) as exc:
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "no detail"
+        raise CheckpointError(directory, f"is malformed and cannot be read ({type(exc).__name__}: {detail})",
+                              hint="re-save it with its library, or leave it out (--keep-going skips it)") from exc
+
+
+def _read(directory: Path) -> AdapterWeights:
     if (directory / "adapter_config.json").is_file():
         config = read_json(directory / "adapter_config.json")
         if is_peft_config(config):

@@ -94,7 +94,9 @@ def load_for_classification(base: BaseModel, num_labels: int, regression: bool):
 
     kwargs = dict(local_files_only=base.local, trust_remote_code=False)
     verbosity = transformers.logging.get_verbosity()
+    bars = transformers.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()  # "newly initialized: classifier" is expected
+    transformers.logging.disable_progress_bar()  # transformers 5's "Loading weights" bar, for a small model
     try:
         tokenizer = AutoTokenizer.from_pretrained(base.location, **kwargs)
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -106,6 +108,8 @@ def load_for_classification(base: BaseModel, num_labels: int, regression: bool):
                             hint="check the folder or hub id; offline, a hub model must already be in the HF cache") from exc
     finally:
         transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.logging.enable_progress_bar()
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise TrainingError(f"{base.location}: the tokenizer has no padding token")

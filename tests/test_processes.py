@@ -1,0 +1,46 @@
+"""Worker processes for ingest: the same registry as in-process, in the same order, faster on many cores."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from zoo_rank import Registry, add
+from zoo_rank.executors import PROCESSES_FROM, InProcessExecutor, get_executor, ingest_executor
+from zoo_rank.executors.processes import ProcessExecutor
+
+
+def _contents(home) -> list:
+    with sqlite3.connect(home / "registry.db") as db:
+        return db.execute("SELECT e.name, e.content_sha256, v.space_id, v.vector FROM entries e "
+                          "JOIN vectors v ON v.entry_id = e.id ORDER BY e.id, v.space_id").fetchall()
+
+
+def test_worker_processes_register_what_one_process_does_in_the_same_order(tmp_path):
+    from factories import bitfit_checkpoint
+
+    folders = [bitfit_checkpoint(tmp_path / "zoo" / f"b{i:02d}", seed=i) for i in range(PROCESSES_FROM + 2)]
+    folders = [tmp_path / "zoo" / f"b{i:02d}" for i in range(len(folders))]
+    broken = tmp_path / "zoo" / "b05" / "bitfit_model.safetensors"
+    homes = {}
+    for name, executor in (("inprocess", InProcessExecutor()), ("processes", ProcessExecutor(2))):
+        homes[name] = tmp_path / name
+        result = add([tmp_path / "zoo"], registry=Registry(homes[name]), executor=executor)
+        assert len(result.added) == len(folders)
+    assert _contents(homes["inprocess"]) == _contents(homes["processes"])
+    # a bad checkpoint in a worker is the same one-line error, and nothing is written
+    broken.write_bytes(b"not a safetensors file")
+    before = _contents(homes["processes"])
+    fresh = tmp_path / "fresh"
+    try:
+        add([tmp_path / "zoo"], registry=Registry(fresh), executor=ProcessExecutor(2))
+    except Exception as exc:  # noqa: BLE001 - its type and text are the assertion
+        assert type(exc).__name__ == "CheckpointError" and "b05" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("the broken checkpoint was accepted")
+    assert not (fresh / "registry.db").exists() or _contents(fresh) == []
+    assert _contents(homes["processes"]) == before
+
+
+def test_auto_uses_processes_only_for_enough_work():
+    assert isinstance(ingest_executor(1), InProcessExecutor)
+    assert get_executor("auto") is None and isinstance(get_executor("processes"), ProcessExecutor)

@@ -1,0 +1,81 @@
+"""Worker processes on this machine: reading and embedding many checkpoints on every core.
+
+Embedding is numpy work under the GIL, so threads do not help; processes do, provided each
+runs one BLAS thread (two processes that each start a BLAS thread per core thrash two cores:
+measured 50 adapters/s instead of 110). Workers are spawned, not forked (a fork after torch
+or a BLAS pool has started threads can deadlock), with the BLAS thread counts pinned in
+their environment before numpy loads. Only the calling process writes the registry.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+from .base import Resources
+
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS")
+
+
+@contextmanager
+def _pinned_environment() -> Iterator[None]:
+    """One BLAS thread in every process started meanwhile (spawned children copy the environment)."""
+    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
+    os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class ProcessExecutor:
+    """``workers`` spawned processes; results are yielded as they finish, with their index."""
+
+    name = "processes"
+    local = False
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+
+    def map(self, fn: Callable[..., Any], args: Sequence[tuple], *, resources: Resources = Resources(),
+            local_kwargs: dict | None = None) -> Iterator[tuple[int, Any]]:
+        import multiprocessing
+
+        with _pinned_environment():
+            pool = ProcessPoolExecutor(min(self.workers, max(1, len(args))),
+                                       mp_context=multiprocessing.get_context("spawn"))
+            try:
+                # at most two jobs queued per worker: a Ctrl-C cancels the rest without waiting for them
+                pending: dict[Future, int] = {}
+                upcoming = iter(enumerate(args))
+                for index, item in upcoming:
+                    pending[pool.submit(fn, *item)] = index
+                    if len(pending) >= 2 * self.workers:
+                        break
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = pending.pop(future)
+                        error = future.exception()
+                        yield index, error if error is not None else future.result()
+                        following = next(upcoming, None)
+                        if following is not None:
+                            pending[pool.submit(fn, *following[1])] = following[0]
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "ProcessExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
