@@ -360,6 +360,15 @@ def test_transfer_over_task_folders_scores_each_task_by_its_metric_and_refuses_c
         assert (run.metric, set(run.metrics)) == expected and run.score == run.metrics[run.metric]
         assert run.provenance["tasks_dir"] == str(root) and set(run.provenance["data"]) == {"cola", "stsb", "para"}
     assert config_from_results(out).tasks_dir == str(root)
+    # predictions on task folders: DataSize from the official sizes in SOURCE.json, TuPaTE trains its own sources
+    (root / "cola" / "SOURCE.json").write_text(json.dumps({"official_sizes": {"train": 8551}}))
+    predictions = tmp_path / "predictions.json"
+    done = _invoke("bench", "predict", "--gains", str(out), "--out", str(predictions), "--work", str(tmp_path / "work"),
+                   "--methods", "random,datasize,tupate")
+    assert done.exit_code == 0, done.output
+    made, _ = load_predictions(predictions)
+    assert made["DataSize (full split)"].details["sizes"] == {"cola": 8551, "stsb": 30, "para": 30}
+    assert set(made["TuPaTE bitfit (invariant)"].scores["cola"]) == {"stsb", "para"}
     with (root / "cola" / "train.jsonl").open("a") as f:  # the data changes under the results
         f.write(json.dumps({"text": "one more", "label": "pos"}) + "\n")
     before = out.read_bytes()

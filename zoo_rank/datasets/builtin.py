@@ -250,3 +250,6 @@ class BuiltinTasks:
 
     def digest(self, name: str) -> str | None:
         return None  # pinned by the asset's sha256
+
+    def train_size(self, name: str) -> int:
+        return len(self.load(name, "train"))

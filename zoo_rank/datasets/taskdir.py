@@ -163,6 +163,11 @@ class TaskCollection:
     def digest(self, name: str) -> str:
         return self[name].digest()
 
+    def train_size(self, name: str) -> int:
+        """The task's official training-set size (SOURCE.json ``official_sizes.train``), else the train file's."""
+        official = (self[name].info.get("official_sizes") or {}).get("train")
+        return int(official) if isinstance(official, (int, float)) and official > 0 else len(self.load(name, "train"))
+
 
 def _read(path: Path, name: str, task_type: str | None, train: Dataset | None = None) -> Dataset:
     """One split; ``train`` given: the validation split, whose labels must be the train split's."""

@@ -34,6 +34,8 @@ class GainMatrix:
     seeds: list[int]
     provenance: dict = field(default_factory=dict)
     per_seed: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
+    commits: dict[str, int] = field(default_factory=dict)  # git commit → runs made at it, first seen first
+    test_sizes: dict[str, int] = field(default_factory=dict)  # target → test examples its runs scored on
 
     def gains(self, target: str) -> dict[str, float]:
         """Mean gain of every source for ``target``."""
@@ -80,7 +82,12 @@ def gain_matrix(runs: list[Run], path: str | Path = "results") -> GainMatrix:
         values = [v for (seed, t), v in baselines.items() if t == target]
         base[target] = (_mean(values), _std(values))
     provenance = runs[-1].provenance
-    return GainMatrix(tasks, cells, base, metric, sorted({r.seed for r in runs}), provenance, per_seed)
+    commits: dict[str, int] = {}
+    for run in runs:
+        commit = str(run.provenance.get("git_commit"))
+        commits[commit] = commits.get(commit, 0) + 1
+    sizes = {run.target: run.test_examples for run in runs}
+    return GainMatrix(tasks, cells, base, metric, sorted({r.seed for r in runs}), provenance, per_seed, commits, sizes)
 
 
 def load_gains(path: str | Path) -> GainMatrix:

@@ -149,9 +149,10 @@ def _random(config, work, device, home, say) -> list[Prediction]:
 
 
 def _datasize(config, work, device, home, say) -> list[Prediction]:
-    from ..datasets import load_builtin
+    from ..datasets import task_source
 
-    full = {t: len(load_builtin(t, "train", home=home)) for t in config.tasks}
+    tasks = task_source(config.tasks_dir, home)
+    full = {t: tasks.train_size(t) for t in config.tasks}  # task folders: the official size where recorded
     used = {t: min(n, config.source_examples or n) for t, n in full.items()}
     return [
         Prediction("DataSize", "baseline", {t: {s: float(used[s]) for s in config.tasks if s != t} for t in config.tasks},
@@ -326,7 +327,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
     sources = {}
-    if mode == "early":
+    own_sources = mode != "early" or config.tasks_dir is not None  # task folders have no shipped embeddings
+    if not own_sources:
         for entry in registry.entries():
             method = entry.name.rsplit("/", 1)[-1]
             if entry.source.startswith("builtin:") and method in TUPATE_METHODS:
@@ -345,14 +347,14 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
         return on_step
 
     for task in config.tasks:
-        if mode != "early":
+        if own_sources:
             for outcome in train(task, methods=TUPATE_METHODS, registry=registry, split="train",
                                  name=f"source{suffix}-{task}/{{method}}", config=settings(config.source_examples),
-                                 progress=announce("source")):
+                                 progress=announce("source"), tasks_dir=config.tasks_dir):
                 sources[(outcome.entry.name.rsplit("/", 1)[-1], task)] = outcome.entry
         trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train",
                         name=f"limited{suffix}-{task}/{{method}}", config=settings(config.target_examples),
-                        progress=announce("target"))
+                        progress=announce("target"), tasks_dir=config.tasks_dir)
         for outcome in trained:
             method = outcome.entry.name.rsplit("/", 1)[-1]
             seconds[method].append(outcome.entry.metadata["training"]["seconds"])

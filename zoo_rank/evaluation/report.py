@@ -37,6 +37,27 @@ def _commits(predictions: dict[str, Prediction], provenance: dict) -> str:
     return "; ".join(f"commit `{c}` ({', '.join(sorted(g))})" for c, g in by_commit.items())
 
 
+def _run_commits(gains: GainMatrix) -> str:
+    """Every commit the transfer runs were made at (a long run spans several), with its count."""
+    return ", ".join(f"`{commit}` ({count} runs)" for commit, count in gains.commits.items()) or "an unknown commit"
+
+
+def _test_sizes(gains: GainMatrix, tasks: list[str]) -> str:
+    sizes = {t: gains.test_sizes[t] for t in tasks if t in gains.test_sizes}
+    full = max(sizes.values(), default=0)
+    fewer = [f"{t} {n}" for t, n in sorted(sizes.items()) if n < full]
+    return f"{full} for every task" if not fewer else f"{full}; fewer where the test split is smaller: {', '.join(fewer)}"
+
+
+def _metrics(gains: GainMatrix, tasks: list[str]) -> str:
+    by_metric: dict[str, list[str]] = {}
+    for t in tasks:
+        by_metric.setdefault(gains.metric.get(t, "?"), []).append(t)
+    names = {"accuracy": "accuracy", "pearson": "Pearson r", "mcc": "Matthews correlation", "f1": "F1",
+             "spearman": "Spearman"}
+    return "; ".join(f"{names.get(m, m)}: {', '.join(ts)}" for m, ts in sorted(by_metric.items()))
+
+
 def table_markdown(evaluation: Evaluation) -> str:
     ks = evaluation.ks
     head = ("| method | ρ ↓ | NDCG (score) ↑ | NDCG (N − rank) ↑ | " + " | ".join(f"Regret@{k} ↓" for k in ks)
@@ -73,6 +94,60 @@ def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Predic
     early_rho, best_rho = (sum(r.rho for r in side) / len(pairs) for side in zip(*[(e, b) for _, e, b in pairs]))
     lines.append(f"\nMean ρ over these {len(pairs)} variants: early {_fmt(early_rho)}, best {_fmt(best_rho)}; "
                  f"best checkpoints rank better in {better}, worse in {worse}, equal in {len(pairs) - better - worse}.")
+    return "\n".join(lines)
+
+
+def significance_markdown(evaluation: Evaluation, gains: GainMatrix, references: tuple[str, ...] = ("TaskEmb", "Random")
+                          ) -> str:
+    """Every method's mean ρ and NDCG with a 95% bootstrap interval over targets, and paired
+    bootstrap differences against the reference methods, each called significant or not."""
+    from .significance import bootstrap_mean, paired_bootstrap
+
+    rows = {r.method: r for r in evaluation.rows}
+    refs = [m for m in references if m in rows]
+    head = "| method | ρ [95% CI] | NDCG (score) [95% CI] | " + " | ".join(f"ρ − {m} [95% CI]" for m in refs) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(refs)]
+
+    def per(row, key):
+        return {t: v[key] for t, v in row.per_target.items()}
+
+    for family in ("baseline", "tupate"):
+        for row in sorted((r for r in evaluation.rows if r.family == family), key=lambda r: r.method):
+            cells = [str(bootstrap_mean(list(per(row, "rho").values()))),
+                     str(bootstrap_mean([v * 100 for v in per(row, "ndcg_score").values()]))]
+            for ref in refs:
+                if ref == row.method:
+                    cells.append("·")
+                    continue
+                c = paired_bootstrap(per(row, "rho"), per(rows[ref], "rho"))
+                cells.append(f"{c.difference} {'**significant**' if c.significant else 'not significant'}")
+            lines.append(f"| {row.method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def separability_markdown(gains: GainMatrix, targets: list[str], tasks: list[str]) -> str:
+    """Per target: is the best source's gain distinguishable from the runner-up's, over seeds (paired t)?"""
+    from .significance import paired_t, split_half
+
+    lines = ["| target | best source | runner-up | gains (mean) | paired t | p | separable at 5%? |",
+             "|---|---|---|---|---|---|---|"]
+    separable = 0
+    for target in targets:
+        ranked = sorted((s for s in tasks if s != target), key=lambda s: -gains.cells[(s, target)].mean)
+        best, second = ranked[0], ranked[1]
+        seeds = sorted(set(gains.per_seed[(best, target)]) & set(gains.per_seed[(second, target)]))
+        t, p = paired_t([gains.per_seed[(best, target)][k] for k in seeds],
+                        [gains.per_seed[(second, target)][k] for k in seeds])
+        ok = p == p and p < 0.05
+        separable += ok
+        lines.append(f"| {target} | {best} | {second} | {gains.cells[(best, target)].mean:+.1f} vs "
+                     f"{gains.cells[(second, target)].mean:+.1f} | {_fmt(t)} | {_fmt(p, 3)} | "
+                     f"{'yes' if ok else 'no'} |")
+    reliability = split_half({c: v for c, v in gains.per_seed.items() if c[1] in targets and c[0] in tasks},
+                             gains.seeds)
+    lines.append(f"\nThe best source is separable from the runner-up on {separable} of {len(targets)} targets. "
+                 f"Split-half reliability of the gain matrix (seeds split in two, Spearman–Brown corrected, "
+                 f"averaged over splits): **{_fmt(reliability)}**.")
     return "\n".join(lines)
 
 
@@ -166,7 +241,8 @@ with the commands at the end; the analysis section is written by hand and kept o
   lr {settings.get('learning_rate')}, batch {settings.get('batch_size')}, max length {settings.get('max_length')} tokens.
 * Source: {settings.get('source_examples') or 'the whole train split'} training examples, {settings.get('source_epochs')} epochs.
   Target: {settings.get('target_examples')} training examples, {settings.get('target_epochs')} epochs; test score on
-  {settings.get('test_examples')} held-out examples (accuracy, or Pearson r × 100 for the regression tasks).
+  up to {settings.get('test_examples')} held-out examples ({_test_sizes(gains, evaluation.tasks)}), by each
+  task's metric ({_metrics(gains, evaluation.tasks)}; × 100).
 * Gain of source → target = test score after source then target, minus the score of the target
   alone, paired within each seed (same target sample, head initialisation, data order and test
   set). Seeds: {', '.join(map(str, gains.seeds))}.
@@ -175,7 +251,7 @@ with the commands at the end; the analysis section is written by hand and kept o
   the gain matrix lacks them: {dropped}.
 * Machine and versions of the transfer runs: {prov.get('machine')}, device {prov.get('device')}, torch
   {prov.get('torch')}, transformers {prov.get('transformers')}, peft {prov.get('peft')}, Python
-  {prov.get('python')}, zoo-rank {prov.get('zoo_rank')} at commit `{prov.get('git_commit')}`. Predictions:
+  {prov.get('python')}, zoo-rank {prov.get('zoo_rank')}; runs made at {_run_commits(gains)}. Predictions:
   {_commits(predictions, prediction_provenance)}.
 
 ## Table 2 in miniature
@@ -226,6 +302,20 @@ order within a row matters for a ranking).*
   a method within that distance of 1 is as good as rerunning the experiment.
 * With {len(evaluation.targets)} targets, a difference in mean ρ smaller than about one position is
   within what a different choice of targets would change; per-target values are below.
+
+### Which differences are real
+
+Intervals: 95% percentile bootstrap over the {len(evaluation.targets)} targets (10,000 resamples,
+seeded). The columns on the right are paired: each target's ρ of the method minus that of the
+reference, resampled by target; "not significant" where the interval covers 0 (a negative
+difference is better: a lower ρ).
+
+{significance_markdown(evaluation, gains)}
+
+Best source against the runner-up, per target (paired t-test over seeds; with 3 seeds it needs
+a large, consistent difference):
+
+{separability_markdown(gains, evaluation.targets, evaluation.tasks)}
 
 Per-target ρ of selected methods:
 
