@@ -111,7 +111,7 @@ def test_split_is_stable_under_reordering_and_sample_is_stratified(tmp_path):
 
 
 def test_unknown_spec_is_neither_file_nor_task():
-    with pytest.raises(DataError, match="neither a data file nor a built-in task"):
+    with pytest.raises(DataError, match="neither a data file, a task folder nor a built-in task"):
         load_data("no-such-task")
 
 
