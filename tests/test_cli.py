@@ -184,3 +184,27 @@ def test_help_and_ranking_never_import_torch(args, zoo, zoo_home):
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().endswith("NO-TORCH")
+
+
+def test_a_missing_or_unreadable_target_says_what_is_wrong(tmp_path):
+    missing = run("--target", tmp_path / "nowhere.csv")
+    assert missing.exit_code == 1 and "nowhere.csv: not found" in missing.stderr
+    text = tmp_path / "notes.txt"
+    text.write_text("some words\n")
+    unsupported = run("--target", text)
+    assert unsupported.exit_code == 1 and ".txt is not a data file zoo-rank reads" in unsupported.stderr
+    assert "adapter_config" not in unsupported.stderr  # not mistaken for a checkpoint folder
+
+
+def test_show_a_task_lists_its_entries(zoo):
+    run("add", "--task", "sentiment", zoo["bitfit"], zoo["peft-lora"])
+    shown = run("show", "sentiment", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert sorted(e["name"] for e in json.loads(shown.stdout)) == ["bitfit", "peft-lora"]
+    assert run("show", "no-such-task").exit_code == 1
+
+
+def test_refresh_offline_of_an_empty_cache_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    result = run("refresh", "--offline")
+    assert result.exit_code == 0 and f"0 adapters found in {tmp_path / 'empty-cache'}" in result.stderr

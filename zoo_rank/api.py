@@ -296,6 +296,9 @@ class Target:
     exclude: set[int]
 
 
+CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")  # files inside a checkpoint folder
+
+
 def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAULT_EMBEDDER,
                    base_model: str | None = None, training: dict | None = None) -> Target:
     """A registry name, a data file, a checkpoint folder (embedded on the fly), a registered
@@ -315,6 +318,9 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     path = Path(target)
     if path.exists() and is_data_spec(path):
         return _data_target(registry, label, embedder, base_model, training)
+    if path.is_file() and path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        raise RankingError(f"{label}: {path.suffix or 'a file without suffix'} is not a data file zoo-rank reads",
+                           hint="save the data as .csv, .tsv, .jsonl or .json (a text column and a label column)")
     if path.exists():
         weights = read_checkpoint(path)
         emb = embed(weights, embedder, base_model=canonical_base_model(base_model))
@@ -326,6 +332,9 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
         return Target(label, _average_per_space(embeddings), {entry.id for entry in entries})
     if label in TASKS or (tasks_dir is not None and is_data_spec(label, tasks_dir)):
         return _data_target(registry, label, embedder, base_model, training)
+    if path.suffix or "/" in label or "\\" in label:  # it names a file or folder, and there is none
+        raise RankingError(f"{label}: not found",
+                           hint="check the path; registry names and task names work too (`zoo-rank list`)")
     raise RankingError(
         f"{label!r} is not a registry name, a task, a data file or a checkpoint folder",
         hint="run `zoo-rank list` to see what is registered, or pass a .csv/.tsv/.jsonl file or a checkpoint folder",

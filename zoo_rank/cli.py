@@ -267,8 +267,21 @@ def list_entries(ctx, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx, name, as_json):
-    """Show one entry: source, hashes, metadata and spaces."""
-    entry = _registry(ctx).require(name)
+    """Show one entry (source, hashes, metadata, spaces), or list the entries of a task."""
+    registry = _registry(ctx)
+    if registry.get(name) is None and registry.by_task(name):
+        entries = registry.by_task(name)
+        if as_json:
+            _echo_json([e.to_dict() for e in entries])
+            return
+        table = _table(f"task {name}: {len(entries)} entries (`zoo-rank show NAME` shows one)", title_justify="left")
+        for column in ("name", "method", "base model", "source"):
+            table.add_column(column)
+        for e in entries:
+            table.add_row(e.name, e.method, e.base_model, e.source)
+        _console().print(table)
+        return
+    entry = registry.require(name)
     if as_json:
         _echo_json(entry.to_dict())
         return
@@ -628,6 +641,9 @@ def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, tim
                                   workers=workers, policy=_policy(retries, timeout), progress=progress,
                                   executor=runner)
     _report(result, as_json)
+    if not as_json and result.scanned == 0:
+        click.echo(f"0 adapters found in {result.cache} (the Hugging Face cache: HF_HUB_CACHE, else HF_HOME/hub)",
+                   err=True)
 
 
 @cli.command(name="catalog")

@@ -25,7 +25,7 @@ from .catalog import Catalog, load_catalog
 from .embedders import EMBEDDERS, Space
 from .errors import ZooRankError
 from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
-from .hub import HubModel, RetryPolicy, Snapshot, fetch, resolve, snapshot_key
+from .hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
 from .hub import search as _search
 from .hub.cache import scan
 from .jobs import embed_checkpoint
@@ -43,6 +43,8 @@ class SyncResult(AddResult):
     skipped: list[str] = field(default_factory=list)
     reembedded: list[Entry] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    scanned: int | None = None  # refresh: adapter snapshots found in the cache
+    cache: str | None = None  # refresh: the cache folder it scanned
 
 
 def search_hub(*, base_model: str | None = None, library: str | None = None, query: str | None = None,
@@ -277,6 +279,7 @@ def refresh(
             getattr(result, name).extend(getattr(pulled, name))
     result.seconds["pull"] = time.perf_counter() - started
     found = scan(cache_dir)
+    result.scanned, result.cache = len(found.snapshots), str(hub_cache_dir(cache_dir))
     result.warnings += found.skipped
     known = registry.by_source_prefix("hf://")
     # A corrupted or half-deleted cache entry is reported and skipped. The cache may hold thousands
