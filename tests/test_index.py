@@ -63,7 +63,7 @@ def test_index_persists_and_is_rebuilt_when_the_registry_changes(space, monkeypa
     registry, space_, vectors, queries = space
     _ranked(registry, space_, queries[0], "faiss-ivf")
     files = sorted(p.name for p in (registry.home / "indexes").iterdir())
-    assert len(files) == 1 and ".g1.faiss-ivf." in files[0]
+    assert len(files) == 1 and "-1.faiss-ivf." in files[0]  # <instance>-<generation>
 
     def no_build(*args, **kwargs):
         raise AssertionError("a fresh index was rebuilt")
@@ -76,7 +76,7 @@ def test_index_persists_and_is_rebuilt_when_the_registry_changes(space, monkeypa
     names, _ = _ranked(registry, space_, newcomer, "faiss-ivf")
     assert names[0] == "new0"  # found: the stale index was rebuilt
     files = sorted(p.name for p in (registry.home / "indexes").iterdir())
-    assert len(files) == 1 and ".g2.faiss-ivf." in files[0]  # the old generation is gone
+    assert len(files) == 1 and "-2.faiss-ivf." in files[0]  # the old generation is gone
 
 
 def test_a_filtered_shortlist_is_widened_until_enough_candidates_survive(space):

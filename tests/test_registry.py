@@ -86,3 +86,32 @@ def test_ranking_cache_follows_adds_and_removes(zoo, zoo_home, tmp_path):
     stored = {e.name: e for e in registry.entries()}
     assert set(matrix.entry_ids.tolist()) == {stored["b0"].id, stored["b2"].id}
     np.testing.assert_allclose(matrix.mean, np.asarray(matrix.matrix).mean(axis=0), rtol=1e-5, atol=1e-7)
+
+
+def test_a_registry_made_anew_never_ranks_from_the_old_ones_cache(zoo_home, tmp_path):
+    """Deleting registry.db but keeping spaces/ (the natural reaction to a corrupt database) and
+    re-adding in another order restarts the generation counters; the old cache must not be used."""
+    import shutil
+
+    import numpy as np
+
+    from factories import bitfit_checkpoint
+    from zoo_rank import rank
+
+    folders = [tmp_path / f"b{i}" for i in range(4)]
+    for i, folder in enumerate(folders):
+        bitfit_checkpoint(folder, seed=i)
+    add(folders)
+    first = rank("b0", top=None)
+    assert "b0" not in [c.name for c in first.candidates]
+    (zoo_home / "registry.db").unlink()
+    for leftover in zoo_home.glob("registry.db-*"):
+        leftover.unlink()
+    add(list(reversed(folders)))  # new ids: b3 is now entry 1, where b0 was
+    again = rank("b0", top=None)
+    names = [c.name for c in again.candidates]
+    assert "b0" not in names and sorted(names) == ["b1", "b2", "b3"]
+    assert [round(c.score, 5) for c in again.candidates] == [round(c.score, 5) for c in first.candidates]
+    assert all(c.score < 0.999 for c in again.candidates)
+    shutil.rmtree(zoo_home / "spaces", ignore_errors=True)
+    assert np.allclose([c.score for c in rank("b0", top=None).candidates], [c.score for c in again.candidates])

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import random
+import secrets
 import sqlite3
 import tempfile
 import time
@@ -130,6 +131,8 @@ class Registry:
                 raise RegistryError(f"{self.path}: cannot open the registry ({exc})",
                                     hint="check ZOO_RANK_HOME and its permissions") from exc
             self._db = db
+            self._instance = None
+            _ = self.instance  # named before any read transaction needs it (it may have to write it)
             wanted = os.environ.get("ZOO_RANK_VECTOR_DTYPE")
             if wanted:
                 if wanted not in VECTOR_DTYPES:
@@ -310,12 +313,36 @@ class Registry:
         return entry
 
     # -- ranking matrices -------------------------------------------------------------
-    def space_info(self, space_id: str) -> tuple[int, int, int]:
-        """(generation, dimension, number of vectors) of a space."""
+    def space_info(self, space_id: str) -> tuple[str, int, int]:
+        """(generation token, dimension, number of vectors) of a space; see ``generation_token``."""
         row = self.db.execute("SELECT generation, dim, size FROM spaces WHERE id = ?", (space_id,)).fetchone()
         if row is None:
             raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
-        return row
+        return self.generation_token(row[0]), row[1], row[2]
+
+    @property
+    def instance(self) -> str:
+        """A random id this registry database got when it was created (kept in ``meta``).
+
+        Derived files are named after it as well as the space's generation: a registry deleted
+        and made anew restarts its generation counters, and a cache keyed by the counter alone
+        would hand the new registry the old one's vectors (a target found as its own candidate).
+        """
+        if getattr(self, "_instance", None) is None:
+            found = self.get_meta("instance")
+            if found is None:
+                found = secrets.token_hex(8)
+                try:
+                    self.set_meta("instance", found)
+                except sqlite3.Error:  # read-only: the file's identity instead, stable while it exists
+                    st = self.path.stat()
+                    found = f"ro{st.st_ino:x}{st.st_ctime_ns:x}"
+            self._instance = found
+        return self._instance
+
+    def generation_token(self, generation: int) -> str:
+        """What derived files of a space are named after: this registry's instance and the space's generation."""
+        return f"{self.instance}-{generation}"
 
     def space_ids(self, space_id: str) -> np.ndarray:
         rows = self.db.execute("SELECT entry_id FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
@@ -349,7 +376,7 @@ class Registry:
             if row is None:
                 raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
             generation, dim = row
-            stem = self.home / "spaces" / f"{space_stem(space_id)}.g{generation}"
+            stem = self.home / "spaces" / f"{space_stem(space_id)}.g{self.generation_token(generation)}"
             cached = _load_cached(stem)
             if cached is None:
                 count = db.execute("SELECT size FROM spaces WHERE id = ?", (space_id,)).fetchone()[0]

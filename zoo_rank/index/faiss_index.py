@@ -65,7 +65,7 @@ class FaissIndex:
         return ids[0][found], scores[0][found]
 
 
-def index_path(home: Path, space_id: str, generation: int, kind: str, centred: bool) -> Path:
+def index_path(home: Path, space_id: str, generation: str, kind: str, centred: bool) -> Path:
     return home / "indexes" / f"{space_stem(space_id)}.g{generation}.{kind}{'.centred' if centred else ''}.faiss"
 
 
