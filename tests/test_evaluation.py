@@ -369,6 +369,16 @@ def test_transfer_over_task_folders_scores_each_task_by_its_metric_and_refuses_c
     made, _ = load_predictions(predictions)
     assert made["DataSize (full split)"].details["sizes"] == {"cola": 8551, "stsb": 30, "para": 30}
     assert set(made["TuPaTE bitfit (invariant)"].scores["cola"]) == {"stsb", "para"}
+    report = tmp_path / "report.md"
+    done = _invoke("evaluate", "--gains", str(out), "--predictions", str(predictions), "--write", str(report))
+    assert done.exit_code == 0, done.output
+    text = report.read_text()
+    # beside the paper: ρ relative to random ((N + 1) / 2: 5.5 for its 10 candidates, 1.5 for these 2)
+    bitfit = next(line for line in text.splitlines() if line.startswith("| BitFit (here: TuPaTE bitfit (tupate))"))
+    cells = [c.strip() for c in bitfit.strip("|").split("|")]
+    assert cells[1:3] == ["3.8", f"{3.8 / 5.5:.2f}"]
+    assert float(cells[4]) == pytest.approx(float(cells[3]) / 1.5, abs=0.01)
+    assert "significant" in text and "Matthews correlation: cola" in text
     with (root / "cola" / "train.jsonl").open("a") as f:  # the data changes under the results
         f.write(json.dumps({"text": "one more", "label": "pos"}) + "\n")
     before = out.read_bytes()
