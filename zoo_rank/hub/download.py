@@ -74,13 +74,13 @@ def resolve(repo_id: str, revision: str | None = None, *, endpoint: str | None =
     return resolved
 
 
-def _etag(expected: RepoFile) -> tuple[str, str]:
+def _etag(repo_id: str, expected: RepoFile) -> tuple[str, str]:
     """(the blob's name in the cache, the hash it is checked with): sha256 for LFS files, else the git blob sha1."""
     if expected.sha256:
         return expected.sha256, "sha256"
     if expected.blob_id:
         return expected.blob_id, "gitsha1"
-    raise HubError("?", f"{expected.path}: the listing gives no hash for it",
+    raise HubError(repo_id, f"{expected.path}: the listing gives no hash for it",
                    hint="a hub lists a sha256 or a git blob id for every file; check HF_ENDPOINT")
 
 
@@ -102,7 +102,7 @@ def fetch(resolved: ResolvedRepo, *, endpoint: str | None = None, cache_dir: str
     client = HubHTTP(hub_endpoint(endpoint), token, policy.timeout)
     blobs = repo_folder(cache, repo_id) / "blobs"
     for expected in resolved.files.files:
-        etag, algorithm = _etag(expected)
+        etag, algorithm = _etag(repo_id, expected)
         validate_filename(repo_id, etag)
         blob = blobs / etag
         url = f"/{repo_id}/resolve/{sha}/{quote(expected.path)}"
