@@ -91,12 +91,30 @@ class Zoo(dict):
         return super().__getitem__(case)
 
 
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+TRAINING_STACK = all(_importable(m) for m in ("torch", "transformers", "peft"))
+# Modules that import torch (or checkpoints written with it) at the top: not even collected
+# in a base install, where only the core tier can run.
+collect_ignore = [] if TRAINING_STACK else [
+    "test_cli.py", "test_embedders.py", "test_readers.py", "test_training.py", "factories.py"]
+
+
 def pytest_collection_modifyitems(items) -> None:
-    """Mark every test that needs the adapters library, so each environment runs its share (-m)."""
+    """Mark every test that needs the adapters library, so each environment runs its share (-m);
+    in a base install (no torch), every test outside the core tier skips and says why."""
+    needs_stack = pytest.mark.skip(reason="needs torch, transformers and peft: the full tier "
+                                          "(`pip install -e '.[test]'`); `pytest -m core` runs the fast tier")
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if any(isinstance(v, str) and v.startswith("ah-") for v in params.values()):
             item.add_marker(pytest.mark.adapters)
+        if not TRAINING_STACK and item.get_closest_marker("core") is None:
+            item.add_marker(needs_stack)
 
 
 @pytest.fixture(scope="session")

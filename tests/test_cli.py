@@ -208,3 +208,30 @@ def test_refresh_offline_of_an_empty_cache_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     result = run("refresh", "--offline")
     assert result.exit_code == 0 and f"0 adapters found in {tmp_path / 'empty-cache'}" in result.stderr
+
+
+def test_task_types_agree_between_add_help_the_catalog_and_its_docs():
+    """Before: `add --help` offered "pair-classification", which the catalog refuses."""
+    import re
+    from pathlib import Path
+
+    from zoo_rank.catalog import TASK_TYPES
+
+    helped = " ".join(run("add", "--help").output.split())
+    offered = re.search(r"--task-type \[([^\]]+)\]", helped).group(1).split("|")
+    row = next(line for line in (Path(__file__).parents[1] / "docs" / "catalog.md").read_text().splitlines()
+               if line.startswith("| `task_type` |"))
+    assert offered == list(TASK_TYPES) == re.findall(r"`([a-z-]+)`", row.split("|")[3])
+    assert run("add", ".", "--task-type", "pair-classification").exit_code == 2
+
+
+def test_catalog_table_keeps_methods_out_of_the_revision_column():
+    result = run("catalog")
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "revision" in line)
+    cells = [c.strip() for c in header.strip("┃│ ").split("┃")]
+    assert cells[-2:] == ["methods", "revision"]
+    for line in result.output.splitlines():
+        if "builtin:" in line:
+            row = [c.strip() for c in line.strip("│ ").split("│")]
+            assert row[-2] == "bitfit,lora,prefix" and row[-1] == "shipped", row

@@ -211,7 +211,7 @@ def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
     rows = list(csv.DictReader(runs_file.with_suffix(".gains.csv").open()))
     assert len(rows) == 6 and {r["source"] for r in rows} == set(TASKS.split(","))
     done = _invoke("evaluate", "--gains", str(runs_file), "--predictions", str(predictions_file), "--json")
-    rows = {r["method"]: r for r in json.loads(done.output)["methods"]}
+    rows = {r["method"]: r for r in json.loads(done.stdout)["methods"]}
     assert rows["Random"]["rho"] == 1.5  # two candidates, tied: the expectation
 
 
@@ -278,18 +278,42 @@ def test_missing_input_files_say_how_to_make_them(tmp_path):
     assert done.exit_code == 1 and "nope.jsonl: no such file" in done.output and "bench transfer" in done.output
 
 
+@pytest.mark.core
 def test_centred_cosine_by_hand():
     import numpy as np
 
     targets = {"t": np.array([2.0, 1.0]), "s1": np.array([0.0, 1.0]), "s2": np.array([1.0, 0.0])}
-    sources = {"t": np.array([1.0, 1.0]), "s1": np.array([3.0, 1.0]), "s2": np.array([1.0, 3.0])}
+    sources = {"t": np.array([5.0, 5.0]), "s1": np.array([3.0, 1.0]), "s2": np.array([1.0, 3.0])}
     raw = _cosine_scores(targets, sources, ["t", "s1", "s2"])
     assert raw["t"]["s1"] == pytest.approx((6 + 1) / (np.sqrt(5) * np.sqrt(10)))
-    centred = _cosine_scores(targets, sources, ["t", "s1", "s2"], center=np.array([1.0, 1.0]))
-    # t - μ = (1, 0); s1 - μ = (2, 0) → 1; s2 - μ = (0, 2) → 0
-    assert centred["t"]["s1"] == pytest.approx(1.0) and centred["t"]["s2"] == pytest.approx(0.0)
+    assert set(raw["t"]) == {"s1", "s2"}  # a target is never its own candidate
+    centred = _cosine_scores(targets, sources, ["t", "s1", "s2"], centred=True)
+    # for target t the centre leaves t's own source out: μ = mean(s1, s2) = (2, 2);
+    # t - μ = (0, -1); s1 - μ = (1, -1) → -1/√2... and s2 - μ = (-1, 1) → 1/√2
+    assert centred["t"]["s1"] == pytest.approx(1 / np.sqrt(2)) and centred["t"]["s2"] == pytest.approx(-1 / np.sqrt(2))
 
 
+@pytest.mark.core
+def test_the_evaluation_and_the_ranker_score_alike(zoo_home):
+    """One scorer: the ranker's centred scores over a registry space equal the evaluation's."""
+    import numpy as np
+
+    from synthetic import clustered_unit_vectors, register_vectors
+    from zoo_rank.registry import Registry
+    from zoo_rank.similarity import cosines
+
+    vectors = clustered_unit_vectors(30, 16, clusters=3, seed=1)
+    with Registry(zoo_home, builtin=False) as registry:
+        space = register_vectors(registry, vectors)
+        matrix = registry.space_matrix(space.id)
+    names = [f"a{i}" for i in range(30)]
+    by_name = dict(zip(names, vectors))
+    evaluated = _cosine_scores(by_name, by_name, names)
+    ranked = cosines(matrix.matrix, vectors[0])
+    assert [evaluated["a0"][n] for n in names[1:]] == pytest.approx(ranked[1:].tolist(), abs=1e-6)
+
+
+@pytest.mark.core
 def test_curve_gradient_by_hand():
     from zoo_rank.evaluation.curvegrad import curve_gradient
 

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from factories import clustered_unit_vectors, register_vectors
+from synthetic import clustered_unit_vectors, register_vectors
 from zoo_rank.cli import cli
 from zoo_rank.embedders.base import TaskEmbedding
 from zoo_rank.ranker import rank_embeddings
 from zoo_rank.registry import Registry
+
+pytestmark = pytest.mark.core  # numpy-only: the fast tier
 
 pytest.importorskip("faiss", reason="the faiss indexes need `pip install 'zoo-rank[faiss]'`")
 

@@ -10,6 +10,8 @@ from zoo_rank.evaluation.metrics import MetricError, ndcg, regret_at_k, rho, tru
 from zoo_rank.evaluation.structure import output_types, same_type_first, source_prior, source_prior_rho
 from zoo_rank.evaluation.transfer import Run, TransferError, read_runs
 
+pytestmark = pytest.mark.core  # numpy-only: the fast tier
+
 L3 = math.log2(3)  # discount of position 2 is 1/log2(3); position 1 → 1, position 3 → 1/2
 
 

@@ -121,3 +121,52 @@ def test_centring_a_space_of_few_vectors_says_so(bitfits):
     add([bitfits[3], bitfits[4]])
     enough = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json"])
     assert enough.exit_code == 0 and "warning" not in enough.stderr
+
+
+def _three_method_registry(home, prefix_spread: float):
+    """Twelve tasks with bitfit, lora and prefix embeddings; prefix vectors all near one
+    direction (like raw prefix cosines of 0.97-0.99) by ``prefix_spread``."""
+    import numpy as np
+
+    from zoo_rank.embedders.base import Space, TaskEmbedding
+    from zoo_rank.registry import NewEntry, Registry
+
+    rng = np.random.default_rng(0)
+    spaces = {m: Space("m", f, "invariant", 1, 32) for m, f in
+              (("bitfit", "bitfit"), ("lora", "lora"), ("prefix_tuning", "prefix"))}
+    common = rng.standard_normal(32)
+    items = []
+    for i in range(12):
+        for method, space in spaces.items():
+            v = rng.standard_normal(32) * (prefix_spread if method == "prefix_tuning" else 1.0)
+            v = v + (common if method == "prefix_tuning" else 0)
+            items.append(NewEntry(name=f"t{i}/{method}", source="synthetic", content_sha256=f"{i}-{method}", files={},
+                                  method=method, format="peft", base_model="m", task=f"t{i}",
+                                  embeddings=[TaskEmbedding(space, (v / np.linalg.norm(v)).astype(np.float32), 1.0)]))
+    with Registry(home, builtin=False) as registry:
+        registry.insert(items)
+
+
+def run(*args):
+    from click.testing import CliRunner
+
+    from zoo_rank.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("prefix_spread, alike", [(0.05, True), (1.0, False)])
+def test_the_table_says_what_a_score_is_and_when_a_method_cannot_tell_candidates_apart(zoo_home, prefix_spread,
+                                                                                       alike):
+    _three_method_registry(zoo_home, prefix_spread)
+    result = run("--no-builtin", "--target", "t0", "--top", "0")
+    assert result.exit_code == 0, result.output
+    caption = " ".join(result.stdout.split())
+    assert "score: the mean over methods (bitfit, lora, prefix) of the cosine similarity" in caption
+    assert "each computed in that method's own space" in caption and "not a predicted gain" in caption
+    said = "prefix scores are all alike" in result.stderr
+    assert said == alike and ("prefix (alike)" in result.stdout) == alike
+    per_adapter = run("--no-builtin", "--target", "t0", "--no-ensemble", "--top", "0")
+    assert "interleaves 3 spaces (bitfit, lora, prefix) whose cosines are not on one scale" in " ".join(
+        per_adapter.stdout.split())

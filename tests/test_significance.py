@@ -9,6 +9,8 @@ import pytest
 from zoo_rank.evaluation.significance import (bootstrap_mean, paired_bootstrap, paired_t, split_half,
                                               student_t_two_sided)
 
+pytestmark = pytest.mark.core  # numpy-only: the fast tier
+
 
 def test_student_t_matches_the_printed_tables():
     # two-sided 5% critical values of Student's t: 12.706 (1 df), 4.303 (2 df), 2.228 (10 df)

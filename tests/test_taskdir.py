@@ -15,6 +15,8 @@ from zoo_rank.datasets import TaskCollection, task_source
 from zoo_rank.datasets.scoring import classification_scores, default_metric, regression_scores
 from zoo_rank.errors import DataError
 
+pytestmark = pytest.mark.core  # numpy-only: the fast tier
+
 
 def write_task(root: Path, name: str, train: list[dict], validation: list[dict], source: dict | None = None) -> Path:
     folder = root / name

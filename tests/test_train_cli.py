@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import registry_state, require_assets
-from factories import sentiment_rows, write_csv
+from synthetic import sentiment_rows, write_csv
 
 from zoo_rank import Registry
 from zoo_rank.assets import Asset, AssetError, fetch, locate
@@ -53,14 +53,14 @@ def test_target_data_file_trains_once_and_ranks(trained_home, tmp_path, tiny_mod
     target = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=3))
     result = run("--no-builtin", "--target", target, "--base-model", tiny_model, "--method", "bitfit,lora", "--json")
     assert result.exit_code == 0, result.output
-    ranking = json.loads(result.output)
+    ranking = json.loads(result.stdout)
     assert {c["name"] for c in ranking} == {"alpha", "beta"}  # ensembled over the two methods, by task
     assert all(set(c["scores"]) == {"bitfit", "lora"} for c in ranking)
     registry = Registry(trained_home, builtin=False)
     assert registry.get("mine/bitfit") and registry.get("mine/lora") and not registry.get("mine/prefix")
     before = registry_state(trained_home)
     again = run("--no-builtin", "--target", target, "--base-model", tiny_model, "--method", "bitfit,lora", "--json")
-    assert json.loads(again.output) == ranking and registry_state(trained_home) == before  # reused, not retrained
+    assert json.loads(again.stdout) == ranking and registry_state(trained_home) == before  # reused, not retrained
 
 
 BAD_FILES = {
@@ -110,7 +110,7 @@ def test_bom_and_quoted_newlines_train_fine(trained_home, tmp_path, tiny_model):
     path.write_bytes(("\ufefftext,label\n" + body).encode("utf-8"))
     result = run("--no-builtin", "train", path, "--steps", "1", "--base-model", tiny_model, "--json")
     assert result.exit_code == 0, result.output
-    (entry,) = json.loads(result.output)
+    (entry,) = json.loads(result.stdout)
     assert entry["train_size"] == 16 and entry["metadata"]["labels"] == ["neg", "pos"]
 
 
@@ -123,7 +123,7 @@ def test_default_model_missing_says_how_to_fetch(tmp_path, monkeypatch):
 
 def test_datasets_lists_the_builtin_tasks(tmp_path):
     result = run("datasets", "--json")
-    tasks = json.loads(result.output)
+    tasks = json.loads(result.stdout)
     assert len(tasks) >= 8 and all(t["licence"] and t["source"] and t["size"] for t in tasks)
     assert {"snli", "hedge", "bbc-topic"} <= {t["name"] for t in tasks}
 
@@ -154,7 +154,7 @@ def test_a_fresh_registry_ranks_against_the_shipped_set(trained_home, tmp_path, 
     monkeypatch.setenv("ZOO_RANK_HOME", str(tmp_path / "fresh"))
     result = run("--target", "alpha", "--json")  # a task name from the shipped set, no training
     assert result.exit_code == 0, result.output
-    assert [c["name"] for c in json.loads(result.output)] == ["beta"]
+    assert [c["name"] for c in json.loads(result.stdout)] == ["beta"]
     assert len(Registry(tmp_path / "fresh").entries()) == 6
     assert Registry(tmp_path / "fresh").get_meta(SEEDED_KEY)
     assert run("--no-builtin", "--home", tmp_path / "bare", "list", "--json").output.strip() == "[]"
@@ -172,7 +172,7 @@ def test_main_job_ranks_the_held_out_task_first(tmp_path):
     assert exported.exit_code == 0, exported.output
     result = run("--target", tmp_path / "my-data.csv", "--json", "--top", "0")
     assert result.exit_code == 0, result.output
-    ranking = json.loads(result.output)
+    ranking = json.loads(result.stdout)
     assert len(ranking) == 10 and all(c["method"] == "bitfit" for c in ranking)
     assert ranking[0]["name"] == "hedge/bitfit", [(c["name"], round(c["score"], 3)) for c in ranking]
 
@@ -244,3 +244,77 @@ def test_task_folders_list_train_and_rank_like_built_in_tasks(tmp_path, tiny_mod
     assert [c["task"] for c in json.loads(ranked.stdout)] == ["alpha"]  # a folder path is a data target
     unknown = run("--no-builtin", "train", "gamma", "--tasks-dir", root, "--base-model", tiny_model)
     assert "gamma" in _one_line_error(unknown) and "task" in unknown.output
+
+
+def test_a_file_named_like_a_registered_task_keeps_its_own_task(trained_home, tmp_path, tiny_model):
+    """Before: alpha.csv of other data joined the task "alpha" (its scores averaged with it)."""
+    (tmp_path / "other").mkdir()
+    other = write_csv(tmp_path / "other" / "alpha.csv", sentiment_rows(40, seed=9))
+    result = CliRunner().invoke(cli, ["--no-builtin", "train", str(other), "--steps", "2", "--base-model",
+                                      str(tiny_model), "--json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert entry["task"].startswith("alpha-") and entry["name"] == f"{entry['task']}/bitfit"
+    assert "the task name 'alpha' is taken by other data (alpha/bitfit)" in result.stderr
+    assert "--task alpha" in result.stderr
+    ranked = run("--no-builtin", "--target", other, "--base-model", tiny_model, "--json")
+    assert ranked.exit_code == 0, ranked.output
+    ranked = json.loads(ranked.stdout)
+    assert {c["name"] for c in ranked} == {"alpha/bitfit", "beta/bitfit"}  # not its own entry, not merged
+
+
+def test_target_reuses_an_embedding_of_the_same_data_trained_as_another_task_type(trained_home, tmp_path,
+                                                                                     tiny_model):
+    """Before: `train my.csv --task-type regression` then `--target my.csv` retrained it as
+    classification and listed the user's own regression embedding as a candidate."""
+    rows = [{"text": f"review number {i}", "label": str(i % 5 + 1)} for i in range(40)]
+    path = write_csv(tmp_path / "stars.csv", rows)
+    trained = run("--no-builtin", "train", path, "--task-type", "regression", "--steps", "2", "--base-model",
+                  tiny_model)
+    assert trained.exit_code == 0, trained.output
+    before = registry_state(trained_home)
+    ranked = run("--no-builtin", "--target", path, "--base-model", tiny_model, "--json")
+    assert ranked.exit_code == 0, ranked.output
+    assert registry_state(trained_home) == before  # nothing trained or registered
+    assert {c["name"] for c in json.loads(ranked.stdout)} == {"alpha/bitfit", "beta/bitfit"}
+    typed = run("--no-builtin", "--target", path, "--task-type", "classification", "--base-model", tiny_model,
+                "--max-length", "16", "--json")
+    assert typed.exit_code == 0, typed.output  # an explicit type is honoured: trained anew, as classification
+    assert Registry(trained_home, builtin=False).get("stars/bitfit").task_type == "regression"
+    assert any(e.task_type == "classification" and e.task.startswith("stars")
+               for e in Registry(trained_home, builtin=False).entries())
+
+
+def test_training_announces_its_size_and_time_and_reports_progress_without_a_terminal(tmp_path, tiny_model,
+                                                                                        zoo_home):
+    """Before: nothing on stderr for minutes when it is not a terminal, and no estimate."""
+    first = write_csv(tmp_path / "first.csv", sentiment_rows(40, seed=4))
+    result = run("--no-builtin", "train", first, "--steps", "3", "--base-model", tiny_model)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("training bitfit on 40 examples of first (3 steps): about ")
+    assert "2-core benchmark" in lines[0]  # nothing measured here yet: says where the number comes from
+    assert any(line.startswith("first: bitfit: step 0/3") for line in lines)
+    assert any(line.startswith("first: bitfit: step 3/3, loss ") for line in lines)
+    second = write_csv(tmp_path / "second.csv", sentiment_rows(40, seed=5))
+    result = run("--no-builtin", "train", second, "--steps", "3", "--base-model", tiny_model)
+    assert "s/step measured on this machine" in result.stderr.splitlines()[0]
+
+
+def test_max_examples_zero_means_every_example(tmp_path, tiny_model, zoo_home):
+    """Before: `--max-examples 0` (documented as "all") silently trained on the default 1,000."""
+    path = write_csv(tmp_path / "many.csv", sentiment_rows(1100, seed=6))
+    result = run("--no-builtin", "train", path, "--steps", "1", "--max-examples", "0", "--max-length", "8",
+                 "--base-model", tiny_model, "--json")
+    assert result.exit_code == 0, result.output
+    assert "on 1,100 examples" in result.stderr
+    assert json.loads(result.stdout)[0]["train_size"] == 1100
+
+
+def test_warnings_reach_the_user_of_train(tmp_path, tiny_model):
+    rows = "".join(f"text number {i},{'a' if i % 2 else 'b'}\n" for i in range(12))
+    path = tmp_path / "small.csv"
+    path.write_text("text,label\n" + rows)
+    result = run("--no-builtin", "train", path, "--base-model", tiny_model, "--max-length", "16", "--json")
+    assert result.exit_code == 0, result.output
+    assert "warning: " + str(path) + ": only 12 examples" in result.stderr

@@ -34,13 +34,26 @@ class AddResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def validate_name(name: str) -> str:
+def validate_name(name: str, where: str | Path | None = None) -> str:
+    """A name given by the user, checked; ``where`` (the checkpoint or data it would name) goes in the error."""
     if not _NAME.match(name) or "//" in name or name.endswith("/"):
         raise ZooRankError(
-            f"invalid name {name!r}",
-            hint="use letters, digits and . _ - : @ + / (up to 200 characters, starting with a letter or digit)",
+            f"{where}: invalid name {name!r}" if where else f"invalid name {name!r}",
+            hint="use letters, digits and . _ - : @ + / (up to 200 characters, starting with a letter or digit) "
+                 "in --name",
         )
     return name
+
+
+def safe_name(text: str, fallback: str = "adapter") -> str:
+    """A valid registry name made from any folder or file name (``my adapters/ünï cødé 🙂`` →
+    ``my-adapters/uni-cde``): accents dropped, other characters turned into ``-``."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    parts = [re.sub(r"[^A-Za-z0-9._:@+-]+", "-", part).strip("-._:@+") for part in plain.split("/")]
+    name = "/".join(part for part in parts if part)[:200].rstrip("/")
+    return name if name and _NAME.match(name) else fallback
 
 
 def add(
@@ -87,7 +100,9 @@ def add(
         if progress:
             progress(directory)
         try:
-            pending[index] = new_entry(registry, unwrap(outcome), name=name or _default_name(root, directory),
+            embedded = unwrap(outcome)
+            default = safe_name(_default_name(root, directory), fallback=f"adapter-{embedded.content_sha256[:8]}")
+            pending[index] = new_entry(registry, embedded, name=name or default,
                                        task=task, task_type=task_type, train_size=train_size, base_model=base_model,
                                        revision=revision, metadata=metadata, result=result)
         except ZooRankError as exc:
@@ -131,7 +146,7 @@ def new_entry(registry: Registry, embedded: Embedded, *, name: str, result: AddR
         result.warnings.append(f"{embedded.directory}: names no base model; registered under "
                                f"{embedded.embeddings[0].space.base_model} (pass --base-model to set it)")
     return NewEntry(
-        name=validate_name(name),
+        name=validate_name(name, embedded.directory),
         source=source or str(Path(embedded.directory).resolve()),
         content_sha256=embedded.content_sha256,
         files=embedded.files,
@@ -174,6 +189,8 @@ def train(
     tasks_dir: str | Path | None = None,
     reuse: str = "same-config",
     progress=None,
+    warn: Callable[[str], None] | None = None,
+    announce: Callable[[str], None] | None = None,
     executor: Executor | None = None,
     cpus_per_job: int | None = None,
     gpus_per_job: float = 0.0,
@@ -190,10 +207,13 @@ def train(
     Ctrl-C at any point leaves neither an entry nor a checkpoint folder for an unfinished run.
     ``reuse`` is ``"same-config"`` (skip a run whose data, base model and settings match a
     registered one), ``"any"`` (any registered embedding of this data, model and method will
-    do), or ``"never"``. Results come back in the order of ``data`` × ``methods``.
+    do), or ``"never"``. Results come back in the order of ``data`` × ``methods``. ``warn`` is
+    told what makes a data set doubtful but usable (very few rows, one text with two labels);
+    ``announce``, before each run, how many examples, which method and how long (from the
+    speed measured on this machine by earlier runs).
     """
     from .datasets import load_data
-    from .training import TrainConfig, resolve_base_model, resolve_device
+    from .training.config import TrainConfig
 
     registry = registry or Registry()
     config = config or TrainConfig()
@@ -204,22 +224,34 @@ def train(
     if name and len(set(methods)) > 1 and "{method}" not in name:
         raise ZooRankError(f"--name {name!r} would name {len(set(methods))} entries alike",
                            hint="put {method} in it, e.g. --name 'mine/{method}'")
+    # every data file is read and checked first: a bad file is refused before torch is imported
+    datasets = [load_data(spec, split=split, home=registry.home, tasks_dir=tasks_dir, **(columns or {}))
+                for spec in specs]
+    from .training import resolve_base_model, resolve_device
+
     if executor.local:
         resolve_device(config.device)  # fail before any work when the device is not there
     base = resolve_base_model(base_model, registry.home, base_model_name)
+    for dataset in datasets:  # said once nothing else stands in the way: an error comes alone
+        for message in dataset.warnings:
+            (warn or _no_warning)(f"{dataset.source}: {message}")
     outcomes: dict[int, Trained] = {}
     runs: list[tuple] = []  # (slot, dataset, run, data_sha, task)
-    for spec in specs:
-        dataset = load_data(spec, split=split, home=registry.home, tasks_dir=tasks_dir, **(columns or {}))
+    for dataset in datasets:
         data_sha = dataset.sha256()
+        dataset.info["examples_sha256"] = dataset.examples_sha256()
+        task_name = task or _own_task(registry, dataset, data_sha, warn or _no_warning)
         for method in dict.fromkeys(methods):
             run = config.with_method(method)
-            found = _reusable(registry, reuse, run, data_sha, base.name)
+            found = _reusable(registry, reuse, run, dataset, data_sha, base.name,
+                              any_type=not (columns or {}).get("task_type"))
             slot = len(outcomes) + len(runs)
             if found is not None:
                 outcomes[slot] = Trained(found)
             else:
-                runs.append((slot, dataset, run, data_sha, task or dataset.name))
+                runs.append((slot, dataset, run, data_sha, task_name))
+    if announce is not None:
+        _announce_runs(announce, registry.home, runs, base.name, config)
     jobs = [(dataset, run, base, dataset.name, cpus_per_job or (None if executor.local else 1))
             for _, dataset, run, _, _ in runs]
     resources = Resources(cpus=cpus_per_job or 1, gpus=gpus_per_job)
@@ -235,11 +267,67 @@ def train(
     return [outcomes[slot] for slot in sorted(outcomes)]
 
 
-def _reusable(registry: Registry, reuse: str, run, data_sha: str, base_model: str) -> Entry | None:
+def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple], base_model: str, config) -> None:
+    from .training import resolve_device
+    from .training.rates import announce as line, measured
+
+    device = str(resolve_device(config.device))
+    for _, dataset, run, _, _ in runs:
+        steps = run.planned_steps(len(dataset))
+        examples = min(len(dataset), run.max_examples or len(dataset))
+        rate = measured(home, base_model, device, run.max_length)
+        announce(line(examples, dataset.name, run.method, steps, rate, device))
+
+
+def _no_warning(message: str) -> None:
+    """Library callers who pass no ``warn`` still hear of doubtful data, through ``warnings``."""
+    import warnings
+
+    warnings.warn(message, stacklevel=3)
+
+
+def _own_task(registry: Registry, dataset, data_sha: str, warn: Callable[[str], None]) -> str:
+    """The task a data set is registered under: its own name, unless that name already holds
+    other data (a file ``spam.csv`` of drug reviews must not join the built-in task ``spam``,
+    nor have its scores averaged with it); then ``<name>-<hash>``, said out loud."""
+    name = dataset.name
+    if dataset.source.startswith("builtin:"):
+        return name
+    holders = registry.by_task(name)
+    if not holders or any(_same_data(e, data_sha, dataset.info.get("examples_sha256")) for e in holders):
+        return name
+    own = f"{name}-{data_sha[:8]}"
+    warn(f"{dataset.source}: the task name {name!r} is taken by other data ({holders[0].name}); registered as "
+         f"task {own!r} (pass --task {name} to join that task on purpose)")
+    return own
+
+
+def _same_data(entry: Entry, data_sha: str, examples_sha: str | None) -> bool:
+    return entry.metadata.get("data_sha256") == data_sha or (
+        examples_sha is not None and entry.metadata.get("examples_sha256") == examples_sha)
+
+
+def own_data(registry: Registry, entries: list[Entry]) -> set[int]:
+    """Ids of every entry trained on the same examples as one of ``entries`` (under any task
+    type): a target's own data is never one of its candidates."""
+    ids = {e.id for e in entries}
+    for entry in entries:
+        if entry.metadata.get("data_sha256"):
+            ids |= {e.id for e in registry.by_data(entry.metadata["data_sha256"])}
+        if entry.metadata.get("examples_sha256"):
+            ids |= {e.id for e in registry.by_examples(entry.metadata["examples_sha256"])}
+    return ids
+
+
+def _reusable(registry: Registry, reuse: str, run, dataset, data_sha: str, base_model: str,
+              any_type: bool = True) -> Entry | None:
     if reuse == "same-config":
         return registry.by_train_key(run.key(data_sha, base_model))
-    if reuse == "any":
-        return next((e for e in registry.by_data(data_sha)
+    if reuse == "any":  # the same examples, trained as either task type unless the caller named one
+        candidates = registry.by_data(data_sha)
+        if any_type:
+            candidates += registry.by_examples(dataset.info["examples_sha256"])
+        return next((e for e in candidates
                      if e.base_model == base_model and METHOD_FAMILY.get(e.method, e.method) == run.method), None)
     return None
 
@@ -249,15 +337,19 @@ def _register_trained(registry, trained: TrainedFiles, dataset, run, base, data_
     import tempfile
 
     key = run.key(data_sha, base.name)
-    entry_name = validate_name(name.replace("{method}", run.method) if name else f"{task}/{run.method}")
+    entry_name = (validate_name(name.replace("{method}", run.method), dataset.source) if name
+                  else safe_name(f"{task}/{run.method}", fallback=f"data-{data_sha[:8]}/{run.method}"))
     holder = registry.get(entry_name)
     if holder is not None and holder.metadata.get("train_key") != key and not name:
-        entry_name = validate_name(f"{task}-{key[:8]}/{run.method}")
+        entry_name = safe_name(f"{task}-{key[:8]}/{run.method}", fallback=f"data-{key[:8]}/{run.method}")
     store = registry.home / "checkpoints"
     store.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=store, prefix=".training-"))
     final = store / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', entry_name)}-{key[:12]}"
     result = trained.result
+    from .training.rates import record
+
+    record(registry.home, base.name, result.device, run.max_length, result.seconds, result.steps)
     try:
         for relative, content in trained.files.items():
             path = tmp / "checkpoint" / relative
@@ -271,7 +363,8 @@ def _register_trained(registry, trained: TrainedFiles, dataset, run, base, data_
             name=entry_name, source=str(final), content_sha256=weights.content_sha256(), files=weights.files,
             method=weights.method, format=weights.format, base_model=embeddings[0].space.base_model,
             embeddings=embeddings, task=task, task_type=dataset.task_type, train_size=result.train_examples,
-            metadata={"train_key": key, "data_sha256": data_sha, "data_source": dataset.source, "split": split,
+            metadata={"train_key": key, "data_sha256": data_sha, "examples_sha256": dataset.info.get("examples_sha256"),
+                      "data_source": dataset.source, "split": split,
                       "labels": dataset.label_names, "training": {k: v for k, v in result.to_dict().items()
                                                                   if k not in ("checkpoint", "method", "base_model")}},
         )
@@ -344,8 +437,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
 def _data_target(registry: Registry, label: str, embedder: str, base_model: str | None, training: dict | None) -> Target:
     options = {"methods": ("bitfit",), "reuse": "any", **(training or {})}
     trained = train(label, registry=registry, base_model=base_model, **options)
-    exclude = {e.id for t in trained for e in registry.by_data(t.entry.metadata.get("data_sha256", ""))}
-    exclude |= {t.entry.id for t in trained}
+    exclude = own_data(registry, [t.entry for t in trained])
     embeddings = [e for t in trained for e in _of_embedder(registry.embeddings_of(t.entry), embedder)]
     return Target(label, embeddings, exclude)
 

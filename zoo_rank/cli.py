@@ -13,6 +13,7 @@ import sys
 import click
 
 from .executors import EXECUTORS  # light: no Ray until --executor ray is used
+from .catalog import TASK_TYPES as CATALOG_TASK_TYPES  # light: json and id checks
 from .index import BACKENDS  # light: no faiss until a large space is searched
 
 EMBEDDER_CHOICES = ("invariant", "tupate")
@@ -28,8 +29,12 @@ class _Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             # Every write is one transaction, so the registry holds all or none of what was being written.
-            click.echo("Interrupted. Nothing is half-registered (`zoo-rank list` shows what is); an interrupted "
-                       "download resumes next time.", err=True)
+            registry = (ctx.obj or {}).get("registry")
+            done = registry.committed if registry is not None else 0
+            said = (f"Interrupted after {done} entr{'y was' if done == 1 else 'ies were'} registered; they stay "
+                    "(`zoo-rank list` shows them)." if done else "Interrupted. Nothing is half-registered "
+                    "(`zoo-rank list` shows what is).")
+            click.echo(f"{said} An interrupted download resumes next time.", err=True)
             ctx.exit(130)
         except Exception as exc:
             from .errors import ZooRankError
@@ -40,9 +45,13 @@ class _Group(click.Group):
 
 
 def _registry(ctx: click.Context):
+    """The command's registry, kept on the context so that a Ctrl-C can say what it registered."""
     from .registry import Registry
 
-    return Registry(ctx.obj["home"], builtin=ctx.obj.get("builtin"))
+    root = ctx.find_root().obj
+    if root.get("registry") is None:
+        root["registry"] = Registry(root["home"], builtin=root.get("builtin"))
+    return root["registry"]
 
 
 def _methods(value: str | None) -> list[str]:
@@ -92,6 +101,14 @@ def _executor(executor: str, ray_address: str | None):
     return chosen if chosen is not None else contextlib.nullcontext()
 
 
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
@@ -125,9 +142,15 @@ def _console():
 @click.option("--embedder", type=click.Choice(EMBEDDER_CHOICES), default="invariant", show_default=True,
               help="invariant: comparable across ranks/seeds; tupate: the paper's raw layer average.")
 @click.option("--center/--no-center", default=False, show_default=True, help="Centre vectors on the space mean.")
-@click.option("--task-type", help="Only candidates of this task type.")
+@click.option("--task-type", help="Only candidates of this task type; for a data target, also how its labels are "
+                                  "read (classification, regression) [default: inferred from the labels].")
 @click.option("--method", help="Only candidates of these methods or families, comma-separated (bitfit, lora, prefix, "
                                "...); for a data target, the methods to train [default: bitfit].")
+@click.option("--mode", type=click.Choice(["early", "best"]), help="Data target: how to train (see `zoo-rank train "
+                                                                   "--help`) [default: early].")
+@click.option("--max-examples", type=click.IntRange(min=0), help="Data target: train on a seeded sample of at most "
+                                                                 "this many examples (0: all) [default: 1000].")
+@click.option("--max-length", type=click.IntRange(min=8), help="Data target: tokens per example [default: 128].")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "
                                    "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,
@@ -145,8 +168,8 @@ def _console():
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="zoo-rank")
 @click.pass_context
-def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_model, ensemble, index, home,
-        text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
+def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, max_examples, max_length, base_model,
+        ensemble, index, home, text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
     """Rank candidate source tasks for intermediate-task transfer.
 
     Parameter-efficient weights (LoRA, BitFit, prefix tuning, bottleneck adapters, IA3) are
@@ -178,15 +201,17 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
 
     methods = _methods(method)
     with training_bars(enabled=not as_json) as progress:
-        training = {"columns": _columns(text_column, pair_column, label_column, None), "progress": progress,
-                    "config": _train_config(device=device), "tasks_dir": tasks_dir}
+        training = {"columns": _columns(text_column, pair_column, label_column, task_type), "progress": progress,
+                    "warn": _warn, "announce": _say, "tasks_dir": tasks_dir,
+                    "config": _train_config(device=device, mode=mode, max_length=max_length,
+                                            max_examples=max_examples)}
         if methods:
             training["methods"] = methods
         ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
                        task_type=task_type, method=methods or None, base_model=base_model, ensemble=ensemble,
                        training=training, index=index)
     for warning in ranking.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        _warn(warning)
     if as_json:
         _echo_json(ranking.to_list())
         return
@@ -196,13 +221,13 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, base_mod
 def _print_ranking(ranking) -> None:
     mode = "ensemble over methods" if ranking.ensemble else "per adapter"
     table = _table(f"Sources for {ranking.target} ({ranking.embedder}, {'centred' if ranking.centered else 'raw'} "
-                        f"cosine, {mode})", title_justify="left")
+                   f"cosine, {mode})", title_justify="left", caption=_caption(ranking), caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("candidate")
     table.add_column("score", justify="right")
-    families = sorted({f for c in ranking.candidates for f in c.scores}) if ranking.ensemble else []
+    families = ranking.families if ranking.ensemble and len(ranking.families) > 1 else []
     for family in families:
-        table.add_column(family, justify="right")
+        table.add_column(family + (" (alike)" if family in ranking.alike else ""), justify="right")
     table.add_column("task")
     if not ranking.ensemble:
         table.add_column("method")
@@ -214,11 +239,28 @@ def _print_ranking(ranking) -> None:
     _console().print(table)
 
 
+def _caption(ranking) -> str:
+    """What the numbers are, in the words a user needs to act on them."""
+    families = ", ".join(ranking.families) or "one method"
+    centred = " (after subtracting the space's mean vector)" if ranking.centered else ""
+    if ranking.ensemble:
+        what = (f"score: the mean over methods ({families}) of the cosine similarity{centred} between the target's "
+                "task embedding and the candidate's, each computed in that method's own space (base model x method)")
+    elif len(ranking.families) > 1:
+        what = (f"score: cosine similarity{centred} in each adapter's own space; this list interleaves "
+                f"{len(ranking.families)} spaces ({families}) whose cosines are not on one scale: compare within "
+                "one method, or rank one (--method)")
+    else:
+        what = f"score: cosine similarity ({families}){centred} between the target's task embedding and the candidate's"
+    return (f"{what}. Higher = more similar, from -1 to 1; the order is the advice, the size is not a predicted "
+            "gain (how well orders predict transfer: docs/results.md).")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--name", help="Registry name (one checkpoint only; default: folder name).")
 @click.option("--task", help="Task the adapter was trained on (candidates of one task are ensembled).")
-@click.option("--task-type", help="e.g. classification, pair-classification, regression.")
+@click.option("--task-type", type=click.Choice(CATALOG_TASK_TYPES), help="What the adapter was trained for.")
 @click.option("--train-size", type=click.IntRange(min=0), help="Number of training examples (DataSize baseline).")
 @click.option("--base-model", help="Base model, when the checkpoint config does not name it.")
 @click.option("--revision", help="Revision (commit) the files came from.")
@@ -324,9 +366,13 @@ def spaces(ctx, as_json):
 
 
 def _train_config(**options):
+    """A TrainConfig of the options given (None: not given); ``max_examples=0`` means all examples."""
     from .training import TrainConfig
 
-    return TrainConfig(**{k: v for k, v in options.items() if v is not None})
+    given = {k: v for k, v in options.items() if v is not None}
+    if given.get("max_examples") == 0:
+        given["max_examples"] = None
+    return TrainConfig(**given)
 
 
 @cli.command()
@@ -389,7 +435,7 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
     if (task or name) and len(data) > 1:
         raise click.UsageError("--task and --name need a single DATA")
     config = _train_config(mode=mode, epochs=epochs, steps=steps, lr=lr, batch_size=batch_size,
-                           max_examples=max_examples or None, max_length=max_length,
+                           max_examples=max_examples, max_length=max_length,
                            validation_examples=validation_examples, seed=seed, device=device)
     registry = _registry(ctx)
     with _executor(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
@@ -398,7 +444,8 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
         results = train_data(data, methods=_methods(method), registry=registry, config=config, base_model=base_model,
                              base_model_name=base_model_name, split=split, task=task, name=name,
                              columns=_columns(text_column, pair_column, label_column, task_type),
-                             reuse="never" if force else "same-config", progress=progress, executor=runner,
+                             reuse="never" if force else "same-config", progress=progress, warn=_warn,
+                             announce=_say, executor=runner,
                              cpus_per_job=cpus_per_job, gpus_per_job=gpus, tasks_dir=tasks_dir or ctx.obj.get("tasks_dir"))
     if not as_json:
         for outcome in results:
@@ -441,7 +488,8 @@ def datasets(ctx, as_json, tasks_dir):
     for column in ("name", "task", "type", "labels", "size", "licence", "source", "here"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r["name"], r["title"], r["task_type"] + (" (pairs)" if r["pair"] else ""), r["labels"],
+        shipped = "" if r.get("shipped", True) else " (trainable; not in the shipped registry)"
+        table.add_row(r["name"], r["title"] + shipped, r["task_type"] + (" (pairs)" if r["pair"] else ""), r["labels"],
                       f"{r['size']:,}", r["licence"], r["source"], "yes" if r["available"] else "no")
     _console().print(table)
 
@@ -531,7 +579,7 @@ def _policy(retries: int, timeout: float):
 def _report(result, as_json: bool) -> None:
     """Warnings and failures on stderr, what was registered on stdout (``AddResult`` or ``SyncResult``)."""
     for message in result.warnings:
-        click.echo(f"warning: {message}", err=True)
+        _warn(message)
     for error in result.failed:
         click.echo(f"skipped: {error}", err=True)
     synced = hasattr(result, "skipped")
@@ -660,13 +708,14 @@ def show_catalog(path, as_json):
         _echo_json({"path": catalog.path, "sources": [asdict(s) for s in catalog.sources],
                     "builtin": [asdict(b) for b in catalog.builtin]})
         return
-    table = _table(str(catalog.path), "source", "task", "type", "train size", "base model", "revision")
+    table = _table(str(catalog.path), "source", "task", "type", "train size", "base model", "methods", "revision")
     for s in catalog.sources:
         table.add_row(s.repo_id + (f"/{s.subfolder}" if s.subfolder else ""), s.task, s.task_type or "",
-                      f"{s.train_size:,}" if s.train_size else "", s.base_model, (s.revision or "main")[:8])
+                      f"{s.train_size:,}" if s.train_size else "", s.base_model, s.method or "",
+                      (s.revision or "main")[:8])
     for b in catalog.builtin:
         table.add_row(f"builtin:{b.task}", b.task, b.task_type or "", f"{b.train_size:,}" if b.train_size else "",
-                      b.base_model, ",".join(b.methods))
+                      b.base_model, ",".join(b.methods), "shipped")
     _console().print(table)
 
 
@@ -679,10 +728,14 @@ def builtin():
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Where to write it [default: the package's].")
 @click.option("--method", "-m", default="bitfit,lora,prefix", show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--fresh", is_flag=True, help="Retrain every task, instead of keeping the shipped runs whose data, model "
+                                            "and settings are unchanged.")
 @click.pass_context
-def build_builtin(ctx, output, method, device):
+def build_builtin(ctx, output, method, device, fresh):
     """Train every built-in task with each method (default settings, train split) and write the
-    shipped registry. Deterministic: the same zoo-rank, data and device give the same vectors."""
+    shipped registry. Deterministic: the same zoo-rank, data and device give the same vectors,
+    so a shipped run whose training key (data, model, settings) still matches is kept as it is
+    and only new or changed tasks are trained (--fresh retrains all)."""
     from pathlib import Path
 
     from .api import train as train_data
@@ -698,12 +751,12 @@ def build_builtin(ctx, output, method, device):
     home = Path(ctx.obj["home"]) if ctx.obj["home"] else default_home()
     os.environ["ZOO_RANK_ASSETS"] = str(assets_dir(home))  # the data and model fetched for this home
     build_home = home / "builtin-build"
-    registry = Registry(build_home, builtin=False)
+    registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
     config = _train_config(device=device)
     with training_bars() as progress:
-        for task in TASKS:
+        for task in (name for name, spec in TASKS.items() if spec.shipped):
             for outcome in train_data(task, methods=_methods(method), registry=registry, config=config, split="train",
-                                      columns={}, progress=progress):
+                                      columns={}, progress=progress, warn=_warn, announce=_say):
                 click.echo(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}", err=True)
     registry.close()
     out = finish(build_home, Path(output) if output else SHIPPED_DB)

@@ -18,6 +18,8 @@ from .embedders.base import TaskEmbedding
 from .errors import RankingError
 from .index import choose_backend, shortlist_size
 from .registry import Registry, column, lookup
+from .similarity import cosines
+from .similarity import ensemble as ensemble_score
 
 
 @dataclass
@@ -45,9 +47,34 @@ class Ranking:
     spaces: list[str]
     candidates: list[Candidate]
     warnings: list[str] = field(default_factory=list)  # said beside the ranking, not in it
+    spread: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # family -> (min, max, sd)
+    alike: list[str] = field(default_factory=list)  # families whose scores barely separate the candidates
 
     def to_list(self) -> list[dict]:
         return [c.to_dict() for c in self.candidates]
+
+    @property
+    def families(self) -> list[str]:
+        return sorted(self.spread)
+
+
+ALIKE_RATIO = 0.25  # a method whose scores vary 4x less than the others' barely separates candidates
+
+
+def score_spread(per_space) -> tuple[dict[str, tuple[float, float, float]], list[str]]:
+    """Per method family: (min, max, sd) of its scores over every candidate, and the families
+    whose sd is under ``ALIKE_RATIO`` of the median of the others (raw prefix cosines sit at
+    0.97-0.99 for every task: the shared initialisation is most of the vector)."""
+    spread = {}
+    for target, _, scores in per_space:
+        if len(scores):
+            spread[target.space.family] = (float(scores.min()), float(scores.max()), float(scores.std()))
+    alike = []
+    for family, (_, _, sd) in spread.items():
+        others = [other[2] for name, other in spread.items() if name != family]
+        if others and sd < ALIKE_RATIO * float(np.median(others)):
+            alike.append(family)
+    return spread, sorted(alike)
 
 
 MIN_CENTRED_SPACE = 5  # fewer vectors than this: centring is said to be unreliable
@@ -59,30 +86,13 @@ def space_scores(registry: Registry, target: TaskEmbedding, center: bool, backen
     ``backend``, of the ``limit`` that its index shortlists, re-scored exactly."""
     if backend == "numpy":
         space = registry.space_matrix(target.space.id)
-        return space.entry_ids, _cosines(space.matrix, target.vector, space.mean if center else None)
+        return space.entry_ids, cosines(space.matrix, target.vector, space.mean if center else None)
     from .index.faiss_index import open_index
 
     index = open_index(registry, target.space.id, backend, centred=center)
     shortlist, _ = index.search(target.vector, limit or 100)
     ids, rows = registry.vectors_for(target.space.id, shortlist)
-    return ids, _cosines(rows, target.vector, index.mean if center else None)
-
-
-def _cosines(matrix: np.ndarray, target: np.ndarray, mu: np.ndarray | None) -> np.ndarray:
-    """Cosines of unit rows with the unit ``target``; centred on ``mu`` when given."""
-    t = np.asarray(target, dtype=np.float32)
-    columns = t[:, None] if mu is None else np.stack([t, mu], axis=1)  # one pass over the matrix for both
-    if matrix.dtype == np.float32:
-        both = matrix @ columns
-    else:  # float16 storage: numpy has no fast float16 product; convert a block at a time
-        both = np.concatenate([np.asarray(matrix[i : i + 65_536], np.float32) @ columns
-                               for i in range(0, len(matrix), 65_536)] or [np.empty((0, columns.shape[1]))])
-    if mu is None:
-        return both[:, 0]
-    mu_mu, t_mu = float(mu @ mu), float(t @ mu)
-    t_norm = np.sqrt(max(float(t @ t) - 2 * t_mu + mu_mu, 1e-12))
-    c_norm = np.sqrt(np.maximum(1.0 - 2 * both[:, 1] + mu_mu, 1e-12))
-    return (both[:, 0] - both[:, 1] - t_mu + mu_mu) / (t_norm * c_norm)
+    return ids, cosines(rows, target.vector, index.mean if center else None)
 
 
 def rank_embeddings(
@@ -139,6 +149,15 @@ def rank_embeddings(
                 f"the vectors themselves (with 2, every centred score is -1), so these scores say little. Add adapters "
                 f"of that space or rank without --center"
                 for t, *_ in per_space if center and counts[t.space.id] < MIN_CENTRED_SPACE]
+    warnings += registry.notes
+    spread, alike = score_spread(per_space)
+    for family in alike:
+        low, high, sd = spread[family]
+        others = ", ".join(f"{f} {spread[f][2]:.3f}" for f in sorted(spread) if f != family)
+        consequence = ("so the order comes from the other methods" if ensemble or ensemble is None and len(per_space) > 1
+                       else "and in this one list of every method they sit above the others whatever the target")
+        warnings.append(f"{family} scores are all alike ({low:.3f} to {high:.3f}, sd {sd:.3f}; {others}): they barely "
+                        f"separate the candidates, {consequence}")
     ensemble = len(per_space) > 1 if ensemble is None else ensemble
     candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space, top)
     candidates.sort(key=lambda c: (-c.score, c.name))
@@ -150,6 +169,8 @@ def rank_embeddings(
         spaces=[t.space.id for t, *_ in per_space],
         candidates=candidates[:top] if top else candidates,
         warnings=warnings,
+        spread=spread,
+        alike=alike,
     )
 
 
@@ -200,7 +221,7 @@ def _group_by_task(registry: Registry, per_space) -> list[Candidate]:
     for key, by_family in groups.items():
         family_scores = {family: float(np.mean(values)) for family, values in by_family.items()}
         candidates.append(Candidate(
-            name=key, score=float(np.mean(list(family_scores.values()))), task=tasks[key],
+            name=key, score=ensemble_score(family_scores), task=tasks[key],
             scores=family_scores, entries=sorted(members[key]),
         ))
     return candidates

@@ -23,7 +23,8 @@ import secrets
 import sqlite3
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+import urllib.parse
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -31,15 +32,14 @@ from typing import Iterable
 import numpy as np
 
 from .embedders.base import Space, TaskEmbedding
+from .entries import ENTRY_COLUMNS, Entry, NewEntry, entry_from_row
 from .errors import RegistryError
-from .migrations import migrate
+from .migrations import SCHEMA_VERSION, migrate
 
 DB_NAME = "registry.db"
+CORRUPT_HINT = ("move it aside (keep it for `sqlite3 registry.db .recover`), then rebuild: `zoo-rank refresh "
+                "--offline` re-registers what the hub cache holds, `zoo-rank add` your own folders")
 VECTOR_DTYPES = ("float32", "float16")
-_ENTRY_COLUMNS = (
-    "id, name, source, revision, content_sha256, files, method, format, base_model, task, task_type, "
-    "train_size, metadata, created_at"
-)
 
 
 def default_home() -> Path:
@@ -50,49 +50,6 @@ def default_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("zoo-rank", appauthor=False))
-
-
-@dataclass
-class Entry:
-    """One registered checkpoint and the spaces it has vectors in."""
-
-    id: int
-    name: str
-    source: str
-    revision: str | None
-    content_sha256: str
-    files: dict
-    method: str
-    format: str
-    base_model: str
-    task: str | None
-    task_type: str | None
-    train_size: int | None
-    metadata: dict
-    created_at: str
-    spaces: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class NewEntry:
-    """An entry about to be registered, with its embeddings already computed."""
-
-    name: str
-    source: str
-    content_sha256: str
-    files: dict
-    method: str
-    format: str
-    base_model: str
-    embeddings: list[TaskEmbedding]
-    revision: str | None = None
-    task: str | None = None
-    task_type: str | None = None
-    train_size: int | None = None
-    metadata: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -114,22 +71,20 @@ class Registry:
         # builtin: copy the shipped built-in task embeddings in on first open (builtin_registry.py)
         self.builtin = os.environ.get("ZOO_RANK_BUILTIN", "1") != "0" if builtin is None else builtin
         self._db: sqlite3.Connection | None = None
+        self.read_only = False  # set on open: True where the file can be read but not written
+        self.notes: list[str] = []  # said to the user beside a result (a cache that could not be written)
+        self.committed = 0  # entries this object has registered (what a Ctrl-C after the commit must report)
 
     # -- connection -----------------------------------------------------------------
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                self.home.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA busy_timeout = 60000")
-                _enable_wal(db)
-                db.execute("PRAGMA foreign_keys = ON")
-                db.execute("PRAGMA synchronous = NORMAL")
-                migrate(db)
+                db = self._open_writable()
             except (OSError, sqlite3.Error) as exc:
-                raise RegistryError(f"{self.path}: cannot open the registry ({exc})",
-                                    hint="check ZOO_RANK_HOME and its permissions") from exc
+                if _is_corrupt(exc):
+                    raise RegistryError(f"{self.path}: is damaged ({exc})", hint=CORRUPT_HINT) from exc
+                db = self._open_read_only(exc)
             self._db = db
             self._instance = None
             _ = self.instance  # named before any read transaction needs it (it may have to write it)
@@ -138,9 +93,9 @@ class Registry:
                 if wanted not in VECTOR_DTYPES:
                     raise RegistryError(f"ZOO_RANK_VECTOR_DTYPE={wanted!r} is not a vector type",
                                         hint=f"use one of: {', '.join(VECTOR_DTYPES)}")
-                if self.get_meta("vector_dtype") != wanted:
+                if self.get_meta("vector_dtype") != wanted and not self.read_only:
                     self.set_meta("vector_dtype", wanted)
-            if self.builtin:
+            if self.builtin and not self.read_only:
                 from .builtin_registry import seed
 
                 try:
@@ -148,6 +103,55 @@ class Registry:
                 except sqlite3.OperationalError:  # a read-only registry still ranks, without them
                     pass
         return self._db
+
+    def _open_writable(self) -> sqlite3.Connection:
+        self.home.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout = 60000")
+            _enable_wal(db)
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA synchronous = NORMAL")
+            migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        self.read_only = False
+        return db
+
+    def _open_read_only(self, cause: Exception) -> sqlite3.Connection:
+        """A registry on a read-only mount, or in a folder the user may read but not write, still
+        lists and ranks (every write then fails with one line). ``immutable`` is the fallback where
+        SQLite cannot even create the lock file that WAL readers share."""
+        if not self.path.is_file():
+            raise RegistryError(f"{self.path}: cannot create the registry ({cause})",
+                                hint="set ZOO_RANK_HOME (or --home) to a folder you can write") from cause
+        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
+        for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+            db = sqlite3.connect(uri + mode, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+            try:
+                found = db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.Error as exc:
+                db.close()
+                if _is_corrupt(exc):
+                    raise RegistryError(f"{self.path}: is damaged ({exc})", hint=CORRUPT_HINT) from exc
+                continue
+            if found != SCHEMA_VERSION:
+                db.close()
+                raise RegistryError(f"{self.path}: is read-only and has schema version {found}, not {SCHEMA_VERSION}",
+                                    hint="open it once where it can be written, so that it can be upgraded")
+            self.read_only, self._immutable = True, "immutable" in mode
+            return db
+        raise RegistryError(f"{self.path}: cannot open the registry ({cause})",
+                            hint="check ZOO_RANK_HOME and its permissions") from cause
+
+    def _connect_again(self) -> sqlite3.Connection:
+        """A second connection to the same file, opened the way the first one was."""
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        (uri,) = [row[2] for row in self.db.execute("PRAGMA database_list") if row[1] == "main"]
+        mode = "?mode=ro&immutable=1" if self._immutable else "?mode=ro"
+        return sqlite3.connect(f"file:{urllib.parse.quote(uri)}{mode}", uri=True, timeout=60, check_same_thread=False)
 
     def close(self) -> None:
         if self._db is not None:
@@ -161,12 +165,12 @@ class Registry:
         self.close()
 
     def _transaction(self):
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.path if self.read_only else None)
 
     # -- reads ----------------------------------------------------------------------
     def _entries(self, where: str = "", args: Iterable = ()) -> list[Entry]:
-        rows = self.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries {where} ORDER BY name", tuple(args)).fetchall()
-        entries = [_entry(row) for row in rows]
+        rows = self.db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries {where} ORDER BY name", tuple(args)).fetchall()
+        entries = [entry_from_row(row) for row in rows]
         if entries and where:
             for entry in entries:
                 entry.spaces = self._spaces_of(entry.id)
@@ -208,6 +212,11 @@ class Registry:
     def by_data(self, data_sha256: str) -> list[Entry]:
         """Entries trained on exactly this data (``Dataset.sha256``), newest first."""
         found = self._entries("WHERE json_extract(metadata, '$.data_sha256') = ?", (data_sha256,))
+        return sorted(found, key=lambda e: (e.created_at, e.id), reverse=True)
+
+    def by_examples(self, examples_sha256: str) -> list[Entry]:
+        """Entries trained on these examples under either task type (``Dataset.examples_sha256``)."""
+        found = self._entries("WHERE json_extract(metadata, '$.examples_sha256') = ?", (examples_sha256,))
         return sorted(found, key=lambda e: (e.created_at, e.id), reverse=True)
 
     def get_meta(self, key: str) -> str | None:
@@ -288,6 +297,7 @@ class Registry:
                     touched.add(emb.space.id)
                 statuses.append(("added", cursor.lastrowid))
             _bump(db, touched)
+        self.committed += sum(status == "added" for status, _ in statuses)
         by_id = lookup(self, [entry_id for _, entry_id in statuses])
         for entry in by_id.values():
             entry.spaces = self._spaces_of(entry.id)
@@ -334,7 +344,7 @@ class Registry:
                 found = secrets.token_hex(8)
                 try:
                     self.set_meta("instance", found)
-                except sqlite3.Error:  # read-only: the file's identity instead, stable while it exists
+                except (sqlite3.Error, RegistryError):  # read-only: the file's identity instead, stable while it exists
                     st = self.path.stat()
                     found = f"ro{st.st_ino:x}{st.st_ctime_ns:x}"
             self._instance = found
@@ -361,7 +371,7 @@ class Registry:
 
     def iter_space(self, space_id: str, rows: int = 32_768):
         """Yield (entry ids, float32 block) over a space in entry order, from one read snapshot."""
-        db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)  # its own snapshot, not our transaction
+        db = self._connect_again()  # its own snapshot, not our transaction
         try:
             yield from _vector_blocks(db, space_id, Space.from_id(space_id).dim, rows)
         finally:
@@ -386,16 +396,26 @@ class Registry:
                 dtype = np.float16 if large and self.get_meta("vector_dtype") == "float16" else np.float32
                 ids = np.empty(count, dtype=np.int64)
                 matrix, scratch = _matrix_file(stem, (count, dim), dtype)
+                if scratch is None and count and not self.read_only:
+                    self.notes.append(f"{stem.parent}: no room to cache the {space_id} matrix; ranked from memory "
+                                      "(slower next time; free some disk space)")
                 total = np.zeros(dim, np.float64)
                 start = 0
-                for block_ids, block in _vector_blocks(db, space_id, dim, 16_384):
-                    ids[start : start + len(block)] = block_ids
-                    matrix[start : start + len(block)] = block
-                    total += block.sum(axis=0, dtype=np.float64)
-                    start += len(block)
+                try:
+                    for block_ids, block in _vector_blocks(db, space_id, dim, 16_384):
+                        ids[start : start + len(block)] = block_ids
+                        matrix[start : start + len(block)] = block
+                        total += block.sum(axis=0, dtype=np.float64)
+                        start += len(block)
+                except BaseException:  # Ctrl-C included: no temporary file outlives the command
+                    if scratch is not None:
+                        del matrix
+                        scratch.unlink(missing_ok=True)
+                    raise
                 mean = (total / max(count, 1)).astype(np.float32)
                 cached = (ids, matrix, mean)
-                _store_cached(stem, cached, scratch)
+                if not _store_cached(stem, cached, scratch) and scratch is not None and not self.read_only:
+                    self.notes.append(f"{stem.parent}: the ranking cache could not be written; ranked from memory")
         finally:
             db.execute("COMMIT")
         return SpaceMatrix(Space.from_id(space_id), *cached)
@@ -418,15 +438,24 @@ def _enable_wal(db: sqlite3.Connection, attempts: int = 600) -> None:
 class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception, Ctrl-C included."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, read_only: Path | None = None) -> None:
         self.db = db
+        self.read_only = read_only
 
     def __enter__(self) -> sqlite3.Connection:
+        if self.read_only is not None:
+            raise RegistryError(f"{self.read_only}: the registry is read-only here; it can rank but not change",
+                                hint="point ZOO_RANK_HOME (or --home) at a writable copy to add, remove or train")
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
 
 
 def decode(blob: bytes, dim: int) -> np.ndarray:
@@ -450,11 +479,18 @@ def space_stem(space_id: str) -> str:
 
 
 def drop_older_generations(folder: Path, current: str) -> None:
-    """Delete a space's derived files of other generations; ``current`` is ``<stem>.g<generation>``."""
+    """Delete a space's derived files of other generations (``current`` is ``<stem>.g<generation>``),
+    and temporary files a killed process left behind (an hour old: no live writer still owns them)."""
     stem = current.rsplit(".g", 1)[0]
     for old in folder.glob(f"{stem}.g*"):
         if not old.name.startswith(current + "."):
             old.unlink(missing_ok=True)
+    for stale in folder.glob("tmp*.tmp"):
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_TEMP_SECONDS:
+                stale.unlink()
+        except OSError:
+            pass
 
 
 def _decode_rows(blobs: list[bytes], dim: int) -> np.ndarray:
@@ -484,13 +520,7 @@ def _bump(db: sqlite3.Connection, space_ids: set[str]) -> None:
         db.execute("UPDATE spaces SET generation = generation + 1 WHERE id = ?", (space_id,))
 
 
-def _entry(row: tuple) -> Entry:
-    values = list(row)
-    values[5] = json.loads(values[5])
-    values[12] = json.loads(values[12])
-    return Entry(*values)
-
-
+STALE_TEMP_SECONDS = 3600
 _PARTS = ("ids", "mean", "matrix")  # written in this order; matrix last marks completeness
 
 
@@ -506,20 +536,34 @@ def _load_cached(stem: Path):
 
 def _matrix_file(stem: Path, shape: tuple[int, int], dtype) -> tuple[np.ndarray, Path | None]:
     """The cache matrix to fill: a temporary ``.npy`` memory map beside the cache (a space larger
-    than memory never has to fit in it), or an array in memory where nothing can be written."""
+    than memory never has to fit in it), or an array in memory where nothing can be written.
+
+    The file's blocks are allocated before it is mapped: a sparse file on a full disk maps fine
+    and then kills the process with SIGBUS at the first page that cannot be stored.
+    """
     if not shape[0]:
         return np.empty(shape, dtype=dtype), None
+    tmp = None
     try:
         stem.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".npy.tmp")
-        os.close(fd)
-        return np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape), Path(tmp)
-    except OSError:
+        try:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+            with os.fdopen(os.dup(fd), "wb") as handle:
+                np.lib.format.write_array_header_1_0(handle, header)
+                offset = handle.tell()
+            os.posix_fallocate(fd, 0, offset + int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        finally:
+            os.close(fd)
+        return np.lib.format.open_memmap(tmp, mode="r+"), Path(tmp)
+    except (OSError, ValueError):
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         return np.empty(shape, dtype=dtype), None
 
 
-def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> None:
-    """Write the cache atomically; a read-only or full disk only costs speed next time.
+def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> bool:
+    """Write the cache atomically; a read-only or full disk only costs speed next time (False).
     ``scratch``: the matrix was built in this memory-mapped file; it is moved into place."""
     named = dict(zip(("ids", "matrix", "mean"), arrays))
     try:
@@ -537,8 +581,9 @@ def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> Non
                 os.replace(tmp, stem.with_name(f"{stem.name}.{part}.npy"))
             finally:
                 Path(tmp).unlink(missing_ok=True)
+        return True
     except OSError:
-        pass
+        return False
     finally:
         if scratch is not None:
             scratch.unlink(missing_ok=True)
@@ -554,8 +599,8 @@ def lookup(registry: Registry, ids: Iterable[int]) -> dict[int, Entry]:
     found: dict[int, Entry] = {}
     for chunk in _chunks([int(i) for i in ids]):
         marks = ",".join("?" * len(chunk))
-        for row in registry.db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ({marks})", chunk):
-            found[row[0]] = _entry(row)
+        for row in registry.db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id IN ({marks})", chunk):
+            found[row[0]] = entry_from_row(row)
     return found
 
 

@@ -32,6 +32,7 @@ class Dataset:
     pairs: list[str] | None = None
     label_names: list[str] | None = None
     info: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # usable, but worth saying (tiny, contradictory)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -48,12 +49,24 @@ class Dataset:
             digest.update(json.dumps([text, pair, label], ensure_ascii=False).encode())
         return digest.hexdigest()
 
+    def examples_sha256(self) -> str:
+        """Content hash of the examples whatever the task type: the same file read as
+        classification or as regression (labels "3" and 3.0 alike) hashes the same, so an
+        embedding trained with ``--task-type regression`` is found again by a plain ``--target``."""
+        digest = hashlib.sha256(b"examples-v1")
+        pairs = self.pairs or [None] * len(self.texts)
+        for text, pair, label in zip(self.texts, pairs, self.labels):
+            number = _as_number(label)
+            digest.update(json.dumps([text, pair, _label_text(number if number is not None else label)],
+                                     ensure_ascii=False).encode())
+        return digest.hexdigest()
+
     def subset(self, indices: Sequence[int], name: str | None = None) -> "Dataset":
         return Dataset(
             name=name or self.name, source=self.source, task_type=self.task_type,
             texts=[self.texts[i] for i in indices], labels=[self.labels[i] for i in indices],
             pairs=[self.pairs[i] for i in indices] if self.pairs is not None else None,
-            label_names=self.label_names, info=dict(self.info),
+            label_names=self.label_names, info=dict(self.info), warnings=list(self.warnings),
         )
 
     def sample(self, n: int | None, seed: int = 0) -> "Dataset":
@@ -97,7 +110,7 @@ def build_dataset(
     *,
     pairs: list[str] | None = None,
     task_type: str | None = None,
-    rows: list[int] | None = None,
+    rows: Sequence[int] | None = None,
     info: dict | None = None,
 ) -> Dataset:
     """Validate raw columns and decide the task type; errors name the source and the row.
@@ -121,6 +134,10 @@ def build_dataset(
     if missing:
         raise DataError(source, f"{len(missing)} row(s) have no label, first at row {missing[0]}",
                         hint="remove or label those rows")
+    infinite = next((i for i, label in enumerate(labels) if _non_finite(label)), None)
+    if infinite is not None:
+        raise DataError(source, f"label {labels[infinite]!r} at row {rows[infinite]} is not a finite number",
+                        hint="remove that row or give it a real label (a missing value written as NaN is not a class)")
     numbers = [_as_number(label) for label in labels]
     all_numeric = all(x is not None for x in numbers)
     if task_type is None:
@@ -136,8 +153,11 @@ def build_dataset(
         if len(set(values)) < 2:
             raise DataError(source, "all regression labels are equal", hint="a task needs labels that vary")
         return Dataset(name, source, "regression", list(map(str, texts)), values,
-                       list(map(str, pairs)) if pairs is not None else None, None, dict(info or {}))
-    classes = [_label_text(label) for label in labels]
+                       list(map(str, pairs)) if pairs is not None else None, None, dict(info or {}),
+                       _warnings(texts, pairs, None, rows))
+    interned: dict = {}
+    classes = [interned.setdefault(label, _label_text(label)) if isinstance(label, (str, int, float, bool))
+               else _label_text(label) for label in labels]
     names = sorted(set(classes), key=_class_order)
     if len(names) < 2:
         raise DataError(source, f"has one class only ({names[0]!r})",
@@ -146,7 +166,48 @@ def build_dataset(
         raise DataError(source, f"has {len(names)} distinct labels",
                         hint="if the labels are scores, pass --task-type regression")
     return Dataset(name, source, "classification", list(map(str, texts)), classes,
-                   list(map(str, pairs)) if pairs is not None else None, names, dict(info or {}))
+                   list(map(str, pairs)) if pairs is not None else None, names, dict(info or {}),
+                   _warnings(texts, pairs, classes, rows))
+
+
+TINY = 32  # fewer examples than this: an embedding of mostly noise
+CONTRADICTION_SHARE = 0.01  # texts given two labels: annotation noise below this share, a wrong column above
+
+
+def _warnings(texts: list, pairs: list | None, labels: list | None, rows: Sequence[int]) -> list[str]:
+    """What makes a data set usable but its embedding doubtful: too few rows, or the same
+    text given different labels (a label column that is not the label, or noisy annotation)."""
+    said = []
+    if len(texts) < TINY:
+        said.append(f"only {len(texts)} examples: an embedding trained on so few says little about the task "
+                    f"(1,000 are used when there are enough)")
+    if labels is None:  # regression: one text rated twice is noise, not a contradiction
+        return said
+    first: dict = {}  # text -> its first label (labels are shared objects: no per-row allocation)
+    clashes, clash = 0, None
+    keys = zip(texts, pairs) if pairs is not None else texts
+    for i, key in enumerate(keys):
+        label = first.setdefault(key, labels[i])
+        if label != labels[i]:
+            clashes += 1
+            clash = clash if clash is not None else i
+    if clashes and clashes >= CONTRADICTION_SHARE * len(texts):
+        key = (texts[clash], pairs[clash]) if pairs is not None else texts[clash]
+        earlier = next(i for i, k in enumerate(zip(texts, pairs) if pairs is not None else texts) if k == key)
+        said.append(f"{clashes} row(s) repeat an earlier text with a different label (first: rows {rows[earlier]} "
+                    f"and {rows[clash]}); check that the label column is the label")
+    return said
+
+
+def _non_finite(value) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):
+        try:
+            return not math.isfinite(float(value.strip()))
+        except ValueError:
+            return False
+    return False
 
 
 def _as_number(value) -> float | None:

@@ -7,7 +7,8 @@ the test sets or the measured gains.
 
 * TuPaTE: BitFit / LoRA / prefix-tuning embeddings. Sources are the shipped built-in
   registry's early embeddings (1,000 examples); targets are trained here on the target's
-  limited sample. Scored by cosine, raw and centred on the mean of the candidate sources,
+  limited sample. Scored by the ranker's cosine (``zoo_rank.similarity``), raw and centred on
+  the mean of the candidate sources (the target's own source embedding left out),
   with the ``tupate`` and ``invariant`` embedders, and the three-method ensemble (mean of
   the per-method cosines, as the ranker's ``--ensemble``).
 * DataSize: the number of examples the source was trained on (all equal in LIMITED →
@@ -26,7 +27,6 @@ the test sets or the measured gains.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -35,6 +35,9 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ..similarity import cosines, mean_excluding
+from ..similarity import ensemble as ensemble_score
+from .fisher import FISHER_EXAMPLES, fisher_vector, write_json
 from .transfer import TransferConfig, TransferError
 
 if TYPE_CHECKING:
@@ -42,9 +45,6 @@ if TYPE_CHECKING:
 
 Scores = dict[str, dict[str, float]]  # target → source → score
 TUPATE_METHODS = ("bitfit", "lora", "prefix")
-FISHER_EXAMPLES = 256
-
-
 @dataclass
 class Prediction:
     """One method's scores, and what one task embedding cost (seconds, on this machine)."""
@@ -54,15 +54,6 @@ class Prediction:
     scores: Scores
     seconds_per_embedding: float | None = None
     details: dict = field(default_factory=dict)
-
-
-def write_json(path: str | Path, body) -> None:
-    """Write atomically: an interrupted ``bench predict`` never leaves a torn file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def save_predictions(path: str | Path, predictions: dict[str, Prediction], provenance: dict) -> None:
@@ -132,14 +123,17 @@ def _pairs(tasks) -> list[tuple[str, str]]:
 
 
 def _cosine_scores(vectors_t: dict[str, np.ndarray], vectors_s: dict[str, np.ndarray], tasks,
-                   center: np.ndarray | None = None) -> Scores:
-    def unit(v):
-        v = v - center if center is not None else v
-        return v / max(float(np.linalg.norm(v)), 1e-12)
-
+                   centred: bool = False) -> Scores:
+    """Every target's scores for the other tasks as sources, through the ranker's scorer
+    (``zoo_rank.similarity``); centred on the mean of the candidate sources, the target's own
+    source embedding left out (it is not a candidate, and would pull the centre its way)."""
     out: Scores = {}
-    for target, source in _pairs(tasks):
-        out.setdefault(target, {})[source] = float(unit(vectors_t[target]) @ unit(vectors_s[source]))
+    for target in tasks:
+        names = [s for s in tasks if s != target]
+        matrix = np.stack([np.asarray(vectors_s[s], np.float32) for s in names])
+        mean = mean_excluding(vectors_s, [target]) if centred else None
+        scores = cosines(matrix, vectors_t[target], mean, unit=False)
+        out[target] = {s: float(v) for s, v in zip(names, scores)}
     return out
 
 
@@ -165,12 +159,12 @@ def _datasize(config, work, device, home, say) -> list[Prediction]:
 def _samples(config: TransferConfig, home):
     """(source sample, target sample) per task: seed 0, as ``bench transfer`` draws them."""
     from ..datasets import task_source
-    from .transfer import _TaskData
+    from .transfer import TaskData
 
     samples = {}
     tasks = task_source(config.tasks_dir, home)
     for task in config.tasks:
-        data = _TaskData(task, config, tasks)
+        data = TaskData(task, config, tasks)
         samples[task] = (data.source(0), data.target(0))
     return samples
 
@@ -214,7 +208,7 @@ def _curvegrad(config, work, device, home, say) -> list[Prediction]:
     """
     from ..training.models import resolve_base_model, resolve_device
     from .curvegrad import POINTS, RRF_K, WINDOW, curvegrad_scores
-    from .transfer import _finetune
+    from .transfer import finetune
 
     base, torch_device = None, None
     curves, seconds = {}, []
@@ -226,7 +220,7 @@ def _curvegrad(config, work, device, home, say) -> list[Prediction]:
                 base, torch_device = resolve_base_model(config.base_model, home), resolve_device(device)
             losses: list[float] = []
             started = time.perf_counter()
-            _finetune(base, source, config, config.source_epochs, 0, torch_device, on_loss=losses.append)
+            finetune(base, source, config, config.source_epochs, 0, torch_device, on_loss=losses.append)
             saved = {"settings": config.settings(), "losses": losses, "examples": len(source),
                      "seconds": round(time.perf_counter() - started, 2)}
             write_json(path, saved)
@@ -265,7 +259,7 @@ def _taskemb(config, work, device, home, say) -> list[Prediction]:
 
 def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
     from ..training.models import resolve_base_model, resolve_device
-    from .transfer import _finetune
+    from .transfer import finetune
 
     base = resolve_base_model(config.base_model, home)
     torch_device = resolve_device(device)
@@ -273,35 +267,12 @@ def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
     for task, (source, target) in _samples(config, home).items():
         for role, data, epochs in (("source", source, config.source_epochs), ("target", target, config.target_epochs)):
             started = time.perf_counter()
-            _, model, tokenizer = _finetune(base, data, config, epochs, 0, torch_device)
-            vectors[role][task] = _fisher(model, tokenizer, data.sample(FISHER_EXAMPLES, seed=0), config, torch_device)
+            _, model, tokenizer = finetune(base, data, config, epochs, 0, torch_device)
+            vectors[role][task] = fisher_vector(model, tokenizer, data.sample(FISHER_EXAMPLES, seed=0), config, torch_device)
             seconds.append(time.perf_counter() - started)
             del model
         say(f"taskemb: {task}")
     return seconds
-
-
-def _fisher(model, tokenizer, data, config: TransferConfig, device) -> np.ndarray:
-    """Mean squared per-example gradient of the loss w.r.t. the encoder weights, flattened."""
-    import torch
-
-    from ..training.loop import collate, encode, label_targets
-
-    regression = data.task_type == "regression"
-    body = getattr(model, model.base_model_prefix)
-    params = [p for n, p in body.named_parameters() if not n.startswith("embeddings.")]
-    fisher = [torch.zeros_like(p) for p in params]
-    encoded = encode(tokenizer, data, config.max_length)
-    targets, _ = label_targets(data, regression)
-    pad = model.config.pad_token_id or 0
-    model.eval()  # no dropout: the Fisher of the trained model, not of a noisy one
-    for i in range(len(data)):
-        batch = collate(pad, encoded, [i], device)
-        label = torch.tensor([targets[i]], dtype=torch.float32 if regression else torch.long, device=device)
-        grads = torch.autograd.grad(model(**batch, labels=label).loss, params)
-        for acc, g in zip(fisher, grads):
-            acc += g.detach() ** 2
-    return torch.cat([(f / len(data)).flatten().cpu() for f in fisher]).numpy()
 
 
 def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None
@@ -371,13 +342,11 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
             per_method = {}
             details = {"embedder": embedder, "centred": centred, "mode": mode}
             for method in TUPATE_METHODS:
-                candidates = vectors[(method, embedder, "source")]
-                center = np.mean(list(candidates.values()), axis=0) if centred else None
-                per_method[method] = _cosine_scores(vectors[(method, embedder, "target")], candidates, config.tasks,
-                                                    center)
+                per_method[method] = _cosine_scores(vectors[(method, embedder, "target")],
+                                                    vectors[(method, embedder, "source")], config.tasks, centred)
                 out.append(Prediction(tupate_name(method, embedder, centred, mode), "tupate", per_method[method],
                                       float(np.mean(seconds[method])), {"method": method, **details}))
-            ensemble = {t: {s: float(np.mean([per_method[m][t][s] for m in TUPATE_METHODS])) for s in row}
+            ensemble = {t: {s: ensemble_score({m: per_method[m][t][s] for m in TUPATE_METHODS}) for s in row}
                         for t, row in per_method["bitfit"].items()}
             out.append(Prediction(tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))

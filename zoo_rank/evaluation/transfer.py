@@ -240,7 +240,7 @@ def run_transfer(
     prov = provenance(config, str(torch_device), source_tasks)
     results.parent.mkdir(parents=True, exist_ok=True)
     _drop_torn_tail(results)
-    tasks = {t: _TaskData(t, config, source_tasks) for t in config.tasks}
+    tasks = {t: TaskData(t, config, source_tasks) for t in config.tasks}
     new: list[Run] = []
     with results.open("a", encoding="utf-8") as out:
         groups = list(_grouped(todo))
@@ -253,7 +253,7 @@ def run_transfer(
             if source is not None:  # one source fine-tuning serves all its targets of this seed
                 started = time.perf_counter()
                 sample = tasks[source].source(seed)
-                encoder, model, tokenizer = _finetune(base, sample, config, config.source_epochs, seed, torch_device)
+                encoder, model, tokenizer = finetune(base, sample, config, config.source_epochs, seed, torch_device)
                 if fisher is not None and fisher.seed == seed:
                     fisher.save("source", source, model, tokenizer, sample, config, torch_device, started)
                 del model
@@ -261,7 +261,7 @@ def run_transfer(
                 started = time.perf_counter()
                 data = tasks[target]
                 train = data.target(seed)
-                _, model, tokenizer = _finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
+                _, model, tokenizer = finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
                 metrics = _test_metrics(model, tokenizer, data, config, torch_device)
                 if source is None and fisher is not None and fisher.seed == seed:
                     fisher.save("target", target, model, tokenizer, train, config, torch_device, started)
@@ -293,9 +293,9 @@ class FisherCapture:
              started: float) -> None:
         import numpy as np
 
-        from .predict import FISHER_EXAMPLES, _fisher, write_json
+        from .fisher import FISHER_EXAMPLES, fisher_vector, write_json
 
-        vector = _fisher(model, tokenizer, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
+        vector = fisher_vector(model, tokenizer, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
         path = self.path(role, task)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npy")
@@ -335,7 +335,7 @@ def _grouped(keys: list[tuple]) -> Iterator[tuple[int, str | None, list[str]]]:
         yield seed, source, targets
 
 
-class _TaskData:
+class TaskData:
     """A task's samples: the source sample and target sample per seed, one test sample.
 
     ``tasks`` is where the task comes from (``zoo_rank.datasets.task_source``): its train split
@@ -366,7 +366,7 @@ class _Schedule:
     steps: int | None = None
 
 
-def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, device, encoder: dict | None = None,
+def finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, device, encoder: dict | None = None,
               on_loss: Callable[[float], None] | None = None):
     """Fine-tune every parameter; return (encoder state, model, tokenizer). ``encoder`` starts from a source;
     ``on_loss`` receives each step's training loss (CurveGrad's learning curve)."""
@@ -395,7 +395,7 @@ def _finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, dev
     return {k: v.detach().clone() for k, v in body.state_dict().items()}, model, tokenizer
 
 
-def _test_metrics(model, tokenizer, data: _TaskData, config: TransferConfig, device) -> dict[str, float]:
+def _test_metrics(model, tokenizer, data: TaskData, config: TransferConfig, device) -> dict[str, float]:
     """Every metric of the run on the task's test sample, in percentage points (rounded as stored)."""
     from ..training.loop import held_out_metrics
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
+from .checks import positive_number, tensor_rank
 from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
@@ -116,18 +117,19 @@ def _read_layered(weights: AdapterWeights, tensors: dict, config: dict, name: st
         else:
             weights.put(layer, kind, param, tensor)
     if weights.method == "lora":
-        alpha = config.get("alpha")
-        if alpha is None:
+        if config.get("alpha") is None:
             raise CheckpointError(path.parent / CONFIG, "misses config.alpha")
+        alpha = positive_number(config["alpha"], "config.alpha", path.parent / CONFIG)
         for layer, params in weights.layers.items():
             for kind, param in list(params):
                 if param == "lora_A":
                     if (kind, "lora_B") not in params:
                         raise CheckpointError(path, f"layer {layer} {kind}: lora_A without lora_B")
+                    tensor_rank(params[(kind, param)].shape, f"layer {layer} {kind} lora_A", path)
                     rank = params[(kind, param)].shape[0]
                     ranks.add(rank)
-                    weights.scales[(layer, kind)] = float(alpha) / rank
-        weights.info.update(rank=sorted(ranks), alpha=alpha)
+                    weights.scales[(layer, kind)] = alpha / rank
+        weights.info.update(rank=sorted(ranks), alpha=config["alpha"])
     elif weights.method == "bottleneck":
         for layer, params in weights.layers.items():
             for kind, param in params:

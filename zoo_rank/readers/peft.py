@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
+from .checks import number_patterns, positive_int, positive_number, tensor_rank
 from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
@@ -51,12 +52,12 @@ def _require(config: dict, path: Path, *fields: str) -> None:
         )
 
 
-def _pattern_value(patterns: dict, module: str, default: float) -> float:
+def _pattern_value(patterns: dict[str, float], module: str, default: float) -> float:
     """PEFT's alpha_pattern lookup: a key matches a module path by regex on its tail."""
-    for pattern, value in (patterns or {}).items():
+    for pattern, value in patterns.items():
         if re.match(rf"(.*\.)?({pattern})$", module):
-            return float(value)
-    return float(default)
+            return value
+    return default
 
 
 def read_peft(directory: Path) -> AdapterWeights:
@@ -113,6 +114,9 @@ def _read_lora(weights: AdapterWeights, tensors: dict, config: dict, path: Path)
         param = match["param"] + (".bias" if match["leaf"] == "bias" else "")
         modules.setdefault(match["module"], {})[param] = tensor
     use_rslora = bool(config.get("use_rslora"))
+    config_path = path.parent / CONFIG
+    default_alpha = positive_number(config["lora_alpha"], "lora_alpha", config_path)
+    alpha_pattern = number_patterns(config.get("alpha_pattern"), "alpha_pattern", config_path)
     ranks, targets = set(), set()
     for module, params in sorted(modules.items()):
         layer, kind = split_layer(module)
@@ -122,11 +126,13 @@ def _read_lora(weights: AdapterWeights, tensors: dict, config: dict, path: Path)
         a, b = params.get("lora_A"), params.get("lora_B")
         if a is None or b is None:
             raise CheckpointError(path, f"module {module!r} has only one of lora_A / lora_B")
+        tensor_rank(a.shape, f"module {module!r} lora_A", path)
+        tensor_rank(b.shape, f"module {module!r} lora_B", path)
         a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
         if a.shape[0] != b.shape[1]:
             raise CheckpointError(path, f"module {module!r}: lora_A {a.shape} and lora_B {b.shape} disagree on rank")
         rank = a.shape[0]
-        alpha = _pattern_value(config.get("alpha_pattern"), module, config["lora_alpha"])
+        alpha = _pattern_value(alpha_pattern, module, default_alpha)
         weights.put(layer, kind, "lora_A", a)
         weights.put(layer, kind, "lora_B", b)
         if "lora_B.bias" in params:
@@ -152,7 +158,7 @@ def _read_ia3(weights: AdapterWeights, tensors: dict, path: Path) -> None:
 
 def _read_prefix(weights: AdapterWeights, tensors: dict, config: dict, path: Path) -> None:
     prompt = _take_prompt(weights, tensors, path)
-    num_layers = int(config["num_layers"])
+    num_layers = positive_int(config["num_layers"], "num_layers", path.parent / CONFIG)
     tokens, width = prompt.shape
     if width % (2 * num_layers):
         raise CheckpointError(

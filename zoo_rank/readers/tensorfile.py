@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,32 +76,61 @@ def load_safetensors(path: Path) -> LoadedFile:
         header = json.loads(data[8 : 8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(path, f"{truncated} (header is not JSON)", hint=hint) from exc
+    except RecursionError as exc:
+        raise CheckpointError(path, f"{truncated} (header is nested too deeply)", hint=hint) from exc
     if not isinstance(header, dict):
         raise CheckpointError(path, f"{truncated} (header is not an object)", hint=hint)
     body = memoryview(data)[8 + header_len :]
+    entries = [(name, _header_entry(path, name, info, len(body))) for name, info in header.items()
+               if name != "__metadata__"]
+    _refuse_overlaps(path, [(name, start, end) for name, (_, _, start, end) in entries])
     tensors: dict[str, np.ndarray] = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype_name = info["dtype"]
-            shape = tuple(int(s) for s in info["shape"])
-            start, end = (int(o) for o in info["data_offsets"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(path, f"tensor {name!r} has a malformed header entry", hint=hint) from exc
-        dtype = _NUMPY_DTYPES.get(dtype_name)
-        if dtype is None:
-            raise CheckpointError(
-                path,
-                f"tensor {name!r} has dtype {dtype_name}, which zoo-rank cannot embed",
-                hint="save the adapter in float32, float16 or bfloat16",
-            )
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if not 0 <= start <= end <= len(body) or end - start != count * dtype.itemsize:
-            raise CheckpointError(path, f"{truncated} (tensor {name!r} lies outside the file)", hint=hint)
-        raw = np.frombuffer(body[start:end], dtype=dtype).reshape(shape)
+    for name, (dtype_name, shape, start, end) in entries:
+        raw = np.frombuffer(body[start:end], dtype=_NUMPY_DTYPES[dtype_name]).reshape(shape)
         tensors[name] = _to_float32(raw, dtype_name)
     return LoadedFile(path, hashlib.sha256(data).hexdigest(), tensors)
+
+
+def _header_entry(path: Path, name: str, info: object, body_size: int) -> tuple[str, tuple[int, ...], int, int]:
+    """One tensor's (dtype, shape, start, end), checked the way the safetensors library checks it."""
+    hint = "download the checkpoint again"
+    try:
+        dtype_name = info["dtype"]  # type: ignore[index]
+        shape = tuple(_exact_int(s) for s in info["shape"])  # type: ignore[index]
+        start, end = (_exact_int(o) for o in info["data_offsets"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"tensor {name!r} has a malformed header entry", hint=hint) from exc
+    dtype = _NUMPY_DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
+    if dtype is None:
+        raise CheckpointError(
+            path,
+            f"tensor {name!r} has dtype {dtype_name!r}, which zoo-rank cannot embed",
+            hint="save the adapter in float32, float16 or bfloat16",
+        )
+    if any(s < 0 for s in shape):
+        raise CheckpointError(path, f"tensor {name!r} has a negative dimension in shape {list(shape)}", hint=hint)
+    size = math.prod(shape) * dtype.itemsize  # Python ints: [2**32, 2**32] must not wrap to 0
+    if not 0 <= start <= end <= body_size or end - start != size:
+        raise CheckpointError(path, f"is truncated or not a safetensors file (tensor {name!r} lies outside the "
+                                    "file or its size does not match its shape)", hint=hint)
+    return dtype_name, shape, start, end
+
+
+def _exact_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _refuse_overlaps(path: Path, spans: list[tuple[str, int, int]]) -> None:
+    """Two tensors sharing bytes is a corrupt (or crafted) file; safetensors refuses it too."""
+    previous_name, previous_end = None, 0
+    for name, start, end in sorted(spans, key=lambda span: (span[1], span[2])):
+        if start < previous_end and end > start:
+            raise CheckpointError(path, f"is corrupt: tensors {previous_name!r} and {name!r} overlap in the file",
+                                  hint="download the checkpoint again")
+        if end > previous_end:
+            previous_name, previous_end = name, end
 
 
 def _to_float32(raw: np.ndarray, dtype_name: str) -> np.ndarray:
@@ -164,6 +194,8 @@ def read_json(path: Path) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CheckpointError(path, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise CheckpointError(path, "is nested too deeply to be a config") from exc
     if not isinstance(value, dict):
         raise CheckpointError(path, "must hold a JSON object")
     return value

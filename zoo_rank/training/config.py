@@ -70,6 +70,14 @@ class TrainConfig:
         grid = PAPER_LEARNING_RATES[self.method]
         return grid[:1] if self.mode == "early" else grid
 
+    def planned_steps(self, examples: int) -> int:
+        """Optimiser steps a run on ``examples`` examples will take (over every learning rate),
+        before any data is encoded: what a time estimate multiplies by a measured rate."""
+        n = examples if self.mode == "early" else max(1, round(examples * 0.9))  # best holds 10% out
+        n = min(n, self.max_examples or n)
+        per_run = self.steps or -(-n // self.batch_size) * self.num_epochs
+        return per_run * len(self.learning_rates)
+
     def with_method(self, method: str) -> "TrainConfig":
         return replace(self, method=method)
 

@@ -1,0 +1,65 @@
+"""The one scorer: cosine and centred cosine of task embeddings, and the method ensemble.
+
+The ranker (``zoo-rank --target``), the faiss shortlist's exact re-scoring and the
+evaluation (``bench predict``) all score through here, so the published rank correlations
+measure the code that ranks for users. numpy only.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+
+_BLOCK = 65_536
+
+
+def cosines(matrix: np.ndarray, target: np.ndarray, mean: np.ndarray | None = None, *,
+            unit: bool = True) -> np.ndarray:
+    """Cosine of each row of ``matrix`` with ``target``; with ``mean``, of both after
+    subtracting it (centred cosine).
+
+    ``unit``: rows and target are unit vectors (registry vectors are), so a raw cosine is the
+    dot product and centred norms follow from two dot products: the matrix is read once.
+    Otherwise (Fisher or text vectors in the evaluation) the norms are computed.
+    """
+    t = np.asarray(target, dtype=np.float32)
+    columns = t[:, None] if mean is None else np.stack([t, np.asarray(mean, np.float32)], axis=1)
+    both = _product(matrix, columns)
+    if unit:
+        if mean is None:
+            return both[:, 0]
+        row_sq, t_sq = 1.0, 1.0
+    else:
+        row_sq = np.concatenate([np.square(np.asarray(matrix[i : i + _BLOCK], np.float64)).sum(axis=1)
+                                 for i in range(0, len(matrix), _BLOCK)] or [np.empty(0)])
+        t_sq = float(t.astype(np.float64) @ t)
+    if mean is None:
+        return (both[:, 0] / np.sqrt(np.maximum(row_sq * t_sq, 1e-24))).astype(np.float32)
+    mu = columns[:, 1]
+    mu_mu, t_mu = float(mu @ mu), float(t @ mu)
+    t_norm = np.sqrt(max(t_sq - 2 * t_mu + mu_mu, 1e-12))
+    c_norm = np.sqrt(np.maximum(row_sq - 2 * both[:, 1] + mu_mu, 1e-12))
+    return ((both[:, 0] - both[:, 1] - t_mu + mu_mu) / (t_norm * c_norm)).astype(np.float32)
+
+
+def _product(matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    if matrix.dtype == np.float32:
+        return matrix @ columns
+    # float16 storage (or float64 from callers): no fast float16 product in numpy; convert a block at a time
+    return np.concatenate([np.asarray(matrix[i : i + _BLOCK], np.float32) @ columns
+                           for i in range(0, len(matrix), _BLOCK)] or [np.empty((0, columns.shape[1]), np.float32)])
+
+
+def ensemble(per_method: Mapping[str, float]) -> float:
+    """The paper's ensemble: the mean of a candidate's per-method scores (over the methods
+    that scored it)."""
+    return float(np.mean(list(per_method.values())))
+
+
+def mean_excluding(vectors: Mapping[str, np.ndarray], left_out: Iterable[str]) -> np.ndarray:
+    """The centre for centred cosines: the mean of the candidates' vectors, leaving out the
+    target's own (its own source embedding would pull the centre towards the target)."""
+    skip = set(left_out)
+    kept = [v for name, v in vectors.items() if name not in skip]
+    return np.mean(np.stack(kept), axis=0)
