@@ -20,7 +20,7 @@ from .executors import Executor, InProcessExecutor, Resources, ingest_executor, 
 from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints, read_checkpoint
-from .registry import Entry, NewEntry, Registry
+from .registry import Entry, NewEntry, Registry, lookup
 from .weights import METHOD_FAMILY, canonical_base_model
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$")
@@ -472,12 +472,15 @@ def rank(
     ensemble: bool | None = None,
     training: dict | None = None,
     index: str = "auto",
+    prior: float = 0.0,
 ) -> Ranking:
     """Rank registered candidates for ``target`` (see ``resolve_target`` for what it may be).
 
     ``base_model`` names the base model of a checkpoint-folder target whose config does not,
     and restricts any target to that base model's spaces. ``ensemble`` (default: automatic when the target has several methods)
-    averages each candidate task's scores over methods, as in the paper.
+    averages each candidate task's scores over methods, as in the paper. ``prior`` (0..1) blends
+    in the shipped source prior (``zoo_rank.prior``); a target whose own task was measured is
+    left out of it.
     """
     registry = registry or Registry()
     if embedder not in EMBEDDERS:
@@ -489,7 +492,11 @@ def rank(
         if not embeddings:
             raise RankingError(f"target {resolved.label!r} has no embedding for base model {base_model!r}",
                                hint="run `zoo-rank show` on the target to see its spaces")
+    if not 0.0 <= prior <= 1.0:
+        raise ZooRankError(f"--prior {prior} is not a weight", hint="give a number from 0 (similarity only) to 1")
+    own_tasks = {e.task for e in lookup(registry, resolved.exclude).values() if e.task}
     return rank_embeddings(
         registry, embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,
-        task_type=task_type, method=method, ensemble=ensemble, index=index,
+        task_type=task_type, method=method, ensemble=ensemble, index=index, prior=prior,
+        prior_leave_out=next(iter(own_tasks)) if len(own_tasks) == 1 else None,
     )

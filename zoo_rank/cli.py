@@ -155,6 +155,9 @@ def _console():
                                    "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,
               help="Average scores over methods per candidate task (default: when the target has several methods).")
+@click.option("--prior", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Weight of the shipped source prior (each built-in task's mean measured gain on the other "
+                   "built-in tasks) against similarity, both standardised over the candidates; 0: similarity only.")
 @click.option("--index", type=click.Choice(BACKENDS), default="auto",
               show_default=True, help="How spaces are searched; auto: numpy's exact scan, faiss-ivf (zoo-rank[faiss]) "
                                       "past $ZOO_RANK_FAISS_MIN vectors (100000). faiss shortlists, scores are exact.")
@@ -169,7 +172,7 @@ def _console():
 @click.version_option(package_name="zoo-rank")
 @click.pass_context
 def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, max_examples, max_length, base_model,
-        ensemble, index, home, text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
+        ensemble, prior, index, home, text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
     """Rank candidate source tasks for intermediate-task transfer.
 
     Parameter-efficient weights (LoRA, BitFit, prefix tuning, bottleneck adapters, IA3) are
@@ -209,7 +212,7 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, ma
             training["methods"] = methods
         ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
                        task_type=task_type, method=methods or None, base_model=base_model, ensemble=ensemble,
-                       training=training, index=index)
+                       training=training, index=index, prior=prior)
     for warning in ranking.warnings:
         _warn(warning)
     if as_json:
@@ -228,12 +231,17 @@ def _print_ranking(ranking) -> None:
     families = ranking.families if ranking.ensemble and len(ranking.families) > 1 else []
     for family in families:
         table.add_column(family + (" (alike)" if family in ranking.alike else ""), justify="right")
+    if ranking.prior_weight:
+        table.add_column("similarity", justify="right")
+        table.add_column("prior (gain)", justify="right")
     table.add_column("task")
     if not ranking.ensemble:
         table.add_column("method")
     for i, c in enumerate(ranking.candidates, 1):
         row = [str(i), c.name, f"{c.score:.4f}"]
         row += [f"{c.scores[f]:.4f}" if f in c.scores else "–" for f in families]
+        if ranking.prior_weight:
+            row += [f"{c.similarity:.4f}", "–" if c.prior is None else f"{c.prior:+.2f}"]
         row += [c.task or "–"] + ([] if ranking.ensemble else [c.method or "–"])
         table.add_row(*row)
     _console().print(table)
@@ -252,6 +260,11 @@ def _caption(ranking) -> str:
                 "one method, or rank one (--method)")
     else:
         what = f"score: cosine similarity ({families}){centred} between the target's task embedding and the candidate's"
+    if ranking.prior_weight:
+        w = ranking.prior_weight
+        return (f"score: {1 - w:.2f} x the similarity's z-score + {w:.2f} x the source prior's z-score (its mean "
+                f"measured gain on other built-in tasks; unmeasured: 0). Similarity: {what[len('score: '):]}. The "
+                "order is the advice (docs/method.md: how the prior was measured and how well it predicts).")
     return (f"{what}. Higher = more similar, from -1 to 1; the order is the advice, the size is not a predicted "
             "gain (how well orders predict transfer: docs/results.md).")
 
@@ -849,6 +862,23 @@ def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(_methods(methods)), device=device, home=ctx.obj["home"],
                        progress=lambda message: click.echo(message, err=True), force=force)
     click.echo(f"{len(done)} methods in {out}", err=True)
+
+
+@bench.command(name="prior")
+@click.option("--gains", "gains_file", type=click.Path(dir_okay=False, exists=True),
+              default="results/transfer-limited.jsonl", show_default=True,
+              help="Transfer results among built-in tasks (`zoo-rank bench transfer`).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="zoo_rank/data/prior.json", show_default=True)
+def bench_prior(gains_file, out):
+    """Write the source prior that `--prior` blends in: each measured (source, target) pair's mean gain."""
+    from .evaluation.fisher import write_json
+    from .evaluation.gains import gain_matrix
+    from .evaluation.transfer import read_runs
+    from .prior import prior_document
+
+    gains = gain_matrix(read_runs(gains_file), gains_file)
+    write_json(out, prior_document(gains, {"gains_file": gains_file, "commits": sorted(gains.commits)}))
+    click.echo(f"wrote {out} ({len(gains.tasks)} tasks)", err=True)
 
 
 @cli.command()

@@ -33,6 +33,8 @@ class Candidate:
     base_model: str | None = None
     scores: dict[str, float] = field(default_factory=dict)  # per method family
     entries: list[str] = field(default_factory=list)
+    similarity: float | None = None  # with --prior: the similarity part (score is then the blend)
+    prior: float | None = None  # with --prior: the source's mean measured gain on other tasks (None: unmeasured)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +51,7 @@ class Ranking:
     warnings: list[str] = field(default_factory=list)  # said beside the ranking, not in it
     spread: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # family -> (min, max, sd)
     alike: list[str] = field(default_factory=list)  # families whose scores barely separate the candidates
+    prior_weight: float = 0.0  # > 0: scores blend standardised similarity and the source prior
 
     def to_list(self) -> list[dict]:
         return [c.to_dict() for c in self.candidates]
@@ -107,10 +110,14 @@ def rank_embeddings(
     method: str | Sequence[str] | None = None,
     ensemble: bool | None = None,
     index: str = "auto",
+    prior: float = 0.0,
+    prior_leave_out: str | None = None,
 ) -> Ranking:
     """Rank registry entries against target embeddings (one per space); ``method``: the
     methods or families candidates may have; ``index``: how each space is searched
-    (``zoo_rank.index``: numpy's exact scan, or a faiss shortlist re-scored exactly)."""
+    (``zoo_rank.index``: numpy's exact scan, or a faiss shortlist re-scored exactly);
+    ``prior``: the weight of the shipped source prior (``zoo_rank.prior``), whose mean leaves
+    out ``prior_leave_out`` (the target's own task, when it is a measured one)."""
     if not targets:
         raise RankingError(f"target {label!r} has no embedding to rank with")
     counts = {space.id: count for space, count in registry.spaces() if count}
@@ -159,7 +166,10 @@ def rank_embeddings(
         warnings.append(f"{family} scores are all alike ({low:.3f} to {high:.3f}, sd {sd:.3f}; {others}): they barely "
                         f"separate the candidates, {consequence}")
     ensemble = len(per_space) > 1 if ensemble is None else ensemble
-    candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space, top)
+    candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space,
+                                                                                 None if prior else top)
+    if prior:
+        warnings += _apply_prior(registry, candidates, prior, prior_leave_out)
     candidates.sort(key=lambda c: (-c.score, c.name))
     return Ranking(
         target=label,
@@ -171,7 +181,38 @@ def rank_embeddings(
         warnings=warnings,
         spread=spread,
         alike=alike,
+        prior_weight=prior,
     )
+
+
+def _apply_prior(registry: Registry, candidates: list[Candidate], weight: float, leave_out: str | None) -> list[str]:
+    """Blend each candidate's score with its source prior; returns what to say about it.
+
+    Only candidates from the shipped built-in set get a prior (by task name): a user's own
+    task called ``snli`` is other data, and gets none.
+    """
+    from .builtin_registry import SOURCE_PREFIX
+    from .prior import blend, load_prior
+
+    table = load_prior()
+    priors: dict[str, float | None] = {}
+    for c in candidates:
+        shipped = c.task in table.tasks and any(
+            (entry := registry.get(name)) is not None and entry.source.startswith(SOURCE_PREFIX) for name in c.entries)
+        priors[c.name] = table.of(c.task, leave_out) if shipped else None
+    blended = blend({c.name: c.score for c in candidates}, priors, weight)
+    for c in candidates:
+        c.similarity, c.prior, c.score = c.score, priors[c.name], blended[c.name]
+    unmeasured = sorted(c.name for c in candidates if priors[c.name] is None)
+    said = []
+    if unmeasured:
+        listed = ", ".join(unmeasured[:8]) + (f" and {len(unmeasured) - 8} more" if len(unmeasured) > 8 else "")
+        said.append(f"--prior: no measured prior for {listed}; counted as average sources (their place comes from "
+                    "similarity alone)")
+    if leave_out in table.tasks:
+        said.append(f"--prior: the target {leave_out!r} is a measured task; its own gains are left out of every "
+                    "source's prior")
+    return said
 
 
 def _family(method: str) -> str:

@@ -48,3 +48,11 @@ def same_type_first(scores: dict[str, dict[str, float]], kind: dict[str, str]) -
         if same and other:
             shares.append(mean((a > b) + 0.5 * (a == b) for a in same for b in other))
     return mean(shares)
+
+
+def prior_blend_rho(gains: GainMatrix, similarity: dict[str, dict[str, float]], weight: float) -> dict[str, float]:
+    """Per-target ρ of ``--prior weight``'s blend (``zoo_rank.prior.blend``) of a method's
+    similarity scores with the source prior, the prior computed leave-one-target-out."""
+    from ..prior import blend
+
+    return {t: rho(gains.gains(t), blend(similarity[t], source_prior(gains, t), weight)) for t in gains.tasks}
