@@ -63,7 +63,16 @@ def announce(examples: int, label: str, method: str, steps: int, rate: float | N
     else:
         when = (f"about {_duration(steps * BENCHMARK_SECONDS_PER_STEP)} if this machine is like the 2-core benchmark "
                 f"({BENCHMARK_SECONDS_PER_STEP} s/step; measured here after this run)")
-    return f"training {method} on {examples:,} examples of {label} ({steps} steps): {when}"
+    return f"training {method} on {examples:,} examples of {label} ({steps} steps): {when}{_busy()}"
+
+
+def _busy() -> str:
+    """A CPU estimate assumes the cores are free; say so when they are not (another run, a build)."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except (OSError, AttributeError):
+        return ""
+    return f"; the machine is busy (load {load:.1f} on {cores} cores), so expect longer" if load > cores else ""
 
 
 def _duration(seconds: float) -> str:
