@@ -259,6 +259,7 @@ def test_a_file_named_like_a_registered_task_keeps_its_own_task(trained_home, tm
     assert "--task alpha" in result.stderr
     ranked = run("--no-builtin", "--target", other, "--base-model", tiny_model, "--json")
     assert ranked.exit_code == 0, ranked.output
+    assert "is taken by other data" not in ranked.stderr  # reused, nothing registered: nothing to say
     ranked = json.loads(ranked.stdout)
     assert {c["name"] for c in ranked} == {"alpha/bitfit", "beta/bitfit"}  # not its own entry, not merged
 

@@ -240,7 +240,7 @@ def train(
     for dataset in datasets:
         data_sha = dataset.sha256()
         dataset.info["examples_sha256"] = dataset.examples_sha256()
-        task_name = task or _own_task(registry, dataset, data_sha, warn or _no_warning)
+        task_name = None  # decided (and a name clash said) only when something is to be registered
         for method in dict.fromkeys(methods):
             run = config.with_method(method)
             found = _reusable(registry, reuse, run, dataset, data_sha, base.name,
@@ -249,6 +249,7 @@ def train(
             if found is not None:
                 outcomes[slot] = Trained(found)
             else:
+                task_name = task_name or task or _own_task(registry, dataset, data_sha, warn or _no_warning)
                 runs.append((slot, dataset, run, data_sha, task_name))
     if announce is not None:
         _announce_runs(announce, registry.home, runs, base.name, config)
