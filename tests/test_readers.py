@@ -162,3 +162,33 @@ def test_bfloat16_safetensors_load_without_torch(tmp_path):
     save_file({"x": tensor}, tmp_path / "a.safetensors")
     loaded = load_tensor_file(tmp_path / "a.safetensors").tensors["x"]
     np.testing.assert_array_equal(loaded, tensor.float().numpy())
+
+
+def test_a_new_format_is_one_reader_spec_read_found_and_fetched(tmp_path, monkeypatch):
+    """Adding a format: a module with a ReaderSpec and one line in READERS; add, find and the
+    hub's file selection all follow (before: three places, one of them far away in hub/files.py)."""
+    import json
+
+    import numpy as np
+
+    import zoo_rank.readers as readers
+    from zoo_rank.hub.files import RepoFile, select_adapter_files
+    from zoo_rank.readers import ReaderSpec, find_checkpoints, read_checkpoint
+    from zoo_rank.weights import AdapterWeights
+
+    def read_toy(directory):
+        weights = AdapterWeights(method="ia3", format="toy", path=directory, base_model="m",
+                                 config=json.loads((directory / "toy_config.json").read_text()), files={})
+        weights.put(0, "attention.self.query", "ia3_l", np.ones(4, np.float32))
+        return weights
+
+    toy = ReaderSpec("toy", "toy_config.json", ("toy.safetensors",), lambda c: c.get("toy") is True, read_toy)
+    monkeypatch.setattr(readers, "READERS", (*readers.READERS, toy))
+    folder = tmp_path / "tree" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "toy_config.json").write_text('{"toy": true}')
+    assert find_checkpoints(tmp_path / "tree") == [folder]
+    assert read_checkpoint(folder).format == "toy"
+    chosen = select_adapter_files("a/b", [RepoFile("sub/toy_config.json"), RepoFile("sub/toy.safetensors"),
+                                          RepoFile("sub/optimizer.pt")])
+    assert [f.path for f in chosen.checkpoints["sub"]] == ["sub/toy_config.json", "sub/toy.safetensors"]

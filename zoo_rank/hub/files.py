@@ -16,13 +16,6 @@ from pathlib import PurePosixPath
 
 from .ids import HubError, validate_filename
 
-# Per checkpoint: config names, then weight files in order of preference (safetensors first).
-_LAYOUTS = (
-    ("adapter_config.json", ("adapter_model.safetensors", "adapter_model.bin",  # peft
-                             "adapter.safetensors", "pytorch_adapter.bin")),  # AdapterHub
-    ("bitfit_config.json", ("bitfit_model.safetensors",)),  # zoo-rank BitFit
-)
-_EXTRA = ("head_config.json",)  # small, gives the head's label count
 _CARD = "README.md"
 _TRAINING_STEP = re.compile(r"(^|/)checkpoint-\d+(/|$)")
 
@@ -50,6 +43,19 @@ class AdapterFiles:
         return chosen + ([self.card] if self.card else [])
 
 
+def _layouts() -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """(config file, weight files by preference, extra files) per config name, from the readers'
+    own declarations (``zoo_rank.readers.READERS``): a new format is fetched as soon as it is read."""
+    from ..readers import READERS
+
+    merged: dict[str, tuple[list[str], list[str]]] = {}
+    for spec in READERS:
+        weights, extras = merged.setdefault(spec.config, ([], []))
+        weights += [w for w in spec.weights if w not in weights]
+        extras += [e for e in spec.extra if e not in extras]
+    return [(config, tuple(weights), tuple(extras)) for config, (weights, extras) in merged.items()]
+
+
 def select_adapter_files(repo_id: str, listing: list[RepoFile]) -> AdapterFiles:
     """Pick the checkpoint files out of a repo listing (see the module docstring).
 
@@ -62,19 +68,19 @@ def select_adapter_files(repo_id: str, listing: list[RepoFile]) -> AdapterFiles:
         posix = PurePosixPath(path)
         folder = "" if str(posix.parent) == "." else str(posix.parent)
         prefix = f"{folder}/" if folder else ""
-        for config, weights in _LAYOUTS:
+        for config, weights, extras in _layouts():
             if posix.name != config:
                 continue
             weight = next((by_path[prefix + w] for w in weights if prefix + w in by_path), None)
             if weight is None:
                 continue
-            extra = [by_path[prefix + e] for e in _EXTRA if prefix + e in by_path and config == "adapter_config.json"]
+            extra = [by_path[prefix + e] for e in extras if prefix + e in by_path]
             found.setdefault(folder, [by_path[path], weight, *extra])
     if not found:
         names = ", ".join(sorted(by_path)[:6]) or "no files"
+        readable = "; ".join(f"{config} + {' or '.join(weights)}" for config, weights, _ in _layouts())
         raise HubError(repo_id, f"has no adapter checkpoint files ({names})",
-                       hint="zoo-rank reads peft (adapter_config.json + adapter_model.*), AdapterHub "
-                            "(adapter_config.json + pytorch_adapter.bin) and BitFit checkpoints")
+                       hint=f"zoo-rank reads checkpoints of {readable}")
     final = {k: v for k, v in found.items() if not _TRAINING_STEP.search(k)}
     if not final:
         last = max(found, key=lambda k: [int(n) for n in re.findall(r"checkpoint-(\d+)", k)])

@@ -5,6 +5,9 @@
 | adapter_config.json + adapter_model.*   | ``peft_type``                  | ``peft``      |
 | adapter_config.json + pytorch_adapter.* | ``config`` + ``model_name``    | ``adapterhub``|
 | bitfit_config.json + bitfit_model.*     | ``format: zoo-rank-bitfit``    | ``bitfit``    |
+
+Each reader module declares its files and detection as a ``ReaderSpec`` (``spec.py``);
+``READERS`` lists them once, and the hub's file selection (``hub/files.py``) reads the same list.
 """
 
 from __future__ import annotations
@@ -14,21 +17,26 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights
-from .adapterhub import is_adapterhub_config, read_adapterhub
-from .bitfit import CONFIG as BITFIT_CONFIG
-from .bitfit import read_bitfit, save_bitfit
-from .peft import is_peft_config, read_peft
+from . import adapterhub, bitfit, peft
+from .bitfit import save_bitfit
+from .spec import ReaderSpec
 from .tensorfile import read_json
 
-__all__ = ["read_checkpoint", "find_checkpoints", "save_bitfit"]
+__all__ = ["READERS", "ReaderSpec", "read_checkpoint", "find_checkpoints", "save_bitfit"]
 
-_CONFIG_FILES = ("adapter_config.json", BITFIT_CONFIG)
+# Every format zoo-rank reads, tried in this order on a folder holding the spec's config file.
+READERS: tuple[ReaderSpec, ...] = (peft.READER, adapterhub.READER, bitfit.READER)
+
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _MAX_DEPTH = 6
 
 
+def _config_files() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(spec.config for spec in READERS))
+
+
 def _has_config(directory: Path) -> bool:
-    return any((directory / name).is_file() for name in _CONFIG_FILES)
+    return any((directory / name).is_file() for name in _config_files())
 
 
 def _as_directory(path: Path) -> Path:
@@ -59,19 +67,20 @@ def read_checkpoint(path: str | Path) -> AdapterWeights:
 
 
 def _read(directory: Path) -> AdapterWeights:
-    if (directory / "adapter_config.json").is_file():
-        config = read_json(directory / "adapter_config.json")
-        if is_peft_config(config):
-            return read_peft(directory)
-        if is_adapterhub_config(config):
-            return read_adapterhub(directory)
+    for config_name in _config_files():
+        if not (directory / config_name).is_file():
+            continue
+        config = read_json(directory / config_name)
+        for spec in READERS:
+            if spec.config == config_name and spec.detect(config):
+                return spec.read(directory)
+        formats = ", ".join(spec.format for spec in READERS if spec.config == config_name)
         raise CheckpointError(
-            directory / "adapter_config.json",
-            "is neither a PEFT config (no peft_type) nor an AdapterHub config (no config/model_name)",
+            directory / config_name,
+            f"is a config no reader recognises (tried: {formats}; a PEFT config has peft_type, an AdapterHub "
+            "config has config and model_name)",
             hint="re-save the adapter with peft's save_pretrained() or adapters' save_adapter()",
         )
-    if (directory / BITFIT_CONFIG).is_file():
-        return read_bitfit(directory)
     raise _no_checkpoint_error(directory)
 
 
@@ -80,10 +89,10 @@ def _no_checkpoint_error(directory: Path) -> CheckpointError:
     if weights:
         return CheckpointError(
             directory,
-            f"has weights ({', '.join(weights[:3])}) but no adapter_config.json or {BITFIT_CONFIG}",
+            f"has weights ({', '.join(weights[:3])}) but no {' or '.join(_config_files())}",
             hint="download the config that belongs with these weights",
         )
-    return CheckpointError(directory, "holds no adapter checkpoint (no adapter_config.json or bitfit_config.json)")
+    return CheckpointError(directory, f"holds no adapter checkpoint (no {' or '.join(_config_files())})")
 
 
 def find_checkpoints(path: str | Path) -> list[Path]:

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
 from .checks import positive_number, tensor_rank
+from .spec import ReaderSpec
 from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
@@ -194,3 +195,7 @@ def _read_head(weights: AdapterWeights, directory: Path) -> None:
     if (directory / "head_config.json").is_file():
         head_config = read_json(directory / "head_config.json").get("config") or {}
         weights.info["head"] = {k: head_config.get(k) for k in ("head_type", "num_labels") if k in head_config}
+
+
+READER = ReaderSpec("adapterhub", CONFIG, WEIGHT_FILES, is_adapterhub_config, read_adapterhub,
+                    extra=("head_config.json",))

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
+from .spec import ReaderSpec
 from .tensorfile import load_safetensors, read_json, sha256_of
 
 CONFIG = "bitfit_config.json"
@@ -96,3 +97,6 @@ def save_bitfit(
     }
     (directory / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     return directory
+
+
+READER = ReaderSpec("bitfit", CONFIG, (WEIGHTS,), lambda config: True, read_bitfit)  # read_bitfit checks "format"

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
 from .checks import number_patterns, positive_int, positive_number, tensor_rank
+from .spec import ReaderSpec
 from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
@@ -187,3 +188,6 @@ def _take_prompt(weights: AdapterWeights, tensors: dict, path: Path) -> np.ndarr
     if prompt is None or prompt.ndim != 2:
         raise CheckpointError(path, "has no 2-D prompt_embeddings tensor", hint="is this a prompt-learning adapter?")
     return prompt
+
+
+READER = ReaderSpec("peft", CONFIG, WEIGHT_FILES, is_peft_config, read_peft)
