@@ -167,6 +167,8 @@ def test_the_table_says_what_a_score_is_and_when_a_method_cannot_tell_candidates
     assert "each computed in that method's own space" in caption and "not a predicted gain" in caption
     said = "prefix scores are all alike" in result.stderr
     assert said == alike and ("prefix (alike)" in result.stdout) == alike
+    helped = " ".join(run("--help").output.split())
+    assert "The score is the cosine similarity (-1..1)" in helped and "not a predicted gain" in helped
     per_adapter = run("--no-builtin", "--target", "t0", "--no-ensemble", "--top", "0")
     assert "interleaves 3 spaces (bitfit, lora, prefix) whose cosines are not on one scale" in " ".join(
         per_adapter.stdout.split())

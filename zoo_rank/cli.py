@@ -179,6 +179,10 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, ma
     task embeddings: zoo-rank reads them, embeds them, keeps them in a local registry, and
     ranks sources by similarity to your target.
 
+    The score is the cosine similarity (-1..1) of the target's task embedding and a
+    candidate's, within one space (base model x method); with several methods, the mean over
+    methods (the paper's ensemble). The order is the advice; the size is not a predicted gain.
+
     \b
     Examples:
       zoo-rank --target my-data.csv               # train a BitFit embedding, rank the built-in tasks
