@@ -19,7 +19,7 @@ from .errors import RankingError, ZooRankError
 from .executors import Executor, InProcessExecutor, Resources, ingest_executor, unwrap
 from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
-from .readers import find_checkpoints, read_checkpoint
+from .readers import WEIGHT_SUFFIXES, find_checkpoints, read_checkpoint
 from .registry import Entry, NewEntry, Registry, lookup
 from .weights import METHOD_FAMILY, canonical_base_model
 
@@ -390,7 +390,7 @@ class Target:
     exclude: set[int]
 
 
-CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json")  # files inside a checkpoint folder
+CHECKPOINT_SUFFIXES = (*WEIGHT_SUFFIXES, ".json")  # files inside a checkpoint folder
 
 
 def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAULT_EMBEDDER,
@@ -495,7 +495,7 @@ def rank(
                                hint="run `zoo-rank show` on the target to see its spaces")
     if not 0.0 <= prior <= 1.0:
         raise ZooRankError(f"--prior {prior} is not a weight", hint="give a number from 0 (similarity only) to 1")
-    own_tasks = {e.task for e in lookup(registry, resolved.exclude).values() if e.task}
+    own_tasks = {e.task for e in lookup(registry, resolved.exclude).values() if e.task} if prior else set()
     return rank_embeddings(
         registry, embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,
         task_type=task_type, method=method, ensemble=ensemble, index=index, prior=prior,

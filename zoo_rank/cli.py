@@ -256,21 +256,21 @@ def _caption(ranking) -> str:
     families = ", ".join(ranking.families) or "one method"
     centred = " (after subtracting the space's mean vector)" if ranking.centered else ""
     if ranking.ensemble:
-        what = (f"score: the mean over methods ({families}) of the cosine similarity{centred} between the target's "
+        what = (f"the mean over methods ({families}) of the cosine similarity{centred} between the target's "
                 "task embedding and the candidate's, each computed in that method's own space (base model x method)")
     elif len(ranking.families) > 1:
-        what = (f"score: cosine similarity{centred} in each adapter's own space; this list interleaves "
+        what = (f"cosine similarity{centred} in each adapter's own space; this list interleaves "
                 f"{len(ranking.families)} spaces ({families}) whose cosines are not on one scale: compare within "
                 "one method, or rank one (--method)")
     else:
-        what = f"score: cosine similarity ({families}){centred} between the target's task embedding and the candidate's"
+        what = f"cosine similarity ({families}){centred} between the target's task embedding and the candidate's"
     if ranking.prior_weight:
         w = ranking.prior_weight
         return (f"score: {1 - w:.2f} x the similarity's z-score + {w:.2f} x the source prior's z-score (its mean "
-                f"measured gain on other built-in tasks; unmeasured: 0). Similarity: {what[len('score: '):]}. The "
+                f"measured gain on other built-in tasks; unmeasured: 0). Similarity: {what}. The "
                 "order is the advice (docs/method.md: how the prior was measured and how well it predicts).")
-    return (f"{what}. Higher = more similar, from -1 to 1; the order is the advice, the size is not a predicted "
-            "gain (how well orders predict transfer: docs/results.md).")
+    return (f"score: {what}. Higher = more similar, from -1 to 1; the order is the advice, the size is not a "
+            "predicted gain (how well orders predict transfer: docs/results.md).")
 
 
 @cli.command()
@@ -328,8 +328,8 @@ def list_entries(ctx, as_json):
 def show(ctx, name, as_json):
     """Show one entry (source, hashes, metadata, spaces), or list the entries of a task."""
     registry = _registry(ctx)
-    if registry.get(name) is None and registry.by_task(name):
-        entries = registry.by_task(name)
+    entries = registry.by_task(name) if registry.get(name) is None else []
+    if entries:
         if as_json:
             _echo_json([e.to_dict() for e in entries])
             return
@@ -876,11 +876,10 @@ def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir)
 def bench_prior(gains_file, out):
     """Write the source prior that `--prior` blends in: each measured (source, target) pair's mean gain."""
     from .evaluation.fisher import write_json
-    from .evaluation.gains import gain_matrix
-    from .evaluation.transfer import read_runs
+    from .evaluation.gains import load_gains
     from .prior import prior_document
 
-    gains = gain_matrix(read_runs(gains_file), gains_file)
+    gains = load_gains(gains_file)
     write_json(out, prior_document(gains, {"gains_file": gains_file, "commits": sorted(gains.commits)}))
     click.echo(f"wrote {out} ({len(gains.tasks)} tasks)", err=True)
 

@@ -157,15 +157,15 @@ def rank_embeddings(
                 f"of that space or rank without --center"
                 for t, *_ in per_space if center and counts[t.space.id] < MIN_CENTRED_SPACE]
     warnings += registry.notes
+    ensemble = len(per_space) > 1 if ensemble is None else ensemble
     spread, alike = score_spread(per_space)
     for family in alike:
         low, high, sd = spread[family]
         others = ", ".join(f"{f} {spread[f][2]:.3f}" for f in sorted(spread) if f != family)
-        consequence = ("so the order comes from the other methods" if ensemble or ensemble is None and len(per_space) > 1
+        consequence = ("so the order comes from the other methods" if ensemble
                        else "and in this one list of every method they sit above the others whatever the target")
         warnings.append(f"{family} scores are all alike ({low:.3f} to {high:.3f}, sd {sd:.3f}; {others}): they barely "
                         f"separate the candidates, {consequence}")
-    ensemble = len(per_space) > 1 if ensemble is None else ensemble
     candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space,
                                                                                  None if prior else top)
     if prior:

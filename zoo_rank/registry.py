@@ -82,8 +82,7 @@ class Registry:
             try:
                 db = self._open_writable()
             except (OSError, sqlite3.Error) as exc:
-                if _is_corrupt(exc):
-                    raise RegistryError(f"{self.path}: is damaged ({exc})", hint=CORRUPT_HINT) from exc
+                self._refuse_if_damaged(exc)
                 db = self._open_read_only(exc)
             self._db = db
             self._instance = None
@@ -133,25 +132,26 @@ class Registry:
                 found = db.execute("PRAGMA user_version").fetchone()[0]
             except sqlite3.Error as exc:
                 db.close()
-                if _is_corrupt(exc):
-                    raise RegistryError(f"{self.path}: is damaged ({exc})", hint=CORRUPT_HINT) from exc
+                self._refuse_if_damaged(exc)
                 continue
             if found != SCHEMA_VERSION:
                 db.close()
                 raise RegistryError(f"{self.path}: is read-only and has schema version {found}, not {SCHEMA_VERSION}",
                                     hint="open it once where it can be written, so that it can be upgraded")
-            self.read_only, self._immutable = True, "immutable" in mode
+            self.read_only, self._read_only_uri = True, uri + mode
             return db
         raise RegistryError(f"{self.path}: cannot open the registry ({cause})",
                             hint="check ZOO_RANK_HOME and its permissions") from cause
+
+    def _refuse_if_damaged(self, exc: BaseException) -> None:
+        if _is_corrupt(exc):
+            raise RegistryError(f"{self.path}: is damaged ({exc})", hint=CORRUPT_HINT) from exc
 
     def _connect_again(self) -> sqlite3.Connection:
         """A second connection to the same file, opened the way the first one was."""
         if not self.read_only:
             return sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        (uri,) = [row[2] for row in self.db.execute("PRAGMA database_list") if row[1] == "main"]
-        mode = "?mode=ro&immutable=1" if self._immutable else "?mode=ro"
-        return sqlite3.connect(f"file:{urllib.parse.quote(uri)}{mode}", uri=True, timeout=60, check_same_thread=False)
+        return sqlite3.connect(self._read_only_uri, uri=True, timeout=60, check_same_thread=False)
 
     def close(self) -> None:
         if self._db is not None:
@@ -211,12 +211,14 @@ class Registry:
 
     def by_data(self, data_sha256: str) -> list[Entry]:
         """Entries trained on exactly this data (``Dataset.sha256``), newest first."""
-        found = self._entries("WHERE json_extract(metadata, '$.data_sha256') = ?", (data_sha256,))
-        return sorted(found, key=lambda e: (e.created_at, e.id), reverse=True)
+        return self._newest_with("data_sha256", data_sha256)
 
     def by_examples(self, examples_sha256: str) -> list[Entry]:
-        """Entries trained on these examples under either task type (``Dataset.examples_sha256``)."""
-        found = self._entries("WHERE json_extract(metadata, '$.examples_sha256') = ?", (examples_sha256,))
+        """Entries trained on these examples under either task type (``Dataset.examples_sha256``), newest first."""
+        return self._newest_with("examples_sha256", examples_sha256)
+
+    def _newest_with(self, key: str, value: str) -> list[Entry]:
+        found = self._entries(f"WHERE json_extract(metadata, '$.{key}') = ?", (value,))
         return sorted(found, key=lambda e: (e.created_at, e.id), reverse=True)
 
     def get_meta(self, key: str) -> str | None:

@@ -43,22 +43,20 @@ class Dataset:
 
     def sha256(self) -> str:
         """Content hash of the examples: the same data under another file name is the same task."""
-        digest = hashlib.sha256(self.task_type.encode())
-        pairs = self.pairs or [None] * len(self.texts)
-        for text, pair, label in zip(self.texts, pairs, self.labels):
-            digest.update(json.dumps([text, pair, label], ensure_ascii=False).encode())
-        return digest.hexdigest()
+        return self._digest(self.task_type.encode(), self.labels)
 
     def examples_sha256(self) -> str:
         """Content hash of the examples whatever the task type: the same file read as
         classification or as regression (labels "3" and 3.0 alike) hashes the same, so an
         embedding trained with ``--task-type regression`` is found again by a plain ``--target``."""
-        digest = hashlib.sha256(b"examples-v1")
+        plain = (_label_text(number if (number := _as_number(label)) is not None else label) for label in self.labels)
+        return self._digest(b"examples-v1", plain)
+
+    def _digest(self, seed: bytes, labels) -> str:
+        digest = hashlib.sha256(seed)
         pairs = self.pairs or [None] * len(self.texts)
-        for text, pair, label in zip(self.texts, pairs, self.labels):
-            number = _as_number(label)
-            digest.update(json.dumps([text, pair, _label_text(number if number is not None else label)],
-                                     ensure_ascii=False).encode())
+        for text, pair, label in zip(self.texts, pairs, labels):
+            digest.update(json.dumps([text, pair, label], ensure_ascii=False).encode())
         return digest.hexdigest()
 
     def subset(self, indices: Sequence[int], name: str | None = None) -> "Dataset":
@@ -183,17 +181,19 @@ def _warnings(texts: list, pairs: list | None, labels: list | None, rows: Sequen
                     f"(1,000 are used when there are enough)")
     if labels is None:  # regression: one text rated twice is noise, not a contradiction
         return said
+    def keys():
+        return zip(texts, pairs) if pairs is not None else iter(texts)
+
     first: dict = {}  # text -> its first label (labels are shared objects: no per-row allocation)
     clashes, clash = 0, None
-    keys = zip(texts, pairs) if pairs is not None else texts
-    for i, key in enumerate(keys):
+    for i, key in enumerate(keys()):
         label = first.setdefault(key, labels[i])
         if label != labels[i]:
             clashes += 1
             clash = clash if clash is not None else i
     if clashes and clashes >= CONTRADICTION_SHARE * len(texts):
         key = (texts[clash], pairs[clash]) if pairs is not None else texts[clash]
-        earlier = next(i for i, k in enumerate(zip(texts, pairs) if pairs is not None else texts) if k == key)
+        earlier = next(i for i, k in enumerate(keys()) if k == key)
         said.append(f"{clashes} row(s) repeat an earlier text with a different label (first: rows {rows[earlier]} "
                     f"and {rows[clash]}); check that the label column is the label")
     return said

@@ -22,12 +22,12 @@ from .bitfit import save_bitfit
 from .spec import ReaderSpec
 from .tensorfile import read_json
 
-__all__ = ["READERS", "ReaderSpec", "read_checkpoint", "find_checkpoints", "save_bitfit"]
+__all__ = ["READERS", "WEIGHT_SUFFIXES", "ReaderSpec", "read_checkpoint", "find_checkpoints", "save_bitfit"]
 
 # Every format zoo-rank reads, tried in this order on a folder holding the spec's config file.
 READERS: tuple[ReaderSpec, ...] = (peft.READER, adapterhub.READER, bitfit.READER)
 
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _MAX_DEPTH = 6
 
 
@@ -85,7 +85,7 @@ def _read(directory: Path) -> AdapterWeights:
 
 
 def _no_checkpoint_error(directory: Path) -> CheckpointError:
-    weights = sorted(p.name for p in directory.iterdir() if p.suffix in _WEIGHT_SUFFIXES) if directory.is_dir() else []
+    weights = sorted(p.name for p in directory.iterdir() if p.suffix in WEIGHT_SUFFIXES) if directory.is_dir() else []
     if weights:
         return CheckpointError(
             directory,

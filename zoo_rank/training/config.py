@@ -17,6 +17,12 @@ MODES = ("early", "best")
 VALIDATION_EXAMPLES = 500
 
 
+def run_steps(config, examples: int) -> int:
+    """Optimiser steps of one run (one learning rate) over ``examples`` training examples, for any
+    schedule with ``steps``, ``batch_size`` and ``num_epochs`` (a ``TrainConfig``, the evaluation's)."""
+    return config.steps or -(-examples // config.batch_size) * config.num_epochs
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How one task embedding is trained.
@@ -74,9 +80,7 @@ class TrainConfig:
         """Optimiser steps a run on ``examples`` examples will take (over every learning rate),
         before any data is encoded: what a time estimate multiplies by a measured rate."""
         n = examples if self.mode == "early" else max(1, round(examples * 0.9))  # best holds 10% out
-        n = min(n, self.max_examples or n)
-        per_run = self.steps or -(-n // self.batch_size) * self.num_epochs
-        return per_run * len(self.learning_rates)
+        return run_steps(self, min(n, self.max_examples or n)) * len(self.learning_rates)
 
     def with_method(self, method: str) -> "TrainConfig":
         return replace(self, method=method)

@@ -17,7 +17,7 @@ from typing import Callable
 
 from ..datasets import Dataset
 from ..errors import TrainingError
-from .config import TrainConfig
+from .config import TrainConfig, run_steps
 from .methods import METHODS
 from .models import BaseModel, load_for_classification, resolve_device
 
@@ -166,8 +166,7 @@ def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, dev
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     n = len(targets)
-    per_epoch = math.ceil(n / config.batch_size)
-    total = config.steps or per_epoch * config.num_epochs
+    total = run_steps(config, n)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
     amp, scaler = _autocast(device)
     label_dtype = torch.float32 if regression else torch.long
