@@ -101,7 +101,7 @@ TRAINING_STACK = all(_importable(m) for m in ("torch", "transformers", "peft"))
 # Modules that import torch (or checkpoints written with it) at the top: not even collected
 # in a base install, where only the core tier can run.
 collect_ignore = [] if TRAINING_STACK else [
-    "test_cli.py", "test_embedders.py", "test_readers.py", "test_training.py", "factories.py"]
+    "test_behaviour.py", "test_cli.py", "test_embedders.py", "test_readers.py", "test_training.py", "factories.py"]
 
 
 def pytest_collection_modifyitems(items) -> None:

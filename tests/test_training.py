@@ -220,3 +220,27 @@ def test_checkpoints_are_byte_identical_across_processes(tmp_path, tiny_model):
         assert done.returncode == 0, done.stderr
         shas.append(json.loads(done.stdout)[0]["content_sha256"])
     assert len(set(shas)) == 1
+
+
+def test_until_learned_stops_a_run_by_progress_and_at_its_cap_when_nothing_can_be_learned(tmp_path, base):
+    """The early rule: a learnable task stops once its smoothed loss is 20% below chance, well
+    before the cap; labels that are noise never get there and stop at the cap."""
+    import random
+
+    from zoo_rank.training.config import LEARNED_MIN_STEPS
+
+    learnable = read_table(write_csv(tmp_path / "easy.csv", sentiment_rows(64)))
+    result = train_checkpoint(learnable, tmp_path / "easy", TrainConfig(method="lora", until_learned=0.2, steps=300, lr=1e-2),
+                              base)
+    assert result.metrics["stopped_by"] == "learned"
+    assert LEARNED_MIN_STEPS <= result.steps < 300
+    assert result.metrics["smoothed_loss"] <= 0.8 * result.metrics["chance_loss"]
+    rows = sentiment_rows(64)
+    random.Random(0).shuffle(labels := [row["label"] for row in rows])
+    noise = read_table(write_csv(tmp_path / "noise.csv", [{**row, "label": y} for row, y in zip(rows, labels)]))
+    capped = train_checkpoint(noise, tmp_path / "noise", TrainConfig(method="lora", until_learned=0.2, steps=40, lr=1e-4),
+                              base)
+    assert capped.metrics["stopped_by"] == "cap" and capped.steps == 40
+    assert TrainConfig(until_learned=0.2).key("d", "m") != TrainConfig().key("d", "m")
+    with pytest.raises(TrainingError, match="early run"):
+        TrainConfig(until_learned=0.2, mode="best")

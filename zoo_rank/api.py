@@ -16,6 +16,7 @@ import numpy as np
 
 from .embedders import DEFAULT_EMBEDDER, EMBEDDERS, TaskEmbedding, embed
 from .errors import RankingError, ZooRankError
+from .backfill import embeddings_on_demand
 from .executors import Executor, InProcessExecutor, Resources, ingest_executor, unwrap
 from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
@@ -277,7 +278,7 @@ def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple
         steps = run.planned_steps(len(dataset))
         examples = min(len(dataset), run.max_examples or len(dataset))
         rate = measured(home, base_model, device, run.max_length)
-        announce(line(examples, dataset.name, run.method, steps, rate, device))
+        announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.until_learned)))
 
 
 def _no_warning(message: str) -> None:
@@ -408,7 +409,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     tasks_dir = (training or {}).get("tasks_dir")
     entry = registry.get(label) if isinstance(target, str) else None
     if entry is not None:
-        return Target(label, _of_embedder(registry.embeddings_of(entry), embedder), {entry.id})
+        return Target(label, embeddings_on_demand(registry, entry, embedder), {entry.id})
     path = Path(target)
     if path.exists() and is_data_spec(path):
         return _data_target(registry, label, embedder, base_model, training)
@@ -422,7 +423,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
         return Target(label, [emb], {same.id} if same else set())
     entries = registry.by_task(label) if isinstance(target, str) else []
     if entries:
-        embeddings = [e for entry in entries for e in _of_embedder(registry.embeddings_of(entry), embedder)]
+        embeddings = [e for entry in entries for e in embeddings_on_demand(registry, entry, embedder)]
         return Target(label, _average_per_space(embeddings), {entry.id for entry in entries})
     if label in TASKS or (tasks_dir is not None and is_data_spec(label, tasks_dir)):
         return _data_target(registry, label, embedder, base_model, training)
@@ -439,12 +440,8 @@ def _data_target(registry: Registry, label: str, embedder: str, base_model: str 
     options = {"methods": ("bitfit",), "reuse": "any", **(training or {})}
     trained = train(label, registry=registry, base_model=base_model, **options)
     exclude = own_data(registry, [t.entry for t in trained])
-    embeddings = [e for t in trained for e in _of_embedder(registry.embeddings_of(t.entry), embedder)]
+    embeddings = [e for t in trained for e in embeddings_on_demand(registry, t.entry, embedder)]
     return Target(label, embeddings, exclude)
-
-
-def _of_embedder(embeddings: list[TaskEmbedding], embedder: str) -> list[TaskEmbedding]:
-    return [e for e in embeddings if e.space.embedder == embedder]
 
 
 def _average_per_space(embeddings: list[TaskEmbedding]) -> list[TaskEmbedding]:

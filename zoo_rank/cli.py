@@ -15,8 +15,9 @@ import click
 from .executors import EXECUTORS  # light: no Ray until --executor ray is used
 from .catalog import TASK_TYPES as CATALOG_TASK_TYPES  # light: json and id checks
 from .index import BACKENDS  # light: no faiss until a large space is searched
+from .embedders import EMBEDDERS  # numpy only: torch comes with the behaviour embedder when it runs
 
-EMBEDDER_CHOICES = ("invariant", "tupate")
+EMBEDDER_CHOICES = tuple(EMBEDDERS)
 
 
 class _Group(click.Group):
@@ -303,6 +304,41 @@ def add(ctx, paths, name, task, task_type, train_size, base_model, revision, kee
         ctx.exit(1)
 
 
+@cli.command(name="embed")
+@click.argument("names", nargs=-1)
+@click.option("--embedder", type=click.Choice(EMBEDDER_CHOICES), default="behaviour", show_default=True,
+              help="The embedder to add.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was embedded and skipped as JSON.")
+@click.pass_context
+def embed_command(ctx, names, embedder, as_json):
+    """Give registered entries (all, or NAMES) a vector from an embedder they lack.
+
+    Add, pull and train run the cheap embedders only (set ZOO_RANK_EMBEDDERS to change that);
+    this adds the others afterwards, reading each checkpoint again from where it was
+    registered. Resumable: entries that have a current vector are skipped.
+
+    \b
+    Examples:
+      zoo-rank embed                       # behaviour vectors for every entry
+      zoo-rank embed my-adapter --embedder tupate
+    """
+    from .backfill import embed_registered
+
+    quiet = as_json or not sys.stderr.isatty()
+    result = embed_registered(_registry(ctx), embedder, names,
+                              progress=None if quiet else (lambda line: click.echo(line, err=True)))
+    if as_json:
+        _echo_json({"embedder": embedder, "embedded": result.embedded, "current": result.current,
+                    "skipped": result.skipped})
+        return
+    for line in result.skipped:
+        click.echo(f"skipped {line}", err=True)
+    click.echo(f"{embedder}: {len(result.embedded)} embedded, {len(result.current)} already current, "
+               f"{len(result.skipped)} skipped")
+    if result.skipped and not result.embedded and not result.current:
+        ctx.exit(1)
+
+
 @cli.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_context
@@ -402,6 +438,9 @@ def _train_config(**options):
               help="early: snapshot after --epochs (2); best: best validation score over the paper's learning rates.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data [default: 2 early, 5 best].")
 @click.option("--steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps instead.")
+@click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
+              help="early: stop once the smoothed training loss is FRACTION below chance (e.g. 0.1), after 32 steps "
+                   "at least and --steps (400) at most, whatever the data size.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: the paper's].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
@@ -429,7 +468,8 @@ def _train_config(**options):
               help="With --executor ray: GPUs per training run; 0.25 packs four on a GPU [default: 0.25 when the "
                    "cluster has GPUs and --device is not cpu, else 0].")
 @click.pass_context
-def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, lr, batch_size, max_examples,
+def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, until_learned, lr, batch_size,
+          max_examples,
           max_length, validation_examples, seed, split, all_builtin, tasks_dir, task, task_type, name, force, text_column,
           pair_column, label_column,
           device, as_json, executor, ray_address, cpus_per_job, gpus_per_job):
@@ -451,8 +491,8 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, l
         raise click.UsageError("give DATA (a file or a built-in task name), or --builtin-tasks")
     if (task or name) and len(data) > 1:
         raise click.UsageError("--task and --name need a single DATA")
-    config = _train_config(mode=mode, epochs=epochs, steps=steps, lr=lr, batch_size=batch_size,
-                           max_examples=max_examples, max_length=max_length,
+    config = _train_config(mode=mode, epochs=epochs, steps=steps, until_learned=until_learned, lr=lr,
+                           batch_size=batch_size, max_examples=max_examples, max_length=max_length,
                            validation_examples=validation_examples, seed=seed, device=device)
     registry = _registry(ctx)
     with _executor(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
@@ -605,7 +645,7 @@ def _report(result, as_json: bool) -> None:
                     "failed": [str(e) for e in result.failed]}
         if synced:
             document.update(reembedded=[e.name for e in result.reembedded], skipped=result.skipped,
-                            seconds=result.seconds)
+                            seconds=result.seconds, base_models=result.base_models)
         _echo_json(document)
         return
     for entry in result.added:
@@ -616,6 +656,8 @@ def _report(result, as_json: bool) -> None:
     if synced:
         for entry in result.reembedded:
             click.echo(f"re-embedded {entry.name}")
+        for model in result.base_models:
+            click.echo(f"fetched base model {model}")
         if result.skipped:
             click.echo(f"{len(result.skipped)} checkpoint(s) already registered at that commit", err=True)
 
@@ -655,12 +697,15 @@ def search(ctx, base_model, library, query, limit, as_json, endpoint, retries, t
 @click.option("--keep-going/--all-or-nothing", default=None,
               help="Register the good repos when some fail [default: all-or-nothing for named repos, "
                    "keep going for --base-model].")
+@click.option("--with-base-model", is_flag=True,
+              help="Also fetch the base model each adapter names (config, tokenizer, safetensors weights), which "
+                   "the behaviour embedder needs (`zoo-rank embed`).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was added as JSON.")
 @_hub_options
 @_executor_options
 @click.pass_context
-def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_going, as_json, endpoint, retries, timeout,
-         executor, ray_address):
+def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_going, with_base_model, as_json, endpoint,
+         retries, timeout, executor, ray_address):
     """Download adapter files (weights and configs only, pinned to the commit seen) into the
     Hugging Face cache, then embed and register them.
 
@@ -673,7 +718,8 @@ def pull(ctx, repo_ids, base_model, library, limit, revision, workers, keep_goin
     with _executor(executor, ray_address) as runner, download_bar("pulling", enabled=not as_json) as progress:
         result = pull_repos(repo_ids, base_model=base_model, library=library, limit=limit, revision=revision,
                             registry=_registry(ctx), workers=workers, keep_going=keep_going, endpoint=endpoint,
-                            policy=_policy(retries, timeout), progress=progress, executor=runner)
+                            policy=_policy(retries, timeout), progress=progress, executor=runner,
+                            with_base_model=with_base_model)
     _report(result, as_json)
     if result.failed and not (result.added or result.existing or result.skipped):
         ctx.exit(1)
@@ -848,8 +894,10 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--work", type=click.Path(file_okay=False), default="results/work", show_default=True,
               help="Registry and checkpoints of the targets' trained embeddings.")
 @click.option("--methods", default="random,datasize,textemb,curvegrad,tupate,taskemb", show_default=True,
-              help="Comma-separated method groups. tupate-best also trains every source in best mode "
-                   "(~3 CPU-hours for the default eight tasks); groups already in --out are kept.")
+              help="Comma-separated method groups: random, datasize, textemb, curvegrad, tupate, taskemb, "
+                   "tupate-best, behaviour. tupate-best also trains every source in best mode (~3 CPU-hours for the "
+                   "default eight tasks); behaviour trains every source in early mode (its checkpoints are needed; "
+                   "~20 CPU-minutes); groups already in --out are kept.")
 @click.option("--force", is_flag=True,
               help="Recompute the requested groups even if --out has them (registered embeddings are reused).")
 @click.option("--device", default="auto", show_default=True)

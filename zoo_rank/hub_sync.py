@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 from .api import AddResult, new_entry, skip_registered
 from .catalog import Catalog, load_catalog
-from .embedders import EMBEDDERS, Space
+from .embedders import EMBEDDERS, Space, ingest_embedders
 from .errors import ZooRankError
 from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
 from .hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
@@ -45,6 +45,7 @@ class SyncResult(AddResult):
     seconds: dict[str, float] = field(default_factory=dict)
     scanned: int | None = None  # refresh: adapter snapshots found in the cache
     cache: str | None = None  # refresh: the cache folder it scanned
+    base_models: list[str] = field(default_factory=list)  # pull --with-base-model: fetched, as repo@sha
 
 
 def search_hub(*, base_model: str | None = None, library: str | None = None, query: str | None = None,
@@ -68,9 +69,9 @@ def _entry_name(registry: Registry, taken: set[str], repo_id: str, sha: str, sub
 
 
 def _stale(entry: Entry) -> bool:
-    """True when one of the entry's vectors is from an older version of its embedder (or it has none
-    from a known embedder)."""
-    current = {name: embedder.version for name, embedder in EMBEDDERS.items()}
+    """True when one of the entry's vectors is from an older version of an embedder that runs on
+    ingest (or it has none from one); ``zoo-rank embed`` keeps the others current."""
+    current = {name: EMBEDDERS[name].version for name in ingest_embedders()}
     seen = [(space.embedder, space.version) for space in map(Space.from_id, entry.spaces) if space.embedder in current]
     return not seen or any(version != current[name] for name, version in seen)
 
@@ -178,9 +179,12 @@ def pull(
     policy: RetryPolicy = RetryPolicy(),
     progress: Progress | None = None,
     executor: Executor | None = None,
+    with_base_model: bool = False,
 ) -> SyncResult:
     """Fetch, embed and register hub adapters: ``repo_ids`` (``owner/name`` or ``owner/name@rev``),
-    or the ``limit`` most downloaded adapters of ``base_model``.
+    or the ``limit`` most downloaded adapters of ``base_model``. ``with_base_model``: also fetch
+    the base model each adapter names (config, tokenizer, safetensors weights; pinned and
+    verified like adapters), which the behaviour embedder runs.
 
     Downloads run in ``workers`` threads here; reading and embedding go to ``executor`` (in
     this process by default). All-or-nothing by default for explicit repo ids (one bad repo
@@ -234,6 +238,9 @@ def pull(
         if snapshot is not None:
             fetched[index] = snapshot
     snapshots = [fetched[i] for i in sorted(fetched)]  # the order asked for, whatever finished first
+    if with_base_model:
+        _fetch_base_models(snapshots, result, keep_going, endpoint=endpoint, cache_dir=cache_dir, token=token,
+                           policy=policy)
     pending = _embed_snapshots(registry, snapshots, catalog, known, result, executor,
                                keep_going)
     models = [snapshot.model.to_dict() for snapshot in snapshots]
@@ -244,6 +251,35 @@ def pull(
         registry.save_hub_models(models)
     result.seconds["total"] = time.perf_counter() - started
     return result
+
+
+def _fetch_base_models(snapshots: list[Snapshot], result: SyncResult, keep_going: bool, **hub) -> None:
+    """Fetch the base models the snapshots' checkpoints name and the cache lacks (before they are
+    embedded, so an embedder that runs the base model finds it)."""
+    from .hub.cache import cached_model_folder
+    from .hub.files import select_model_files
+    from .readers import read_checkpoint
+
+    wanted: list[str] = []
+    for snapshot in snapshots:
+        for subfolder in snapshot.checkpoints:
+            try:
+                name = read_checkpoint(snapshot.checkpoint_dir(subfolder)).base_model
+            except ZooRankError:
+                continue  # said when it is embedded
+            if name and name not in wanted and cached_model_folder(name) is None:
+                wanted.append(name)
+    for name in wanted:
+        try:
+            resolved = resolve(name, policy=hub["policy"], endpoint=hub["endpoint"], token=hub["token"],
+                               select=select_model_files)
+            fetch(resolved, **hub)
+        except ZooRankError as exc:
+            if not keep_going:
+                raise
+            result.failed.append(exc)
+            continue
+        result.base_models.append(f"{name}@{resolved.sha}")
 
 
 def _split_revision(repo: str, default: str | None) -> tuple[str, str | None]:

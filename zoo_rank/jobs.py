@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .embedders import DEFAULT_EMBEDDER, EMBEDDERS, TaskEmbedding, embed
-from .errors import CheckpointError
+from .embedders import DEFAULT_EMBEDDER, TaskEmbedding, embed, ingest_embedders
+from .errors import CheckpointError, ZooRankError
 from .readers import read_checkpoint
 from .weights import AdapterWeights
 
@@ -32,10 +32,12 @@ class Embedded:
     warnings: list[str] = field(default_factory=list)
 
 
-def embed_all(weights: AdapterWeights, base_model: str | None = None) -> tuple[list[TaskEmbedding], list[str]]:
-    """Embeddings of one checkpoint with every embedder; the default one must succeed."""
+def embed_all(weights: AdapterWeights, base_model: str | None = None,
+              embedders: list[str] | None = None) -> tuple[list[TaskEmbedding], list[str]]:
+    """Embeddings of one checkpoint with ``embedders`` (default: ``ingest_embedders()``); the
+    default embedder must succeed, the others are skipped with a warning."""
     embeddings, warnings = [], []
-    for name in EMBEDDERS:
+    for name in embedders or ingest_embedders():
         try:
             try:
                 embeddings.append(embed(weights, name, base_model=base_model))
@@ -43,7 +45,7 @@ def embed_all(weights: AdapterWeights, base_model: str | None = None) -> tuple[l
                 # shapes or values no reader check caught: still this checkpoint's one-line error
                 raise CheckpointError(weights.path, f"cannot be embedded with {name} ({type(exc).__name__}: "
                                                     f"{str(exc).strip()[:200]})") from exc
-        except CheckpointError as exc:
+        except ZooRankError as exc:  # a checkpoint it cannot embed, or (behaviour) a base model not here
             if name == DEFAULT_EMBEDDER:
                 raise
             warnings.append(f"{exc} ({name} embedding skipped)")

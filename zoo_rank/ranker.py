@@ -119,7 +119,9 @@ def rank_embeddings(
     ``prior``: the weight of the shipped source prior (``zoo_rank.prior``), whose mean leaves
     out ``prior_leave_out`` (the target's own task, when it is a measured one)."""
     if not targets:
-        raise RankingError(f"target {label!r} has no embedding to rank with")
+        raise RankingError(f"target {label!r} has no embedding from this embedder to rank with",
+                           hint=f"`zoo-rank show {label}` lists its spaces; `zoo-rank embed {label} --embedder NAME` "
+                                "adds one from its checkpoint files")
     counts = {space.id: count for space, count in registry.spaces() if count}
     known = set(counts)
     usable = [t for t in targets if t.space.id in known]

@@ -306,15 +306,35 @@ class Registry:
         return [(status, by_id[entry_id]) for status, entry_id in statuses]
 
     def replace_embeddings(self, entry: Entry, embeddings: list[TaskEmbedding]) -> Entry:
-        """Swap an entry's vectors for ``embeddings`` (after an embedder version change), atomically."""
+        """Swap an entry's vectors from the embedders of ``embeddings`` for these (after an embedder
+        version change), atomically; vectors from other embedders (``zoo-rank embed``'s) stay."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         dtype = self.get_meta("vector_dtype") or "float32"
+        embedders = sorted({emb.space.embedder for emb in embeddings})
         with self._transaction() as db:
-            old = {row[0] for row in db.execute("SELECT space_id FROM vectors WHERE entry_id = ?", (entry.id,))}
-            db.execute("DELETE FROM vectors WHERE entry_id = ?", (entry.id,))
+            old = {row[0] for row in db.execute(
+                "SELECT v.space_id FROM vectors v JOIN spaces s ON s.id = v.space_id WHERE v.entry_id = ? "
+                f"AND s.embedder IN ({','.join('?' * len(embedders))})", (entry.id, *embedders))}
+            db.executemany("DELETE FROM vectors WHERE entry_id = ? AND space_id = ?",
+                           [(entry.id, space_id) for space_id in old])
             for emb in embeddings:
                 _insert_vector(db, entry.id, emb, now, dtype)
             _bump(db, old | {emb.space.id for emb in embeddings})
+        return self.require(entry.name)
+
+    def put_embedding(self, entry: Entry, embedding: TaskEmbedding) -> Entry:
+        """Give an entry its vector from ``embedding``'s embedder, replacing any it had from
+        another version of that embedder; atomic, and the entry's other vectors stay."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        dtype = self.get_meta("vector_dtype") or "float32"
+        with self._transaction() as db:
+            old = {row[0] for row in db.execute(
+                "SELECT v.space_id FROM vectors v JOIN spaces s ON s.id = v.space_id "
+                "WHERE v.entry_id = ? AND s.embedder = ?", (entry.id, embedding.space.embedder))}
+            db.executemany("DELETE FROM vectors WHERE entry_id = ? AND space_id = ?",
+                           [(entry.id, space_id) for space_id in old])
+            _insert_vector(db, entry.id, embedding, now, dtype)
+            _bump(db, old | {embedding.space.id})
         return self.require(entry.name)
 
     def remove(self, name: str) -> Entry:

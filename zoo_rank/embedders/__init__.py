@@ -3,6 +3,9 @@
 * ``invariant`` (default): rank-, alpha-, factorisation- and permutation-invariant sketches,
   for adapters trained by different people (``invariant.py``, method views in ``views.py``).
 * ``tupate``: the paper's raw layer-averaged parameters (``tupate.py``).
+* ``behaviour``: the change an adapter makes to the base model's hidden states on a shipped
+  probe set; one space for every method of a base model (``behaviour/``; needs torch and the
+  base model, so it runs on demand: ``zoo-rank embed``).
 """
 
 from __future__ import annotations
@@ -10,13 +13,29 @@ from __future__ import annotations
 from ..errors import ZooRankError
 from ..weights import AdapterWeights
 from .base import Space, TaskEmbedding, cosine
+from .behaviour import BehaviourEmbedder
 from .invariant import InvariantEmbedder
 from .tupate import TupateEmbedder
 
-EMBEDDERS = {"invariant": InvariantEmbedder(), "tupate": TupateEmbedder()}
+EMBEDDERS = {"invariant": InvariantEmbedder(), "tupate": TupateEmbedder(), "behaviour": BehaviourEmbedder()}
 DEFAULT_EMBEDDER = "invariant"
 
-__all__ = ["EMBEDDERS", "DEFAULT_EMBEDDER", "Space", "TaskEmbedding", "cosine", "embed", "get_embedder"]
+__all__ = ["EMBEDDERS", "DEFAULT_EMBEDDER", "Space", "TaskEmbedding", "cosine", "embed", "get_embedder",
+           "ingest_embedders"]
+
+
+def ingest_embedders() -> list[str]:
+    """The embedders that run on every add, pull and train: ``$ZOO_RANK_EMBEDDERS`` (comma-separated),
+    else those cheap enough to run anywhere (no torch, no base model). The default embedder always
+    runs; the others can be added to registered entries later with ``zoo-rank embed``."""
+    import os
+
+    chosen = os.environ.get("ZOO_RANK_EMBEDDERS")
+    names = [n.strip() for n in chosen.split(",") if n.strip()] if chosen else [
+        name for name, embedder in EMBEDDERS.items() if getattr(embedder, "on_ingest", True)]
+    for name in names:
+        get_embedder(name)
+    return [DEFAULT_EMBEDDER] + [n for n in dict.fromkeys(names) if n != DEFAULT_EMBEDDER]
 
 
 def get_embedder(name: str):

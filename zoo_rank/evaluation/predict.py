@@ -82,8 +82,8 @@ Progress = Callable[[str], None]
 def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
                 device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
                 best_config: TrainConfig | None = None, force: bool = False) -> dict[str, Prediction]:
-    """Compute the requested method groups (tupate, tupate-best, datasize, textemb, curvegrad, taskemb,
-    random) into ``out``.
+    """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
+    taskemb, random) into ``out``.
 
     Groups already in ``out`` are kept, so a run can be resumed or extended group by group;
     ``force`` recomputes the requested ones (the embeddings already registered in ``work`` are
@@ -96,6 +96,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     done, prov = load_predictions(out)
     say = progress or (lambda message: None)
     runners = {"tupate": _tupate, "tupate-best": partial(_tupate, mode="best", template=best_config),
+               "behaviour": partial(_tupate, embedder="behaviour"),
                "datasize": _datasize, "textemb": _textemb, "curvegrad": _curvegrad, "taskemb": _taskemb,
                "random": _random}
     unknown = [g for g in groups if g not in runners]
@@ -275,11 +276,13 @@ def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
     return seconds
 
 
-def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None
-            ) -> list[Prediction]:
+def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None,
+            embedder: str | None = None) -> list[Prediction]:
     """Train the targets' embeddings on their limited sample and score them against the sources'.
 
     Early: the sources are the shipped registry's embeddings (early, 1,000 examples, seed 0).
+    ``embedder`` (``behaviour``): only that embedder, which needs the checkpoints, so the sources
+    are trained here with the shipped runs' settings, in a registry of their own under ``work``.
     Best: the sources are trained here too, in best mode, on ``source_examples``, with the
     settings of ``template``. Best mode holds out up to ``validation_examples`` of the task's
     train split to pick the checkpoint, as the paper picked on dev sets; its training sample
@@ -294,11 +297,11 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
             return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device)
         return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device)
 
-    registry = Registry(work, builtin=True)
+    registry = Registry(Path(work) / embedder, builtin=False) if embedder else Registry(work, builtin=True)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
     sources = {}
-    own_sources = mode != "early" or config.tasks_dir is not None  # task folders have no shipped embeddings
+    own_sources = mode != "early" or config.tasks_dir is not None or embedder is not None  # no shipped checkpoints
     if not own_sources:
         for entry in registry.entries():
             method = entry.name.rsplit("/", 1)[-1]
@@ -329,11 +332,11 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
         for outcome in trained:
             method = outcome.entry.name.rsplit("/", 1)[-1]
             seconds[method].append(outcome.entry.metadata["training"]["seconds"])
-            for emb in registry.embeddings_of(outcome.entry):
+            for emb in _vectors_of(registry, outcome.entry, embedder):
                 vectors.setdefault((method, emb.space.embedder, "target"), {})[task] = emb.vector
         say(f"tupate {mode}: {task} trained")
     for (method, task), entry in sources.items():
-        for emb in registry.embeddings_of(entry):
+        for emb in _vectors_of(registry, entry, embedder):
             vectors.setdefault((method, emb.space.embedder, "source"), {})[task] = emb.vector
     registry.close()
     out: list[Prediction] = []
@@ -351,6 +354,18 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
             out.append(Prediction(tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))
     return out
+
+
+def _vectors_of(registry, entry, embedder: str | None) -> list:
+    """An entry's vectors: from every embedder it has, or (embedding it now if it lacks one) from ``embedder``."""
+    if embedder is None:
+        return registry.embeddings_of(entry)
+    from ..backfill import embeddings_on_demand
+
+    found = embeddings_on_demand(registry, entry, embedder)
+    if not found:
+        raise TransferError(f"{entry.name}: cannot be embedded with {embedder}", hint="its checkpoint files are gone")
+    return found
 
 
 def tupate_name(method: str, embedder: str, centred: bool, mode: str = "early") -> str:

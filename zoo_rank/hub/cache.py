@@ -76,3 +76,18 @@ def scan(cache_dir: str | Path | None = None) -> CacheScan:
             model = HubModel.from_tags(repo_id, list(card.get("tags") or []), card, sha=folder.name)
             result.snapshots.append(Snapshot(repo_id, folder.name, folder, sorted(selected.checkpoints), model))
     return result
+
+
+def cached_model_folder(repo_id: str) -> Path | None:
+    """The snapshot of ``repo_id`` in the Hugging Face cache that ``refs/main`` points at (else the
+    newest with a config.json), read from disk: no hub call, whatever HF_HUB_OFFLINE says."""
+    try:
+        validate_repo_id(repo_id)
+    except HubError:
+        return None
+    repo = hub_cache_dir() / f"models--{repo_id.replace('/', '--')}"
+    ref = repo / "refs" / "main"
+    candidates = [repo / "snapshots" / ref.read_text().strip()] if ref.is_file() else []
+    candidates += sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if (repo / "snapshots").is_dir() else []
+    return next((c for c in candidates if (c / "config.json").is_file()), None)

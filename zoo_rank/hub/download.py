@@ -53,8 +53,10 @@ class Snapshot:
 
 
 def resolve(repo_id: str, revision: str | None = None, *, endpoint: str | None = None,
-            token: str | bool | None = None, policy: RetryPolicy = RetryPolicy()) -> ResolvedRepo:
-    """Ask the hub which commit ``revision`` is and which adapter files it holds."""
+            token: str | bool | None = None, policy: RetryPolicy = RetryPolicy(),
+            select: Callable[[str, list[RepoFile]], AdapterFiles] = select_adapter_files) -> ResolvedRepo:
+    """Ask the hub which commit ``revision`` is and which files of it to fetch: the adapter
+    checkpoints (``select_adapter_files``), or a base model's (``files.select_model_files``)."""
     from urllib.parse import quote
 
     from .http import HubHTTP
@@ -69,7 +71,7 @@ def resolve(repo_id: str, revision: str | None = None, *, endpoint: str | None =
         raise HubError(repo_id, f"the hub reported no commit sha for revision {revision or 'main'}",
                        hint="check HF_ENDPOINT points at a Hugging Face hub")
     resolved = ResolvedRepo(repo_id, info["sha"], HubModel.from_json(info),
-                            select_adapter_files(repo_id, repo_listing(info)))
+                            select(repo_id, repo_listing(info)))
     resolved.revision = revision
     return resolved
 

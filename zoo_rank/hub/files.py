@@ -86,3 +86,27 @@ def select_adapter_files(repo_id: str, listing: list[RepoFile]) -> AdapterFiles:
         last = max(found, key=lambda k: [int(n) for n in re.findall(r"checkpoint-(\d+)", k)])
         final = {last: found[last]}
     return AdapterFiles(final, by_path.get(_CARD))
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+                    "merges.txt", "spiece.model", "sentencepiece.bpe.model", "added_tokens.json")
+_SHARD = re.compile(r"^model-\d{5}-of-\d{5}\.safetensors$")
+
+
+def select_model_files(repo_id: str, listing: list[RepoFile]) -> AdapterFiles:
+    """The files a base model is loaded from (``--with-base-model``): its config, its tokenizer
+    and its safetensors weights (one file, or the shards of an index). Pickled ``.bin`` weights
+    are never fetched: a model that has only those is refused."""
+    by_path = {validate_filename(repo_id, f.path): f for f in listing}
+    if "config.json" not in by_path:
+        raise HubError(repo_id, "has no config.json at its root: not a transformers model repo")
+    if "model.safetensors" in by_path:
+        weights = ["model.safetensors"]
+    else:
+        weights = sorted(p for p in by_path if _SHARD.match(p))
+        if not weights or "model.safetensors.index.json" not in by_path:
+            raise HubError(repo_id, "has no safetensors weights (zoo-rank never downloads pickled .bin files)",
+                           hint="use a base model published with safetensors, or convert it and pass a local folder")
+        weights.append("model.safetensors.index.json")
+    chosen = ["config.json", *weights, *(name for name in _TOKENIZER_FILES if name in by_path)]
+    return AdapterFiles({"": [by_path[name] for name in chosen]}, None)

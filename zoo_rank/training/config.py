@@ -15,11 +15,17 @@ PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {
 METHOD_NAMES = tuple(PAPER_LEARNING_RATES)
 MODES = ("early", "best")
 VALIDATION_EXAMPLES = 500
+# --until-learned: never judged before this many steps (a smoothed loss needs some), and capped
+LEARNED_MIN_STEPS = 32
+LEARNED_MAX_STEPS = 400
 
 
 def run_steps(config, examples: int) -> int:
     """Optimiser steps of one run (one learning rate) over ``examples`` training examples, for any
-    schedule with ``steps``, ``batch_size`` and ``num_epochs`` (a ``TrainConfig``, the evaluation's)."""
+    schedule with ``steps``, ``batch_size`` and ``num_epochs`` (a ``TrainConfig``, the evaluation's);
+    with ``until_learned``, the most it may take (its cap)."""
+    if getattr(config, "until_learned", None):
+        return config.steps or LEARNED_MAX_STEPS
     return config.steps or -(-examples // config.batch_size) * config.num_epochs
 
 
@@ -28,9 +34,12 @@ class TrainConfig:
     """How one task embedding is trained.
 
     ``mode="early"`` is the paper's cheap embedding: ``epochs`` (2) passes, or ``steps`` if
-    given, at the method's first learning rate. ``mode="best"`` trains ``epochs`` passes at
-    each learning rate of the paper's grid (or ``lr``), scores a held-out validation split
-    after every epoch, and keeps the best state. ``seed`` fixes the head and the PEFT
+    given, at the method's first learning rate. ``until_learned`` (a fraction, e.g. 0.1) ends an
+    early run by progress instead, the same rule for any data size: once the smoothed training
+    loss is that fraction below the loss of a model that learned nothing (``chance_loss``), at
+    least ``LEARNED_MIN_STEPS`` steps in, at most ``steps`` (default ``LEARNED_MAX_STEPS``).
+    ``mode="best"`` trains ``epochs`` passes at each learning rate of the paper's grid (or
+    ``lr``), scores a held-out validation split after every epoch, and keeps the best state. ``seed`` fixes the head and the PEFT
     module initialisation and the data order, so every task in a space starts from the same
     point (what makes the raw ``tupate`` embedding meaningful).
     """
@@ -46,6 +55,8 @@ class TrainConfig:
     seed: int = 0
     lora_r: int = 8
     lora_alpha: int = 8
+    lora_target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
+    until_learned: float | None = None  # early mode: stop once the loss is this fraction below chance
     prefix_length: int = 20
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
@@ -64,6 +75,11 @@ class TrainConfig:
                 raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {value}")
         if self.lr is not None and not self.lr > 0:
             raise TrainingError(f"learning rate must be positive, got {self.lr}")
+        if self.until_learned is not None:
+            if not 0.0 < self.until_learned < 1.0:
+                raise TrainingError(f"until-learned must be a fraction between 0 and 1, got {self.until_learned}")
+            if self.mode != "early":
+                raise TrainingError("until-learned ends an early run; best mode picks its checkpoint on held-out data")
 
     @property
     def num_epochs(self) -> int:
@@ -94,5 +110,8 @@ class TrainConfig:
         if self.mode == "early" or self.validation_examples == VALIDATION_EXAMPLES:
             # unused in early mode; at its default, the key of a run registered before the setting existed
             del settings["validation_examples"]
+        for name in ("lora_target_modules", "until_learned"):
+            if settings[name] is None:
+                del settings[name]  # the default: keys of runs made before the setting existed
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -11,13 +11,14 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 from ..datasets import Dataset
 from ..errors import TrainingError
-from .config import TrainConfig, run_steps
+from .config import LEARNED_MIN_STEPS, TrainConfig, run_steps
 from .methods import METHODS
 from .models import BaseModel, load_for_classification, resolve_device
 
@@ -79,7 +80,8 @@ def train_checkpoint(
         model = method.prepare(model).to(device)
         encoded = encode(tokenizer, train_set, config.max_length)
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
-        epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label)
+        rule = LearnedRule(config.until_learned, chance_loss(targets, regression)) if config.until_learned else None
+        epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label, rule)
         for epoch, steps_done, loss in epochs:
             if config.mode == "best":
                 score = held_out_score(model, tokenizer, val_set, regression, scale, config, device)
@@ -94,6 +96,9 @@ def train_checkpoint(
     directory.mkdir(parents=True)
     method.save(model, directory)
     metrics = {"train_loss": best["loss"], "epochs": best["epoch"]}
+    if rule is not None:
+        metrics.update(chance_loss=rule.chance, smoothed_loss=rule.smoothed,
+                       stopped_by="learned" if rule.reached else "cap")
     if config.mode == "best":
         metrics["validation_" + ("pearson" if regression else "accuracy")] = best["score"]
         metrics["validation_examples"] = len(val_set)
@@ -159,8 +164,36 @@ def _autocast(device):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
-def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label):
-    """Train; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch."""
+def chance_loss(targets: list, regression: bool) -> float:
+    """The training loss of a model that learned only the label distribution: the entropy of the
+    class frequencies (cross-entropy), or 1 for regression (MSE on standardised labels)."""
+    if regression:
+        return 1.0
+    counts = Counter(targets)
+    return -sum(c / len(targets) * math.log(c / len(targets)) for c in counts.values())
+
+
+class LearnedRule:
+    """``until_learned``: an exponential moving average of the loss (span 16 steps) is compared
+    with ``(1 - fraction) × chance`` after every step from ``LEARNED_MIN_STEPS`` on."""
+
+    def __init__(self, fraction: float, chance: float) -> None:
+        self.threshold = (1.0 - fraction) * chance
+        self.chance = chance
+        self.smoothed: float | None = None
+        self.reached = False  # the run stopped because it had learned (not at its cap)
+
+    def learned(self, step: int, loss: float) -> bool:
+        alpha = 2.0 / (16 + 1)
+        self.smoothed = loss if self.smoothed is None else alpha * loss + (1 - alpha) * self.smoothed
+        self.reached = step >= LEARNED_MIN_STEPS and self.smoothed <= self.threshold
+        return self.reached
+
+
+def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label,
+               rule: LearnedRule | None = None):
+    """Train; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch, and
+    (with ``rule``) when the rule says the run has learned, mid-epoch."""
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -202,9 +235,11 @@ def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, dev
             losses.append(loss.item())
             if progress:
                 progress(label, step, total, losses[-1])
-            if step >= total:
+            if step >= total or (rule is not None and rule.learned(step, losses[-1])):
                 break
         yield epoch, step, sum(losses) / len(losses)
+        if rule is not None and rule.reached:
+            return
         model.train()
 
 

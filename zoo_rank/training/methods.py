@@ -120,13 +120,15 @@ def _sort_config_lists(path: Path) -> None:
 
 @register("lora")
 class LoRA(_Peft):
-    """LoRA (Hu et al., 2022) on peft's default modules for the architecture (query/value for BERT)."""
+    """LoRA (Hu et al., 2022) on peft's default modules for the architecture (query/value for BERT), or on
+    ``lora_target_modules``."""
 
     def peft_config(self, model):
         from peft import LoraConfig, TaskType
         from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
 
-        targets = None if model.config.model_type in DEFAULTS else _attention_projections(model)
+        targets = list(self.config.lora_target_modules) if self.config.lora_target_modules else (
+            None if model.config.model_type in DEFAULTS else _attention_projections(model))
         return LoraConfig(task_type=TaskType.SEQ_CLS, r=self.config.lora_r, lora_alpha=self.config.lora_alpha,
                           lora_dropout=0.0, target_modules=targets)
 

@@ -54,16 +54,20 @@ def record(home: Path, base_model: str, device: str, max_length: int, seconds: f
         pass
 
 
-def announce(examples: int, label: str, method: str, steps: int, rate: float | None, device: str) -> str:
-    """The line said before a run: how much data, which method, and how long, from what."""
+def announce(examples: int, label: str, method: str, steps: int, rate: float | None, device: str,
+             capped: bool = False) -> str:
+    """The line said before a run: how much data, which method, and how long, from what
+    (``capped``: ``steps`` is a cap the run may stop before, so the time is a most)."""
     if rate is not None:
-        when = f"about {_duration(steps * rate)} at {rate:.2f} s/step measured on this machine"
+        when = f"{'at most' if capped else 'about'} {_duration(steps * rate)} at {rate:.2f} s/step measured on this machine"
     elif device.startswith("cuda"):
         when = "no rate measured on this GPU yet"
     else:
-        when = (f"about {_duration(steps * BENCHMARK_SECONDS_PER_STEP)} if this machine is like the 2-core benchmark "
+        when = (f"{'at most' if capped else 'about'} {_duration(steps * BENCHMARK_SECONDS_PER_STEP)} if this machine is "
+                f"like the 2-core benchmark "
                 f"({BENCHMARK_SECONDS_PER_STEP} s/step; measured here after this run)")
-    return f"training {method} on {examples:,} examples of {label} ({steps} steps): {when}{_busy()}"
+    count = f"until learned, at most {steps} steps" if capped else f"{steps} steps"
+    return f"training {method} on {examples:,} examples of {label} ({count}): {when}{_busy()}"
 
 
 def _busy() -> str:
