@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 from pathlib import Path
 
@@ -94,7 +95,13 @@ def tiny_model_dir(directory: Path, name: str = "tiny-bert-local") -> Path:
     directory.mkdir(parents=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, ".", ","]
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
+    # transformers 5's tokenizer takes the vocabulary as `vocab` and ignores `vocab_file` (every word
+    # would be [UNK]); 4.x takes `vocab_file`
+    takes_vocab = "vocab" in inspect.signature(BertTokenizerFast.__init__).parameters
+    tokenizer = (BertTokenizerFast(vocab={word: i for i, word in enumerate(vocab)}) if takes_vocab
+                 else BertTokenizerFast(vocab_file=str(directory / "vocab.txt")))
+    assert tokenizer.convert_tokens_to_ids(WORDS[0]) != tokenizer.unk_token_id
+    tokenizer.save_pretrained(directory)
     torch.manual_seed(0)
     BertModel(tiny_config(vocab_size=len(vocab))).save_pretrained(directory)
     return directory

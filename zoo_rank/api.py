@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .embedders import DEFAULT_EMBEDDER, EMBEDDERS, TaskEmbedding, embed
+from .embedders import DEFAULT_EMBEDDER, TaskEmbedding, embed, get_embedder
 from .errors import RankingError, ZooRankError
 from .backfill import embeddings_on_demand
 from .executors import Executor, InProcessExecutor, Resources, ingest_executor, unwrap
@@ -481,8 +481,7 @@ def rank(
     left out of it.
     """
     registry = registry or Registry()
-    if embedder not in EMBEDDERS:
-        raise ZooRankError(f"unknown embedder {embedder!r}", hint=f"choose one of: {', '.join(EMBEDDERS)}")
+    get_embedder(embedder)  # an unknown name is an error before anything is trained
     resolved = resolve_target(registry, target, embedder, base_model, training)
     embeddings = resolved.embeddings
     if base_model is not None:  # a filter too: only the spaces of that base model

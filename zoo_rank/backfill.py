@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
-from .embedders import EMBEDDERS, Space, TaskEmbedding, embed, get_embedder
+from .embedders import Space, TaskEmbedding, embed, get_embedder
 from .errors import CheckpointError
 from .registry import Entry, Registry
 
@@ -80,7 +80,7 @@ def embeddings_on_demand(registry: Registry, entry: Entry, embedder: str) -> lis
 
 
 def has_current(entry: Entry, embedder: str) -> bool:
-    version = EMBEDDERS[embedder].version
+    version = get_embedder(embedder).version
     return any(s.embedder == embedder and s.version == version for s in map(Space.from_id, entry.spaces))
 
 

@@ -15,9 +15,9 @@ import click
 from .executors import EXECUTORS  # light: no Ray until --executor ray is used
 from .catalog import TASK_TYPES as CATALOG_TASK_TYPES  # light: json and id checks
 from .index import BACKENDS  # light: no faiss until a large space is searched
-from .embedders import EMBEDDERS  # numpy only: torch comes with the behaviour embedder when it runs
+from .embedders import all_embedders  # numpy only: torch comes with the behaviour embedder when it runs
 
-EMBEDDER_CHOICES = tuple(EMBEDDERS)
+EMBEDDER_CHOICES = tuple(all_embedders())  # zoo-rank's own and those of installed plugins
 
 
 class _Group(click.Group):

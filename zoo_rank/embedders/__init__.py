@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from ..errors import ZooRankError
+from ..plugins import EMBEDDER_GROUP, load
 from ..weights import AdapterWeights
 from .base import Space, TaskEmbedding, cosine
 from .behaviour import BehaviourEmbedder
@@ -20,7 +21,31 @@ from .tupate import TupateEmbedder
 EMBEDDERS = {"invariant": InvariantEmbedder(), "tupate": TupateEmbedder(), "behaviour": BehaviourEmbedder()}
 DEFAULT_EMBEDDER = "invariant"
 
-__all__ = ["EMBEDDERS", "DEFAULT_EMBEDDER", "Space", "TaskEmbedding", "cosine", "embed", "get_embedder",
+
+def _plugin_embedder(name: str, found: object) -> object:
+    """An embedder from another package (``zoo_rank.plugins``): a class is instantiated."""
+    embedder = found() if isinstance(found, type) else found
+    if getattr(embedder, "name", None) != name or not isinstance(getattr(embedder, "version", None), int) \
+            or not callable(getattr(embedder, "embed", None)):
+        raise ValueError(f"an embedder needs name == {name!r}, an int version and embed(weights, base_model=None)")
+    if name in EMBEDDERS:
+        raise ValueError(f"the name {name!r} is zoo-rank's own embedder")
+    return embedder
+
+
+_plugins_loaded = False
+
+
+def all_embedders() -> dict:
+    """``EMBEDDERS`` with the embedders of installed plugin packages (``zoo_rank.plugins``) added on
+    first use: after import, so that a plugin may import zoo-rank's own modules."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        EMBEDDERS.update(load(EMBEDDER_GROUP, _plugin_embedder))
+    return EMBEDDERS
+
+__all__ = ["EMBEDDERS", "DEFAULT_EMBEDDER", "all_embedders", "Space", "TaskEmbedding", "cosine", "embed", "get_embedder",
            "ingest_embedders"]
 
 
@@ -32,7 +57,7 @@ def ingest_embedders() -> list[str]:
 
     chosen = os.environ.get("ZOO_RANK_EMBEDDERS")
     names = [n.strip() for n in chosen.split(",") if n.strip()] if chosen else [
-        name for name, embedder in EMBEDDERS.items() if getattr(embedder, "on_ingest", True)]
+        name for name, embedder in all_embedders().items() if getattr(embedder, "on_ingest", True)]
     for name in names:
         get_embedder(name)
     return [DEFAULT_EMBEDDER] + [n for n in dict.fromkeys(names) if n != DEFAULT_EMBEDDER]
@@ -40,7 +65,7 @@ def ingest_embedders() -> list[str]:
 
 def get_embedder(name: str):
     try:
-        return EMBEDDERS[name]
+        return all_embedders()[name]
     except KeyError:
         raise ZooRankError(f"unknown embedder {name!r}", hint=f"choose one of: {', '.join(EMBEDDERS)}") from None
 

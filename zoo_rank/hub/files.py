@@ -45,11 +45,12 @@ class AdapterFiles:
 
 def _layouts() -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """(config file, weight files by preference, extra files) per config name, from the readers'
-    own declarations (``zoo_rank.readers.READERS``): a new format is fetched as soon as it is read."""
-    from ..readers import READERS
+    own declarations (``zoo_rank.readers.reader_specs()``, plugins' included): a new format is
+    fetched as soon as it is read."""
+    from ..readers import reader_specs
 
     merged: dict[str, tuple[list[str], list[str]]] = {}
-    for spec in READERS:
+    for spec in reader_specs():
         weights, extras = merged.setdefault(spec.config, ([], []))
         weights += [w for w in spec.weights if w not in weights]
         extras += [e for e in spec.extra if e not in extras]

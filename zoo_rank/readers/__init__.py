@@ -13,26 +13,50 @@ Each reader module declares its files and detection as a ``ReaderSpec`` (``spec.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import CheckpointError
+from ..plugins import READER_GROUP, load
 from ..weights import AdapterWeights
 from . import adapterhub, bitfit, peft
 from .bitfit import save_bitfit
 from .spec import ReaderSpec
 from .tensorfile import read_json
 
-__all__ = ["READERS", "WEIGHT_SUFFIXES", "ReaderSpec", "read_checkpoint", "find_checkpoints", "save_bitfit"]
+__all__ = ["READERS", "WEIGHT_SUFFIXES", "ReaderSpec", "reader_specs", "read_checkpoint", "find_checkpoints",
+           "save_bitfit"]
 
-# Every format zoo-rank reads, tried in this order on a folder holding the spec's config file.
+# zoo-rank's own formats; ``reader_specs()`` adds those of installed plugin packages.
 READERS: tuple[ReaderSpec, ...] = (peft.READER, adapterhub.READER, bitfit.READER)
+
+
+def reader_specs() -> tuple[ReaderSpec, ...]:
+    """Every format zoo-rank reads, tried in this order on a folder holding the spec's config file:
+    its own, then those of plugin packages (entry point group ``zoo_rank.readers``), loaded on first
+    use so that a plugin may import zoo-rank's own modules."""
+    return READERS + _plugin_readers()
+
+
+@lru_cache(maxsize=1)
+def _plugin_readers() -> tuple[ReaderSpec, ...]:
+    return tuple(spec for _, spec in load(READER_GROUP, _plugin_reader))
+
+
+def _plugin_reader(name: str, found: object) -> ReaderSpec:
+    """A reader from another package (``zoo_rank.plugins``): a ``ReaderSpec`` of a new format."""
+    if not isinstance(found, ReaderSpec):
+        raise ValueError("a reader plugin must be a zoo_rank.readers.ReaderSpec")
+    if found.format in {spec.format for spec in READERS}:
+        raise ValueError(f"the format {found.format!r} is read by zoo-rank itself")
+    return found
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _MAX_DEPTH = 6
 
 
 def _config_files() -> tuple[str, ...]:
-    return tuple(dict.fromkeys(spec.config for spec in READERS))
+    return tuple(dict.fromkeys(spec.config for spec in reader_specs()))
 
 
 def _has_config(directory: Path) -> bool:
@@ -71,10 +95,10 @@ def _read(directory: Path) -> AdapterWeights:
         if not (directory / config_name).is_file():
             continue
         config = read_json(directory / config_name)
-        for spec in READERS:
+        for spec in reader_specs():
             if spec.config == config_name and spec.detect(config):
                 return spec.read(directory)
-        formats = ", ".join(spec.format for spec in READERS if spec.config == config_name)
+        formats = ", ".join(spec.format for spec in reader_specs() if spec.config == config_name)
         raise CheckpointError(
             directory / config_name,
             f"is a config no reader recognises (tried: {formats}; a PEFT config has peft_type, an AdapterHub "
