@@ -61,11 +61,12 @@ def embed_entry(entry: Entry, embedder: str) -> TaskEmbedding:
 
 
 def embeddings_on_demand(registry: Registry, entry: Entry, embedder: str) -> list[TaskEmbedding]:
-    """An entry's vectors from ``embedder``; when it has none, embedded now from its checkpoint
-    and kept (a read-only registry is not written to). [] when its checkpoint cannot be read."""
+    """An entry's vectors from ``embedder`` (its current version); when it has none, embedded now
+    from its checkpoint and kept (a read-only registry is not written to). [] when its checkpoint cannot be read."""
     from .errors import RegistryError
 
-    found = [e for e in registry.embeddings_of(entry) if e.space.embedder == embedder]
+    version = get_embedder(embedder).version
+    found = [e for e in registry.embeddings_of(entry) if e.space.embedder == embedder and e.space.version == version]
     if found:
         return found
     try:

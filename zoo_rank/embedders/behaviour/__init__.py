@@ -3,7 +3,7 @@
 The embedding is the change the adapter makes to the base model's hidden states on the
 shipped probe set (``probes.py``): per probe text and layer, the token-mean hidden state with
 the adapter minus without it (``apply.py`` puts each method into the model), averaged over
-layers as TuPaTE averages parameters, then reduced over probes (``REDUCTION``). Every method
+layers as TuPaTE averages parameters, kept per probe and sketched to a fixed size (``reduce``). Every method
 of one base model lands in ONE space, so a LoRA, a BitFit and a prefix adapter of different
 ranks, modules, seeds and authors are compared on what they do (Xu et al. 2025, "Delta
 Activations"). Needs torch, transformers and the base model on this machine; imported only when
@@ -12,17 +12,31 @@ it runs, so ``--help`` and ranking stay torch-free.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ...weights import AdapterWeights, canonical_base_model
 from ..base import Space, TaskEmbedding, unit
+from ..sketch import Sketcher
 
 FAMILY = "any"  # one space for every method of a base model
 
 
+DIM = 8192
+
+
+@lru_cache(maxsize=1)
+def _sketcher() -> Sketcher:
+    return Sketcher(DIM, "zoo-rank/behaviour/v2")
+
+
 def reduce(deltas: np.ndarray) -> np.ndarray:
-    """probes × layers × hidden → the embedding: the layer average of each probe's change, kept per probe."""
-    return deltas.mean(axis=1).reshape(-1)
+    """probes × layers × hidden → the embedding: the layer average of each probe's change, kept per
+    probe (probes × hidden values), count-sketched to ``DIM``: inner products are kept in
+    expectation (cosine error ≈ 1/√DIM), and a vector is 32 KB whatever the model's width."""
+    per_probe = deltas.mean(axis=1)
+    return _sketcher().vector(f"probes:{per_probe.shape[0]}x{per_probe.shape[1]}", per_probe.reshape(-1))
 
 
 def behaviour_deltas(weights: AdapterWeights, base_model: str | None = None) -> np.ndarray:
@@ -43,7 +57,7 @@ def behaviour_deltas(weights: AdapterWeights, base_model: str | None = None) -> 
 
 class BehaviourEmbedder:
     name = "behaviour"
-    version = 1
+    version = 2  # 1 (never shipped): the per-probe changes unsketched, 77,568 values for the default model
     on_ingest = False  # needs torch and the base model, and costs seconds: `zoo-rank embed` adds it
 
     def embed(self, weights: AdapterWeights, base_model: str | None = None) -> TaskEmbedding:
