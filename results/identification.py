@@ -9,8 +9,8 @@ and 1, prefix tuning seed 0. Then embeds every checkpoint with every embedder an
 embedder, top-1 same-task retrieval (is the nearest other adapter one of the same task?) and
 the silhouette of the task clusters (cosine distance), within one method family and, where the
 embedder has one space for every method, across methods. Behaviour embeddings are reported
-raw and centred on the zoo mean, and for two reductions over the probe set (kept per probe,
-the shipped one; averaged over probes). Needs torch, transformers, peft and `zoo-rank fetch`.
+raw and centred on the zoo mean, and for two reductions over the probe set (kept per probe and
+sketched, as the embedder ships; averaged over probes). Needs torch, transformers, peft and `zoo-rank fetch`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from zoo_rank.datasets import load_data
 from zoo_rank.embedders import EMBEDDERS
-from zoo_rank.embedders.behaviour import behaviour_deltas
+from zoo_rank.embedders.behaviour import behaviour_deltas, reduce
 from zoo_rank.readers import read_checkpoint
 from zoo_rank.training import TrainConfig, train_checkpoint
 from zoo_rank.training.models import resolve_base_model
@@ -140,7 +140,7 @@ def main() -> None:
             np.save(cached, behaviour_deltas(w))
         deltas.append(np.load(cached))
     print(f"behaviour deltas: {len(deltas)} adapters, {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    per_probe = np.stack([d.mean(axis=1).reshape(-1) for d in deltas])
+    per_probe = np.stack([reduce(d) for d in deltas])  # what the behaviour embedder ships
     pooled = np.stack([d.mean(axis=(0, 1)) for d in deltas])
 
     rows = []
@@ -177,7 +177,7 @@ def main() -> None:
         for i, (_, v) in enumerate(vectors):
             matrix[i, : v.size] = v
         report(name, spaces, matrix, across=False)
-    for label, vectors in (("behaviour (per probe, shipped)", per_probe), ("behaviour (probe mean)", pooled)):
+    for label, vectors in (("behaviour (shipped: per probe, sketched)", per_probe), ("behaviour (probe mean)", pooled)):
         report(label + ", raw", families, vectors, across=True)  # within method: among the same family
         report(label + ", centred", families, vectors - vectors.mean(axis=0), across=True)
     unit = per_probe / np.linalg.norm(per_probe, axis=1, keepdims=True)
@@ -198,7 +198,7 @@ def main() -> None:
               f"{row['all_silhouette']:.3f} |" if "all_silhouette" in row else
               f"| {row['embedder']} | {fmt('within_method_top1')} | {'n/a' if sil is None else f'{sil:.3f}'} | "
               "n/a | n/a | n/a |")
-    print("\nNearest other adapter where it is another task's (behaviour, per probe, raw): " +
+    print("\nNearest other adapter where it is another task's (behaviour as shipped, raw): " +
           ("; ".join(f"{a[0]} {a[1]} → {b[0]} {b[1]}" for a, b in misses) or "none"))
     if args.json:
         Path(args.json).write_text(json.dumps({"zoo": [[t, v] for t, v, _ in zoo], "rows": rows,

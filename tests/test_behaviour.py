@@ -224,3 +224,44 @@ def test_pull_with_base_model_fetches_the_model_pinned_and_embed_then_runs_offli
     embedded = CliRunner().invoke(cli, ["embed", "--json"])
     assert embedded.exit_code == 0, embedded.output
     assert json.loads(embedded.stdout)["embedded"] == ["someone/tiny-lora"]
+
+
+CASES = ["peft-lora", "peft-lora-bin", "peft-lora-rslora", "peft-prefix", "peft-prefix-projection", "peft-prompt",
+         "peft-ptuning", "peft-ia3", "bitfit", "ah-seq-bn", "ah-double-seq-bn", "ah-par-bn", "ah-lora", "ah-ia3",
+         "ah-prefix", "ah-prefix-flat"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_format_and_method_lands_in_the_one_behaviour_space(zoo, case, tiny_model):
+    """Each method peft, adapters and zoo-rank write, applied to the same base model: one space."""
+    reference = _behaviour(read_checkpoint(zoo["bitfit"]), tiny_model)
+    embedding = _behaviour(read_checkpoint(zoo[case]), tiny_model)
+    assert embedding.space == reference.space
+    assert np.isfinite(embedding.vector).all() and embedding.norm > 0
+    if case != "bitfit":
+        assert abs(float(embedding.vector @ reference.vector)) < 0.999  # a different adapter, a different vector
+
+
+def test_prompt_tuning_is_applied_as_peft_runs_it(zoo, tiny_model):
+    """The prompt runner's hidden states match peft's own prompt-tuning forward on the real positions."""
+    import torch
+    from peft import PeftModelForFeatureExtraction, PromptTuningConfig, TaskType
+    from peft.utils import set_peft_model_state_dict
+    from transformers import AutoModel, AutoTokenizer
+
+    from zoo_rank.embedders.behaviour.apply import applied
+
+    weights = read_checkpoint(zoo["peft-prompt"])
+    prompt = torch.as_tensor(weights.inputs["prompt"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    batch = tokenizer(["good film .", "awful plot but the song is nice ."], padding=True, return_tensors="pt")
+    ours_model = AutoModel.from_pretrained(tiny_model).eval()
+    with torch.no_grad(), applied(ours_model, weights) as extra:
+        ours = extra["runner"](**batch, output_hidden_states=True).last_hidden_state[:, len(prompt):]
+    theirs_model = PeftModelForFeatureExtraction(AutoModel.from_pretrained(tiny_model), PromptTuningConfig(
+        task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=len(prompt), token_dim=prompt.shape[1]))
+    set_peft_model_state_dict(theirs_model, {"prompt_embeddings": prompt})
+    with torch.no_grad():  # single texts: token types are all 0, which peft's forward leaves to the model
+        theirs = theirs_model.eval()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+                                     ).last_hidden_state[:, len(prompt):]
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
