@@ -265,3 +265,16 @@ def test_prompt_tuning_is_applied_as_peft_runs_it(zoo, tiny_model):
         theirs = theirs_model.eval()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
                                      ).last_hidden_state[:, len(prompt):]
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_ranking_a_target_on_demand_says_how_candidates_get_vectors(tmp_path, zoo_home, hf_cache):
+    from zoo_rank import add
+    from zoo_rank.cli import cli
+    from zoo_rank.registry import Registry
+
+    bitfit_checkpoint(tmp_path / "a", seed=1)
+    bitfit_checkpoint(tmp_path / "b", seed=2)
+    names = [e.name for e in add([tmp_path / "a", tmp_path / "b"]).added]
+    result = CliRunner().invoke(cli, ["--no-builtin", "--target", names[0], "--embedder", "behaviour"])
+    assert result.exit_code == 1 and "zoo-rank embed --embedder behaviour" in result.stderr
+    assert any("|behaviour-" in s for s in Registry(zoo_home).require(names[0]).spaces)  # the target's was kept

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .embedders import all_embedders
 from .embedders.base import TaskEmbedding
 from .errors import RankingError
 from .index import choose_backend, shortlist_size
@@ -150,10 +151,15 @@ def rank_embeddings(
             per_space.append((target, ids[keep], scores[keep]))
     if not per_space:
         spaces = ", ".join(t.space.label for t in targets)
-        raise RankingError(
-            f"no candidates for {label!r} in its space ({spaces})",
-            hint="add adapters of the same base model and method (`zoo-rank add PATH`); `zoo-rank spaces` lists what the registry holds",
-        )
+        hint = ("add adapters of the same base model and method (`zoo-rank add PATH`); `zoo-rank spaces` lists what "
+                "the registry holds")
+        on_demand = sorted({t.space.embedder for t in targets if not getattr(
+            all_embedders().get(t.space.embedder), "on_ingest", True)})
+        if on_demand:
+            hint = (f"{', '.join(on_demand)} vectors are made on demand: `zoo-rank embed --embedder {on_demand[0]}` "
+                    "gives them to every registered entry whose checkpoint is here (the shipped built-in entries have "
+                    "none)")
+        raise RankingError(f"no candidates for {label!r} in its space ({spaces})", hint=hint)
     warnings = [f"--center: the space {t.space.label} holds {counts[t.space.id]} vectors; a mean of so few is mostly "
                 f"the vectors themselves (with 2, every centred score is -1), so these scores say little. Add adapters "
                 f"of that space or rank without --center"
