@@ -324,9 +324,8 @@ def embed_command(ctx, names, embedder, as_json):
     """
     from .backfill import embed_registered
 
-    quiet = as_json or not sys.stderr.isatty()
-    result = embed_registered(_registry(ctx), embedder, names,
-                              progress=None if quiet else (lambda line: click.echo(line, err=True)))
+    result = embed_registered(_registry(ctx), embedder, names,  # plain lines: fine in a log file too
+                              progress=None if as_json else (lambda line: click.echo(line, err=True)))
     if as_json:
         _echo_json({"embedder": embedder, "embedded": result.embedded, "current": result.current,
                     "skipped": result.skipped})
