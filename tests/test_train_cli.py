@@ -319,3 +319,17 @@ def test_warnings_reach_the_user_of_train(tmp_path, tiny_model):
     result = run("--no-builtin", "train", path, "--base-model", tiny_model, "--max-length", "16", "--json")
     assert result.exit_code == 0, result.output
     assert "warning: " + str(path) + ": only 12 examples" in result.stderr
+
+
+def test_until_learned_from_the_command_line(tmp_path, tiny_model, zoo_home):
+    """`train --until-learned F --steps CAP` ends by progress and says so before it starts; `--target`
+    passes the option on (checked where it fails fast: the rule is for early runs only)."""
+    data = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=2))
+    result = run("--no-builtin", "train", data, "--until-learned", "0.2", "--steps", "30", "--base-model", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert "(until learned, at most 30 steps)" in result.stderr.splitlines()[0]
+    metrics = Registry(zoo_home, builtin=False).require("mine/bitfit").metadata["training"]["metrics"]
+    assert metrics["stopped_by"] in ("learned", "cap") and metrics["chance_loss"] == pytest.approx(0.6931, abs=1e-3)
+    target = run("--no-builtin", "--target", data, "--until-learned", "0.2", "--mode", "best", "--base-model",
+                 tiny_model)
+    assert target.exit_code == 1 and "until-learned ends an early run" in target.stderr

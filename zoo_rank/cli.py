@@ -152,6 +152,9 @@ def _console():
 @click.option("--max-examples", type=click.IntRange(min=0), help="Data target: train on a seeded sample of at most "
                                                                  "this many examples (0: all) [default: 1000].")
 @click.option("--max-length", type=click.IntRange(min=8), help="Data target: tokens per example [default: 128].")
+@click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
+              help="Data target, early mode: train until the smoothed loss is FRACTION below chance (32 to 400 steps) "
+                   "instead of 2 epochs.")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "
                                    "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,
@@ -172,8 +175,8 @@ def _console():
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="zoo-rank")
 @click.pass_context
-def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, max_examples, max_length, base_model,
-        ensemble, prior, index, home, text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
+def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, max_examples, max_length, until_learned,
+        base_model, ensemble, prior, index, home, text_column, pair_column, label_column, device, builtin, tasks_dir, debug):
     """Rank candidate source tasks for intermediate-task transfer.
 
     Parameter-efficient weights (LoRA, BitFit, prefix tuning, bottleneck adapters, IA3) are
@@ -212,7 +215,7 @@ def cli(ctx, target, top, as_json, embedder, center, task_type, method, mode, ma
         training = {"columns": _columns(text_column, pair_column, label_column, task_type), "progress": progress,
                     "warn": _warn, "announce": _say, "tasks_dir": tasks_dir,
                     "config": _train_config(device=device, mode=mode, max_length=max_length,
-                                            max_examples=max_examples)}
+                                            max_examples=max_examples, until_learned=until_learned)}
         if methods:
             training["methods"] = methods
         ranking = rank(target, registry=_registry(ctx), embedder=embedder, center=center, top=top or None,
