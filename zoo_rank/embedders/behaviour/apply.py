@@ -28,6 +28,7 @@ import numpy as np
 from ...errors import CheckpointError
 from ...weights import AdapterWeights, split_layer
 
+OTHER_MODEL = "is this adapter for another base model? pass its --base-model"
 _ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_new": "gelu", "swish": "silu", "silu": "silu",
                 "tanh": "tanh", "sigmoid": "sigmoid", "leakyrelu": "leaky_relu", "leaky_relu": "leaky_relu"}
 
@@ -52,7 +53,7 @@ def find_module(index: dict, layer: int, kind: str, weights: AdapterWeights):
         if have.endswith("." + kind) or kind.endswith("." + have):
             return module
     raise CheckpointError(weights.path, f"tunes layer {layer} {kind}, which the base model does not have",
-                          hint="is this adapter for another base model? pass its --base-model")
+                          hint=OTHER_MODEL)
 
 
 @contextlib.contextmanager
@@ -123,7 +124,7 @@ def _add_to_weight(module, delta, keep, weights, layer, kind) -> None:
     else:
         raise CheckpointError(weights.path, f"layer {layer} {kind}: LoRA update {tuple(delta.shape)} does not fit the "
                                             f"base model's weight {tuple(weight.shape)}",
-                              hint="is this adapter for another base model? pass its --base-model")
+                              hint=OTHER_MODEL)
 
 
 def _feedforward_patterns(weights: AdapterWeights) -> list[str]:
@@ -181,7 +182,7 @@ def _bottleneck_hook(module, params, kind, weights: AdapterWeights):
 def _check_width(model, weights: AdapterWeights, width: int) -> None:
     if width != model.config.hidden_size:
         raise CheckpointError(weights.path, f"has {width}-wide prompts; the base model is {model.config.hidden_size} wide",
-                              hint="is this adapter for another base model? pass its --base-model")
+                              hint=OTHER_MODEL)
 
 
 def _with_virtual_tokens(batch: dict, tokens: int) -> dict:
@@ -227,7 +228,7 @@ def _prefix_runner(model, weights: AdapterWeights):
     if layers != list(range(config.num_hidden_layers)):
         raise CheckpointError(weights.path, f"has prefixes for {len(layers)} layers; the base model has "
                                             f"{config.num_hidden_layers}",
-                              hint="is this adapter for another base model? pass its --base-model")
+                              hint=OTHER_MODEL)
     per_layer = []
     for layer in layers:
         params = weights.layers[layer]
