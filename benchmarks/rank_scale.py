@@ -37,7 +37,7 @@ CLUSTERS = 1000
 
 
 def _space(dim: int):
-    from zoo_rank.embedders.base import Space
+    from zoo_rank.spaces import Space
 
     return Space("bench/base-model", "lora", "invariant", 1, dim)
 
@@ -67,7 +67,7 @@ def read_bandwidth(nbytes: int = 2 << 30, runs: int = 5) -> float:
 
 def build(home: Path, n: int, dim: int) -> float:
     """Register n vectors in batches; returns seconds."""
-    from zoo_rank.embedders.base import TaskEmbedding
+    from zoo_rank.spaces import TaskEmbedding
     from zoo_rank.registry import NewEntry, Registry
 
     os.environ["ZOO_RANK_VECTOR_DTYPE"] = "float16"
@@ -100,7 +100,7 @@ def exact_top10(home: Path, queries: np.ndarray, dim: int) -> list[list[int]]:
 
 
 def worker(home: Path, backend: str, dim: int, queries: int, draw: int, out: Path) -> None:
-    from zoo_rank.embedders.base import TaskEmbedding
+    from zoo_rank.spaces import TaskEmbedding
     from zoo_rank.ranker import rank_embeddings
     from zoo_rank.registry import Registry
 

@@ -55,7 +55,7 @@ def clustered_unit_vectors(n: int, dim: int, *, clusters: int = 50, spread: floa
 
 def register_vectors(registry, vectors: np.ndarray, *, method: str = "lora", prefix: str = "a", methods=None):
     """Register each row as an entry of one synthetic space (base model ``m``)."""
-    from zoo_rank.embedders.base import Space, TaskEmbedding
+    from zoo_rank.spaces import Space, TaskEmbedding
     from zoo_rank.registry import NewEntry
 
     space = Space("m", "lora", "invariant", 1, vectors.shape[1])

@@ -162,13 +162,14 @@ def test_ctrl_c_after_the_commit_reports_what_was_registered(zoo, zoo_home, monk
     that point on purpose: a real signal cannot be timed to land there reliably.)"""
     from click.testing import CliRunner
 
-    import zoo_rank.cli as cli_module
+    import zoo_rank.cli.entries as entries_commands
+    from zoo_rank.cli import cli
 
     def interrupted(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_report", interrupted)
-    result = CliRunner().invoke(cli_module.cli, ["add", str(zoo["peft-lora"]), str(zoo["peft-ia3"])])
+    monkeypatch.setattr(entries_commands, "report_added", interrupted)
+    result = CliRunner().invoke(cli, ["add", str(zoo["peft-lora"]), str(zoo["peft-ia3"])])
     assert result.exit_code == 130
     assert "Interrupted after 2 entries were registered; they stay" in result.output
     names = {e.name for e in Registry(zoo_home).entries()}

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from synthetic import clustered_unit_vectors, register_vectors
 from zoo_rank.cli import cli
-from zoo_rank.embedders.base import TaskEmbedding
+from zoo_rank.spaces import TaskEmbedding
 from zoo_rank.ranker import rank_embeddings
 from zoo_rank.registry import Registry
 

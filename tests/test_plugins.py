@@ -17,7 +17,7 @@ pytestmark = pytest.mark.core
 
 PLUGIN = '''
 import numpy as np
-from zoo_rank.embedders.base import Space, TaskEmbedding, unit
+from zoo_rank.spaces import Space, TaskEmbedding, unit
 from zoo_rank.readers.spec import ReaderSpec
 from zoo_rank.readers.tensorfile import load_safetensors, read_json, sha256_of
 from zoo_rank.weights import AdapterWeights, split_layer
@@ -48,6 +48,30 @@ def read_toy(directory):
 
 READER = ReaderSpec("toy", "toy_config.json", ("toy.safetensors",), lambda config: config.get("toy") is True,
                     read_toy)
+
+
+def name_length(config, work, device, home, say):
+    """A predictor: longer source names first (a toy, but it goes through bench predict and evaluate)."""
+    from zoo_rank.evaluation.predict import Prediction
+
+    say("name-length: scored")
+    return [Prediction("Name length", "baseline", {t: {s: float(len(s)) for s in config.tasks if s != t}
+                                                    for t in config.tasks})]
+
+
+class EvenIds:
+    """An index backend: shortlists the entries with even ids (a toy that shows who picks the shortlist)."""
+
+    def shortlist(self, registry, space_id, query, limit, centred):
+        space = registry.space_matrix(space_id)
+        return space.entry_ids[space.entry_ids % 2 == 0][:limit], None
+
+
+def inline(address, num_cpus, workers):
+    """An executor: this process, under another name."""
+    from zoo_rank.executors import InProcessExecutor
+
+    return InProcessExecutor(workers=workers)
 '''
 
 ENTRY_POINTS = """
@@ -56,6 +80,13 @@ mean = toyplug:MeanEmbedder
 [zoo_rank.readers]
 toy = toyplug:READER
 broken = toyplug:NOT_THERE
+[zoo_rank.predictors]
+name-length = toyplug:name_length
+random = toyplug:name_length
+[zoo_rank.executors]
+inline = toyplug:inline
+[zoo_rank.index_backends]
+even-ids = toyplug:EvenIds
 """
 
 
@@ -107,3 +138,51 @@ def test_without_the_plugin_the_format_is_not_read(tmp_path):
     env = {**os.environ, "ZOO_RANK_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
     result = _zoo_rank(env, "add", str(folder))
     assert result.returncode == 1 and "no adapter_config.json or bitfit_config.json" in result.stderr
+
+
+def test_a_plugin_package_adds_a_predictor_and_an_executor(installed, tmp_path):
+    """`bench predict --methods name-length` runs the plugin's predictor and `evaluate` scores it; a
+    plugin that takes the name of one of zoo-rank's own predictors is refused in one line;
+    `--executor inline` is a choice of every command that takes --executor."""
+    from zoo_rank.evaluation.transfer import Run
+
+    tasks = ("ab", "c", "dddd")
+    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
+    runs += [Run(0, t, s, 50.0 + len(s), "accuracy", 8, 8, 0.0, {"settings": {}})  # longer names transfer better
+             for s in tasks for t in tasks if s != t]
+    gains = tmp_path / "runs.jsonl"
+    gains.write_text("".join(r.to_json() + "\n" for r in runs))
+    out = tmp_path / "predictions.json"
+    predicted = _zoo_rank(installed, "bench", "predict", "--gains", str(gains), "--out", str(out), "--work",
+                          str(tmp_path / "work"), "--methods", "name-length,random")
+    assert predicted.returncode == 0, predicted.stderr
+    assert "name-length: scored" in predicted.stderr
+    refused = [line for line in predicted.stderr.splitlines() if "skipped plugin 'random'" in line]
+    assert len(refused) == 1 and "zoo-rank's own" in refused[0]
+    evaluated = _zoo_rank(installed, "evaluate", "--gains", str(gains), "--predictions", str(out), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    rows = {row["method"]: row for row in json.loads(evaluated.stdout)["methods"]}
+    assert rows["Name length"]["rho"] == 1.0 and rows["Random"]["rho"] == 1.5  # perfect vs the expectation
+
+    added = _zoo_rank(installed, "add", str(_toy_checkpoint(tmp_path / "a", 0)), "--executor", "inline", "--json")
+    assert added.returncode == 0, added.stderr
+    assert [e["format"] for e in json.loads(added.stdout)["added"]] == ["toy"]
+    unknown = _zoo_rank(installed, "add", str(tmp_path / "a"), "--executor", "nope")
+    assert unknown.returncode == 2 and "inline" in unknown.stderr  # listed among the choices
+
+
+def test_a_plugin_package_adds_an_index_backend_that_picks_the_shortlist(installed, tmp_path):
+    """`--index even-ids` shortlists through the plugin; the ranker still scores exactly."""
+    folders = [str(_toy_checkpoint(tmp_path / f"c{i}", i)) for i in range(5)]
+    added = _zoo_rank(installed, "add", *folders, "--json")
+    assert added.returncode == 0, added.stderr
+    ids = {e["name"]: e["id"] for e in json.loads(added.stdout)["added"]}
+    target = next(name for name, i in ids.items() if i % 2 == 1)
+    every = _zoo_rank(installed, "--target", target, "--embedder", "mean", "--json", "--top", "0")
+    shortlisted = _zoo_rank(installed, "--target", target, "--embedder", "mean", "--json", "--top", "2",
+                            "--index", "even-ids")
+    assert shortlisted.returncode == 0, shortlisted.stderr
+    exact = {c["name"]: c["score"] for c in json.loads(every.stdout)}
+    chosen = json.loads(shortlisted.stdout)
+    assert {c["name"] for c in chosen} == {n for n, i in ids.items() if i % 2 == 0}
+    assert all(c["score"] == exact[c["name"]] for c in chosen)  # re-scored exactly, not the backend's numbers

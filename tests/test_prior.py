@@ -44,7 +44,7 @@ def test_the_shipped_prior_covers_the_measured_built_in_tasks():
 
 
 def _registry_with(home, items):
-    from zoo_rank.embedders.base import Space, TaskEmbedding
+    from zoo_rank.spaces import Space, TaskEmbedding
     from zoo_rank.registry import NewEntry, Registry
 
     space = Space("m", "bitfit", "invariant", 1, 8)

@@ -116,11 +116,14 @@ def test_centring_a_space_of_few_vectors_says_so(bitfits):
 
     add([bitfits[0], bitfits[1], bitfits[2]])
     few = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json"])
-    assert few.exit_code == 0 and "warning: --center" in few.stderr and "holds 3 vectors" in few.stderr
+    assert few.exit_code == 0 and "warning: --centred" in few.stderr and "holds 3 vectors" in few.stderr
     assert json.loads(few.stdout)  # the ranking is still given
     add([bitfits[3], bitfits[4]])
     enough = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json"])
     assert enough.exit_code == 0 and "warning" not in enough.stderr
+    centred = CliRunner().invoke(cli, ["--target", "b0", "--centred", "--json"])  # the word docs use; --center its alias
+    raw = CliRunner().invoke(cli, ["--target", "b0", "--json"])
+    assert centred.stdout == enough.stdout != raw.stdout
 
 
 def _three_method_registry(home, prefix_spread: float):
@@ -128,7 +131,7 @@ def _three_method_registry(home, prefix_spread: float):
     direction (like raw prefix cosines of 0.97-0.99) by ``prefix_spread``."""
     import numpy as np
 
-    from zoo_rank.embedders.base import Space, TaskEmbedding
+    from zoo_rank.spaces import Space, TaskEmbedding
     from zoo_rank.registry import NewEntry, Registry
 
     rng = np.random.default_rng(0)

@@ -238,9 +238,36 @@ def test_until_learned_stops_a_run_by_progress_and_at_its_cap_when_nothing_can_b
     rows = sentiment_rows(64)
     random.Random(0).shuffle(labels := [row["label"] for row in rows])
     noise = read_table(write_csv(tmp_path / "noise.csv", [{**row, "label": y} for row, y in zip(rows, labels)]))
-    capped = train_checkpoint(noise, tmp_path / "noise", TrainConfig(method="lora", until_learned=0.2, steps=40, lr=1e-4),
-                              base)
+    capped = train_checkpoint(noise, tmp_path / "noise",
+                              TrainConfig(method="lora", until_learned=0.2, steps=40, lr=1e-4, head_lr=1e-4), base)
     assert capped.metrics["stopped_by"] == "cap" and capped.steps == 40
     assert TrainConfig(until_learned=0.2).key("d", "m") != TrainConfig().key("d", "m")
     with pytest.raises(TrainingError, match="early run"):
         TrainConfig(until_learned=0.2, mode="best")
+
+
+def test_the_early_rule_trains_the_fresh_head_at_its_own_rate_and_the_paper_recipes_at_the_methods(tmp_path, base):
+    """A random head at BitFit's 4e-4 hardly moves in a hundred steps; a run ended by the early
+    rule gives it 1e-2 so the embedding is taken after the task is learned (docs/training.md)."""
+    data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(32)))
+
+    def trained(name, **settings):
+        result = train_checkpoint(data, tmp_path / name, TrainConfig(method="bitfit", steps=3, lr=1e-12, **settings), base)
+        tensors = load_safetensors(result.checkpoint / "bitfit_model.safetensors").tensors
+        body = max(float(np.abs(v).max()) for k, v in tensors.items() if not k.startswith("classifier"))
+        return tensors["classifier.weight"], body
+
+    still, body_still = trained("still", until_learned=0.5, head_lr=1e-12)
+    learned, body_learned = trained("learned", until_learned=0.5)
+    paper, _ = trained("paper")
+    best, _ = trained("best", mode="best", epochs=1)
+    assert body_still < 1e-8 and body_learned < 1e-8  # the biases stay at the method's (vanishing) rate
+    assert np.abs(learned - still).max() > 1e-3  # the head moved at 1e-2
+    for one_rate in (paper, best):  # the paper's recipes: one rate for head and method
+        assert np.allclose(one_rate, still, atol=1e-7)
+    assert TrainConfig(until_learned=0.1).head_learning_rate == 1e-2
+    assert TrainConfig().head_learning_rate is None and TrainConfig(mode="best").head_learning_rate is None
+    assert TrainConfig(head_lr=1e-3).key("d", "m") != TrainConfig().key("d", "m")
+    assert TrainConfig(head_lr=None).key("d", "m") == TrainConfig().key("d", "m")  # keys of earlier runs hold
+    with pytest.raises(TrainingError, match="head learning rate must be positive"):
+        TrainConfig(head_lr=0.0)

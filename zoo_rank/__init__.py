@@ -42,6 +42,22 @@ _EXPORTS = {
     "RankingError": "zoo_rank.errors",
     "SpaceMismatchError": "zoo_rank.errors",
     "get_executor": "zoo_rank.executors",
+    "load_builtin": "zoo_rank.datasets",
+    "describe_tasks": "zoo_rank.datasets",
+    "to_csv": "zoo_rank.datasets",
+    "needed_assets": "zoo_rank.assets",
+    "fetch_asset": "zoo_rank.assets:fetch",
+    "locate_asset": "zoo_rank.assets:locate",
+    "embed_registered": "zoo_rank.backfill",
+    "build_builtin": "zoo_rank.builtin_registry:build",
+    "TASKS": "zoo_rank.datasets",
+    "TaskCollection": "zoo_rank.datasets",
+    "all_embedders": "zoo_rank.embedders",
+    "executor_names": "zoo_rank.executors",
+    "backend_names": "zoo_rank.index",
+    "RetryPolicy": "zoo_rank.hub",
+    "prior_document": "zoo_rank.prior",
+    "CATALOG_TASK_TYPES": "zoo_rank.catalog:TASK_TYPES",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -56,7 +72,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .embedders import Space, TaskEmbedding, cosine, embed
     from .errors import (CheckpointError, DataError, RankingError, RegistryError, SpaceMismatchError, TrainingError,
                          ZooRankError)
-    from .executors import get_executor
+    from .assets import fetch as fetch_asset, locate as locate_asset, needed_assets
+    from .backfill import embed_registered
+    from .builtin_registry import build as build_builtin
+    from .datasets import describe_tasks, load_builtin, to_csv
+    from .catalog import TASK_TYPES as CATALOG_TASK_TYPES
+    from .datasets import TASKS, TaskCollection
+    from .embedders import all_embedders
+    from .executors import executor_names, get_executor
+    from .hub import RetryPolicy
+    from .index import backend_names
+    from .prior import prior_document
     from .ranker import Candidate, Ranking
     from .readers import find_checkpoints, read_checkpoint, save_bitfit
     from .registry import Registry
@@ -65,5 +91,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        module, _, attribute = _EXPORTS[name].partition(":")
+        return getattr(import_module(module), attribute or name)
     raise AttributeError(f"module 'zoo_rank' has no attribute {name!r}")

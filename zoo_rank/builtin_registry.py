@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedders.base import Space, TaskEmbedding
+from .spaces import Space, TaskEmbedding
 
 SHIPPED_DB = Path(__file__).parent / "data" / "builtin.db"
 VERSION_KEY = "builtin_version"
@@ -118,3 +118,35 @@ def finish(home: Path, out: Path) -> Path:
         db.close()
     tmp.replace(out)
     return out
+
+
+def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit", "lora", "prefix"), device: str = "auto",
+          fresh: bool = False, output: str | Path | None = None, progress=None, warn=None, announce=None) -> Path:
+    """Train every shipped built-in task with each method (default settings, train split) and
+    write the shipped registry (``output``, default the package's ``builtin.db``).
+
+    Deterministic: the same zoo-rank, data and device give the same vectors, so the build home is
+    seeded with the shipped runs and a run whose training key (data, model, settings) still
+    matches is kept as it is; ``fresh`` retrains all. ``announce`` hears one line per run.
+    """
+    import os
+
+    from .api import train
+    from .assets import assets_dir
+    from .datasets import TASKS
+    from .registry import Registry, default_home
+    from .training import TrainConfig
+
+    home = Path(home) if home else default_home()
+    os.environ["ZOO_RANK_ASSETS"] = str(assets_dir(home))  # the data and model fetched for this home
+    build_home = home / "builtin-build"
+    registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
+    say = announce or (lambda line: None)
+    try:
+        for task in (name for name, spec in TASKS.items() if spec.shipped):
+            for outcome in train(task, methods=methods, registry=registry, config=TrainConfig(device=device),
+                                 split="train", columns={}, progress=progress, warn=warn, announce=announce):
+                say(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}")
+    finally:
+        registry.close()
+    return finish(build_home, Path(output) if output else SHIPPED_DB)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .embedders.base import TaskEmbedding
+from .spaces import TaskEmbedding
 
 ENTRY_COLUMNS = (
     "id, name, source, revision, content_sha256, files, method, format, base_model, task, task_type, "

@@ -15,9 +15,9 @@ from typing import Sequence
 import numpy as np
 
 from .embedders import all_embedders
-from .embedders.base import TaskEmbedding
+from .spaces import TaskEmbedding
 from .errors import RankingError
-from .index import choose_backend, shortlist_size
+from .index import backends, choose_backend, shortlist_size
 from .registry import Registry, column, lookup
 from .similarity import cosines
 from .similarity import ensemble as ensemble_score
@@ -45,7 +45,7 @@ class Candidate:
 class Ranking:
     target: str
     embedder: str
-    centered: bool
+    centred: bool
     ensemble: bool
     spaces: list[str]
     candidates: list[Candidate]
@@ -56,6 +56,11 @@ class Ranking:
 
     def to_list(self) -> list[dict]:
         return [c.to_dict() for c in self.candidates]
+
+    @property
+    def centered(self) -> bool:
+        """``centred`` under its zoo-rank 0.1 spelling (docs/vocabulary.md)."""
+        return self.centred
 
     @property
     def families(self) -> list[str]:
@@ -91,12 +96,9 @@ def space_scores(registry: Registry, target: TaskEmbedding, center: bool, backen
     if backend == "numpy":
         space = registry.space_matrix(target.space.id)
         return space.entry_ids, cosines(space.matrix, target.vector, space.mean if center else None)
-    from .index.faiss_index import open_index
-
-    index = open_index(registry, target.space.id, backend, centred=center)
-    shortlist, _ = index.search(target.vector, limit or 100)
+    shortlist, mean = backends()[backend].shortlist(registry, target.space.id, target.vector, limit or 100, center)
     ids, rows = registry.vectors_for(target.space.id, shortlist)
-    return ids, cosines(rows, target.vector, index.mean if center else None)
+    return ids, cosines(rows, target.vector, mean if center else None)
 
 
 def rank_embeddings(
@@ -160,9 +162,9 @@ def rank_embeddings(
                     "gives them to every registered entry whose checkpoint is here (the shipped built-in entries have "
                     "none)")
         raise RankingError(f"no candidates for {label!r} in its space ({spaces})", hint=hint)
-    warnings = [f"--center: the space {t.space.label} holds {counts[t.space.id]} vectors; a mean of so few is mostly "
+    warnings = [f"--centred: the space {t.space.label} holds {counts[t.space.id]} vectors; a mean of so few is mostly "
                 f"the vectors themselves (with 2, every centred score is -1), so these scores say little. Add adapters "
-                f"of that space or rank without --center"
+                f"of that space or rank without --centred"
                 for t, *_ in per_space if center and counts[t.space.id] < MIN_CENTRED_SPACE]
     warnings += registry.notes
     ensemble = len(per_space) > 1 if ensemble is None else ensemble
@@ -182,7 +184,7 @@ def rank_embeddings(
     return Ranking(
         target=label,
         embedder=targets[0].space.embedder,
-        centered=center,
+        centred=center,
         ensemble=ensemble,
         spaces=[t.space.id for t, *_ in per_space],
         candidates=candidates[:top] if top else candidates,

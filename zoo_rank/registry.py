@@ -31,7 +31,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .embedders.base import Space, TaskEmbedding
+from .spaces import Space, TaskEmbedding
 from .entries import ENTRY_COLUMNS, Entry, NewEntry, entry_from_row
 from .errors import RegistryError
 from .migrations import SCHEMA_VERSION, migrate

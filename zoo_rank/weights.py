@@ -15,17 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Methods and the family (space) each belongs to. Families group methods whose tuned
-# parameters mean the same thing, so their embeddings can be compared.
-METHOD_FAMILY: dict[str, str] = {
-    "lora": "lora",
-    "prefix_tuning": "prefix",
-    "prompt_tuning": "prompt",
-    "p_tuning": "prompt",
-    "ia3": "ia3",
-    "bottleneck": "bottleneck",
-    "bitfit": "bitfit",
-}
+from .families import METHOD_FAMILY  # each method's family (space): zoo_rank/families/
 
 _LAYER_INDEX = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
 _STACKS = {"encoder", "decoder"}

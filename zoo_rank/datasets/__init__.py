@@ -16,7 +16,8 @@ from .files import SUFFIXES, read_table
 from .taskdir import TaskCollection, TaskFolder, is_task_folder
 
 __all__ = ["Dataset", "BuiltinTask", "TASKS", "TASK_TYPES", "SPLITS", "build_dataset", "load_builtin", "load_data",
-           "read_table", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source"]
+           "read_table", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source",
+           "describe_tasks", "to_csv"]
 
 
 def task_source(tasks_dir: str | Path | None = None, home: str | Path | None = None):
@@ -53,3 +54,33 @@ def load_data(spec: str | Path, *, split: str = "all", home: str | Path | None =
     raise DataError(spec, "is neither a data file, a task folder nor a built-in task" +
                     (f" or a task in {tasks_dir}" if tasks_dir else ""),
                     hint="give a .csv/.tsv/.jsonl path or a task folder, or run `zoo-rank datasets` for the task names")
+
+
+def describe_tasks(tasks_dir: str | Path | None = None, home: str | Path | None = None) -> tuple[str, list[dict]]:
+    """What `zoo-rank datasets` lists: a title and, per task, its card and whether its data is here.
+
+    A ``tasks_dir`` is read and checked in full, so a bad file is named now rather than mid-benchmark.
+    """
+    if tasks_dir:
+        collection = TaskCollection(tasks_dir)
+        rows = [{**collection[name].describe(), "available": True} for name in collection.names()]
+        missing = f" (no data: {', '.join(collection.missing)})" if collection.missing else ""
+        return f"{len(rows)} tasks in {tasks_dir}{missing}", rows
+    from ..assets import ASSETS, locate
+
+    rows = [{**t.to_dict(), "available": all(locate(ASSETS[a], home) is not None for a in t.assets)}
+            for t in TASKS.values()]
+    return f"{len(rows)} built-in tasks (`zoo-rank fetch` downloads their data)", rows
+
+
+def to_csv(data: Dataset) -> str:
+    """A dataset as CSV text (text[, text_pair], label): what `zoo-rank datasets export` writes."""
+    import csv
+    import io
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["text", "text_pair", "label"] if data.pairs else ["text", "label"])
+    for i, (text, label) in enumerate(zip(data.texts, data.labels)):
+        writer.writerow([text, data.pairs[i], label] if data.pairs else [text, label])
+    return buffer.getvalue()

@@ -47,6 +47,12 @@ class BuiltinTask:
     derived_from: str | None = None  # the same texts as that task, labelled another way
     shipped: bool = True  # its embeddings are in the shipped registry (zoo_rank/data/builtin.db)
 
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Every archive the task's data is read from (subjectivity also reads VADER's, to drop overlaps)."""
+        return (self.asset,) + (("vadersentiment",) if _VADER_TAR in self.members and self.asset != "vadersentiment"
+                                else ())
+
     def to_dict(self) -> dict:
         asset = ASSETS[self.asset]
         return {"name": self.name, "title": self.title, "task_type": self.task_type, "labels": self.labels,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..errors import ZooRankError
 from ..plugins import EMBEDDER_GROUP, load
 from ..weights import AdapterWeights
-from .base import Space, TaskEmbedding, cosine
+from ..spaces import Space, TaskEmbedding, cosine
 from .behaviour import BehaviourEmbedder
 from .invariant import InvariantEmbedder
 from .tupate import TupateEmbedder

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..weights import AdapterWeights
-from .base import Space, TaskEmbedding, unit
+from ..spaces import Space, TaskEmbedding, unit
 from .sketch import Sketcher
 from .views import VIEWS, LowRank
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..weights import AdapterWeights
-from .base import Space, TaskEmbedding, unit
+from ..spaces import Space, TaskEmbedding, unit
 
 
 class TupateEmbedder:

@@ -1,5 +1,26 @@
 """How well rankings predict real transfer: ground truth, baselines, metrics and the report.
 
-``metrics`` and ``gains`` need only numpy; ``transfer`` and ``baselines`` fine-tune and
-run the base model (the ``train`` extra).
+``metrics`` and ``gains`` need only numpy; ``transfer`` and ``predict`` fine-tune and run the
+base model (the ``train`` extra) when a method group needs it. The names below are the
+evaluation's public API (what `zoo-rank bench` and `zoo-rank evaluate` call), loaded on use.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+
+_EXPORTS = {
+    "DEFAULT_TASKS": "transfer", "FisherCapture": "transfer", "TransferConfig": "transfer",
+    "TransferError": "transfer", "config_from_results": "transfer", "run_transfer": "transfer",
+    "predict_all": "predict", "load_predictions": "predict", "predictors": "predict", "Prediction": "predict",
+    "load_gains": "gains", "write_csv": "gains", "evaluate": "table", "write_report": "report",
+    "write_json": "fisher",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

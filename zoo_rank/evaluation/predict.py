@@ -95,13 +95,16 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
 
     done, prov = load_predictions(out)
     say = progress or (lambda message: None)
-    runners = {"tupate": _tupate, "tupate-best": partial(_tupate, mode="best", template=best_config),
-               "behaviour": partial(_tupate, embedder="behaviour"),
-               "datasize": _datasize, "textemb": _textemb, "curvegrad": _curvegrad, "taskemb": _taskemb,
-               "random": _random}
+    runners = {**predictors(), "tupate-best": partial(_tupate, mode="best", template=best_config)}
+    for group in groups:
+        base, _, fraction = group.partition(":")
+        if fraction and base in ("tupate", "behaviour"):
+            runners[group] = partial(_tupate, until_learned=_fraction(group, fraction),
+                                     embedder="behaviour" if base == "behaviour" else None)
     unknown = [g for g in groups if g not in runners]
     if unknown:
-        raise TransferError(f"unknown method group(s): {', '.join(unknown)}", hint=f"use: {', '.join(runners)}")
+        raise TransferError(f"unknown method group(s): {', '.join(unknown)}",
+                            hint=f"use: {', '.join(runners)}, tupate:F or behaviour:F (F: an --until-learned fraction)")
     for group in groups:
         if not force and any(p.details.get("group") == group for p in done.values()):
             say(f"{group}: already in {out}")
@@ -117,6 +120,41 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
         save_predictions(out, done, prov)
         say(f"{group}: done in {time.perf_counter() - started:.0f} s")
     return done
+
+
+Predictor = Callable[[TransferConfig, Path, str, "str | Path | None", Progress], "list[Prediction]"]
+PREDICTOR_GROUP = "zoo_rank.predictors"
+
+
+def predictors() -> dict[str, Predictor]:
+    """Every method group `bench predict --methods` can run: zoo-rank's own and those of installed
+    packages (entry-point group ``zoo_rank.predictors``: a function ``(config, work, device, home,
+    say) -> list[Prediction]``). A plugin cannot replace one of zoo-rank's own."""
+    from ..plugins import load
+
+    own: dict[str, Predictor] = {"tupate": _tupate, "tupate-best": partial(_tupate, mode="best"),
+                                 "behaviour": partial(_tupate, embedder="behaviour"), "datasize": _datasize,
+                                 "textemb": _textemb, "curvegrad": _curvegrad, "taskemb": _taskemb, "random": _random}
+
+    def check(name: str, predictor: object) -> Predictor:
+        if name in own:
+            raise ValueError(f"{name!r} is zoo-rank's own")
+        if not callable(predictor):
+            raise ValueError("not a function")
+        return predictor
+
+    return {**own, **dict(load(PREDICTOR_GROUP, check))}
+
+
+def _fraction(group: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise TransferError(f"{group}: the part after ':' must be an --until-learned fraction between 0 and 1",
+                            hint="e.g. tupate:0.1")
+    return value
 
 
 def _pairs(tasks) -> list[tuple[str, str]]:
@@ -277,7 +315,7 @@ def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
 
 
 def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None,
-            embedder: str | None = None) -> list[Prediction]:
+            embedder: str | None = None, until_learned: float | None = None) -> list[Prediction]:
     """Train the targets' embeddings on their limited sample and score them against the sources'.
 
     Early: the sources are the shipped registry's embeddings (early, 1,000 examples, seed 0).
@@ -287,6 +325,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     settings of ``template``. Best mode holds out up to ``validation_examples`` of the task's
     train split to pick the checkpoint, as the paper picked on dev sets; its training sample
     is drawn from the rest, so it is not the transfer runs' sample.
+    ``until_learned``: early mode ended by the rule of that fraction (``--until-learned``), for
+    sources and targets alike, both trained here.
     """
     from ..api import train
     from ..registry import Registry
@@ -294,14 +334,16 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
 
     def settings(examples: int | None) -> TrainConfig:
         if mode == "early":
-            return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device)
+            return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device, until_learned=until_learned)
         return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device)
 
-    registry = Registry(Path(work) / embedder, builtin=False) if embedder else Registry(work, builtin=True)
+    # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
+    folder = f"learned{until_learned:g}" if until_learned else (embedder or "")
+    registry = Registry(Path(work) / folder, builtin=False) if folder else Registry(work, builtin=True)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
     sources = {}
-    own_sources = mode != "early" or config.tasks_dir is not None or embedder is not None  # no shipped checkpoints
+    own_sources = mode != "early" or config.tasks_dir is not None or embedder is not None or until_learned is not None
     if not own_sources:
         for entry in registry.entries():
             method = entry.name.rsplit("/", 1)[-1]
@@ -343,15 +385,16 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     for embedder in sorted({e for (_, e, _) in vectors}):
         for centred in (False, True):
             per_method = {}
-            details = {"embedder": embedder, "centred": centred, "mode": mode}
+            details = {"embedder": embedder, "centred": centred, "mode": mode, "until_learned": until_learned}
+            stage = f"learned {until_learned:g}" if until_learned else mode
             for method in TUPATE_METHODS:
                 per_method[method] = _cosine_scores(vectors[(method, embedder, "target")],
                                                     vectors[(method, embedder, "source")], config.tasks, centred)
-                out.append(Prediction(tupate_name(method, embedder, centred, mode), "tupate", per_method[method],
+                out.append(Prediction(tupate_name(method, embedder, centred, stage), "tupate", per_method[method],
                                       float(np.mean(seconds[method])), {"method": method, **details}))
             ensemble = {t: {s: ensemble_score({m: per_method[m][t][s] for m in TUPATE_METHODS}) for s in row}
                         for t, row in per_method["bitfit"].items()}
-            out.append(Prediction(tupate_name("ensemble", embedder, centred, mode), "tupate", ensemble,
+            out.append(Prediction(tupate_name("ensemble", embedder, centred, stage), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))
     return out
 
@@ -368,6 +411,7 @@ def _vectors_of(registry, entry, embedder: str | None) -> list:
     return found
 
 
-def tupate_name(method: str, embedder: str, centred: bool, mode: str = "early") -> str:
-    """The table's name of a TuPaTE variant, e.g. ``TuPaTE lora best (invariant, centred)``."""
-    return f"TuPaTE {method}{' best' if mode == 'best' else ''} ({embedder}{', centred' if centred else ''})"
+def tupate_name(method: str, embedder: str, centred: bool, stage: str = "early") -> str:
+    """The table's name of a TuPaTE variant, e.g. ``TuPaTE lora best (invariant, centred)`` or
+    ``TuPaTE bitfit learned 0.1 (behaviour)``; the shipped early stage goes unnamed."""
+    return f"TuPaTE {method}{'' if stage == 'early' else ' ' + stage} ({embedder}{', centred' if centred else ''})"

@@ -139,24 +139,34 @@ def provenance(config: TransferConfig, device: str, tasks=None) -> dict:
     For task folders (``tasks``, a ``TaskCollection``), also where they were and each task's
     content digest, so that results made on other data are refused rather than mixed in.
     """
-    import peft
-    import torch
-    import transformers
+    from importlib.metadata import PackageNotFoundError, version
 
     from .. import __version__
 
+    def installed(name: str) -> str | None:  # a predictor that trains nothing runs without the training stack
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+    except ImportError:
+        threads = None
     return {
         "settings": config.settings(),
         "setting": config.setting,
         "zoo_rank": __version__,
         "git_commit": _git_commit(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
+        "torch": installed("torch"),
+        "transformers": installed("transformers"),
+        "peft": installed("peft"),
         "python": platform.python_version(),
         "device": device,
         "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": threads,
         **({"tasks_dir": config.tasks_dir, "data": {t: tasks.digest(t) for t in config.tasks}}
            if config.tasks_dir is not None and tasks is not None else {}),
     }

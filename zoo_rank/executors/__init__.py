@@ -16,10 +16,12 @@ import os
 from .base import Executor, Resources, unwrap
 from .inprocess import InProcessExecutor
 
-EXECUTORS = ("auto", "inprocess", "processes", "ray")
+EXECUTORS = ("auto", "inprocess", "processes", "ray")  # zoo-rank's own; executor_names() adds plugins
+EXECUTOR_GROUP = "zoo_rank.executors"
 PROCESSES_FROM = 32  # checkpoints to embed before "auto" starts worker processes (~1 s to spawn them)
 
-__all__ = ["EXECUTORS", "Executor", "InProcessExecutor", "Resources", "get_executor", "ingest_executor", "unwrap"]
+__all__ = ["EXECUTORS", "Executor", "InProcessExecutor", "Resources", "executor_names", "get_executor",
+           "ingest_executor", "unwrap"]
 
 
 def available_cpus() -> int:
@@ -38,25 +40,54 @@ def ingest_executor(jobs: int) -> Executor:
     return ProcessExecutor(cpus) if jobs >= PROCESSES_FROM and cpus > 1 else InProcessExecutor()
 
 
+def _processes(address: str | None, num_cpus: int | None, workers: int) -> Executor:
+    from .processes import ProcessExecutor
+
+    return ProcessExecutor(num_cpus or available_cpus())
+
+
+def _ray(address: str | None, num_cpus: int | None, workers: int) -> Executor:
+    from .ray_executor import RayExecutor
+
+    return RayExecutor(address=address, num_cpus=num_cpus)
+
+
+_OWN = {"inprocess": lambda address, num_cpus, workers: InProcessExecutor(workers=workers),
+        "processes": _processes, "ray": _ray}
+
+
+def _factories() -> dict:
+    """zoo-rank's executors and those of installed packages (entry-point group
+    ``zoo_rank.executors``: a factory ``(address, num_cpus, workers) -> Executor``)."""
+    from ..plugins import load
+
+    def check(name: str, factory: object):
+        if name in _OWN or name == "auto":
+            raise ValueError(f"{name!r} is zoo-rank's own")
+        if not callable(factory):
+            raise ValueError("not a factory function")
+        return factory
+
+    return {**_OWN, **dict(load(EXECUTOR_GROUP, check))}
+
+
+def executor_names() -> tuple[str, ...]:
+    """What `--executor` accepts: "auto", zoo-rank's executors and installed plugins'."""
+    return ("auto", *_factories())
+
+
 def get_executor(name: str = "inprocess", *, address: str | None = None, num_cpus: int | None = None,
                  workers: int = 1) -> Executor | None:
     """The executor called ``name`` (None for "auto": each command then picks by the size of its
-    work); ``address`` (Ray only): a running cluster, ``auto`` for the one this machine belongs
-    to, or None to start a private local one."""
+    work); ``address`` (Ray, or a plugin's cluster): a running cluster, ``auto`` for the one this
+    machine belongs to, or None to start a private local one."""
     from ..errors import ZooRankError
 
     if name in ("auto", "inprocess", "processes") and address:
         raise ZooRankError("--ray-address needs --executor ray")
     if name == "auto":
         return None  # the caller decides by the size of the work (``ingest_executor``)
-    if name == "inprocess":
-        return InProcessExecutor(workers=workers)
-    if name == "processes":
-        from .processes import ProcessExecutor
-
-        return ProcessExecutor(num_cpus or available_cpus())
-    if name == "ray":
-        from .ray_executor import RayExecutor
-
-        return RayExecutor(address=address, num_cpus=num_cpus)
-    raise ZooRankError(f"unknown executor {name!r}", hint=f"choose one of: {', '.join(EXECUTORS)}")
+    factories = _OWN if name in _OWN else _factories()
+    if name not in factories:
+        raise ZooRankError(f"unknown executor {name!r}", hint=f"choose one of: {', '.join(executor_names())}")
+    return factories[name](address, num_cpus, workers)

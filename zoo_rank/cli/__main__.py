@@ -1,0 +1,5 @@
+"""``python -m zoo_rank.cli``, as the ``zoo-rank`` script."""
+
+from . import main
+
+main()

