@@ -173,7 +173,7 @@ def test_main_job_ranks_the_held_out_task_first(tmp_path):
     result = run("--target", tmp_path / "my-data.csv", "--json", "--top", "0")
     assert result.exit_code == 0, result.output
     ranking = json.loads(result.stdout)
-    assert len(ranking) == 10 and all(c["method"] == "bitfit" for c in ranking)
+    assert len(ranking) == 14 and all(c["method"] == "bitfit" for c in ranking)
     assert ranking[0]["name"] == "hedge/bitfit", [(c["name"], round(c["score"], 3)) for c in ranking]
 
 

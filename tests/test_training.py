@@ -265,9 +265,12 @@ def test_the_early_rule_trains_the_fresh_head_at_its_own_rate_and_the_paper_reci
     assert np.abs(learned - still).max() > 1e-3  # the head moved at 1e-2
     for one_rate in (paper, best):  # the paper's recipes: one rate for head and method
         assert np.allclose(one_rate, still, atol=1e-7)
-    assert TrainConfig(until_learned=0.1).head_learning_rate == 1e-2
-    assert TrainConfig().head_learning_rate is None and TrainConfig(mode="best").head_learning_rate is None
+    # the default early run ends by the rule (0.1), so its head trains at 1e-2; a fixed length does not
+    assert TrainConfig().learned_fraction == 0.1 and TrainConfig().head_learning_rate == 1e-2
+    assert TrainConfig(epochs=2).learned_fraction is None and TrainConfig(epochs=2).head_learning_rate is None
+    assert TrainConfig(steps=50, until_learned=0.2).learned_fraction == 0.2  # --steps is then the cap
+    assert TrainConfig(mode="best").head_learning_rate is None
     assert TrainConfig(head_lr=1e-3).key("d", "m") != TrainConfig().key("d", "m")
-    assert TrainConfig(head_lr=None).key("d", "m") == TrainConfig().key("d", "m")  # keys of earlier runs hold
+    assert TrainConfig(until_learned=0.1).key("d", "m") == TrainConfig().key("d", "m")  # the default, said or not
     with pytest.raises(TrainingError, match="head learning rate must be positive"):
         TrainConfig(head_lr=0.0)

@@ -278,7 +278,7 @@ def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple
         steps = run.planned_steps(len(dataset))
         examples = min(len(dataset), run.max_examples or len(dataset))
         rate = measured(home, base_model, device, run.max_length)
-        announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.until_learned)))
+        announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.learned_fraction)))
 
 
 def _no_warning(message: str) -> None:

@@ -102,7 +102,7 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
               show_default=True)
 @click.option("--work", type=click.Path(file_okay=False), default="results/work", show_default=True,
               help="Registry and checkpoints of the targets' trained embeddings.")
-@click.option("--methods", default="random,datasize,textemb,curvegrad,tupate,taskemb", show_default=True,
+@click.option("--methods", default="random,datasize,textemb,curvegrad,tupate,tupate:0.1,taskemb", show_default=True,
               help="Comma-separated method groups: random, datasize, textemb, curvegrad, tupate, taskemb, "
                    "tupate-best, behaviour, tupate:F, behaviour:F. tupate-best also trains every source in best mode "
                    "(~3 CPU-hours for the default eight tasks); behaviour trains every source in early mode (its "

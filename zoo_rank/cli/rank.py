@@ -30,8 +30,8 @@ from .root import cli, global_options, set_globals
                                                                  "this many examples (0: all) [default: 1000].")
 @click.option("--max-length", type=click.IntRange(min=8), help="Data target: tokens per example [default: 128].")
 @click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
-              help="Data target, early mode: train until the smoothed loss is FRACTION below chance (32 to 400 steps) "
-                   "instead of 2 epochs.")
+              help="Data target, early mode: train until the smoothed loss is FRACTION below chance (32 to 400 "
+                   "steps) [default: 0.1].")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "
                                    "checkpoint folder whose config names none, its base model.")
 @click.option("--ensemble/--no-ensemble", default=None,

@@ -16,12 +16,16 @@ from .root import cli
 @click.option("--base-model", help="Local model folder or hub id [default: sentence-transformers/all-MiniLM-L6-v2].")
 @click.option("--base-model-name", help="Name to register a local base model folder under (default: its folder name).")
 @click.option("--mode", type=click.Choice(["early", "best"]), default="early", show_default=True,
-              help="early: snapshot after --epochs (2); best: best validation score over the paper's learning rates.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data [default: 2 early, 5 best].")
-@click.option("--steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps instead.")
+              help="early: until the task is learned (--until-learned), or --epochs / --steps; best: best validation "
+                   "score over the paper's learning rates.")
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Passes over the data; in early mode, a fixed length instead of the early rule (the paper: 2) "
+                   "[default: the rule early, 5 best].")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Optimiser steps: a fixed length, or with --until-learned the rule's cap (400).")
 @click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
-              help="early: stop once the smoothed training loss is FRACTION below chance (e.g. 0.1), after 32 steps "
-                   "at least and --steps (400) at most, whatever the data size.")
+              help="early: stop once the smoothed training loss is FRACTION below chance, after 32 steps at least "
+                   "and 400 (--steps) at most, whatever the data size [default: 0.1 unless --epochs or --steps].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: the paper's].")
 @click.option("--head-lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate of the fresh task head [default: 1e-2 with --until-learned, else --lr].")

@@ -5,9 +5,10 @@ first), from data the method would have in practice: the source's training sampl
 target's limited sample — the same samples ``bench transfer`` fine-tuned on (seed 0), never
 the test sets or the measured gains.
 
-* TuPaTE: BitFit / LoRA / prefix-tuning embeddings. Sources are the shipped built-in
-  registry's early embeddings (1,000 examples); targets are trained here on the target's
-  limited sample. Scored by the ranker's cosine (``zoo_rank.similarity``), raw and centred on
+* TuPaTE: BitFit / LoRA / prefix-tuning embeddings, sources (1,000 examples) and targets (their
+  limited sample) trained here with one recipe: the paper's 2 epochs (``tupate``), the early
+  rule at F (``tupate:F``; zoo-rank's default is 0.1) or best mode (``tupate-best``). Scored by
+  the ranker's cosine (``zoo_rank.similarity``), raw and centred on
   the mean of the candidate sources (the target's own source embedding left out),
   with the ``tupate`` and ``invariant`` embedders, and the three-method ensemble (mean of
   the per-method cosines, as the ranker's ``--ensemble``).
@@ -316,43 +317,36 @@ def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
 
 def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None,
             embedder: str | None = None, until_learned: float | None = None) -> list[Prediction]:
-    """Train the targets' embeddings on their limited sample and score them against the sources'.
+    """Train every source's and target's embedding here and score targets against sources.
 
-    Early: the sources are the shipped registry's embeddings (early, 1,000 examples, seed 0).
-    ``embedder`` (``behaviour``): only that embedder, which needs the checkpoints, so the sources
-    are trained here with the shipped runs' settings, in a registry of their own under ``work``.
-    Best: the sources are trained here too, in best mode, on ``source_examples``, with the
-    settings of ``template``. Best mode holds out up to ``validation_examples`` of the task's
-    train split to pick the checkpoint, as the paper picked on dev sets; its training sample
-    is drawn from the rest, so it is not the transfer runs' sample.
-    ``until_learned``: early mode ended by the rule of that fraction (``--until-learned``), for
-    sources and targets alike, both trained here.
+    Sources are trained on ``source_examples`` of their train split, targets on their limited
+    sample (the transfer runs' samples, seed 0), each in a registry of its recipe under ``work``:
+    * ``until_learned`` F (the groups ``tupate:F``, ``behaviour:F``): early mode ended by the
+      early rule at F (zoo-rank's default recipe at 0.1);
+    * otherwise early mode: the paper's 2 epochs (what the shipped registry held before the rule);
+    * ``mode="best"``: best mode with the settings of ``template``; it holds out up to
+      ``validation_examples`` of the task's train split to pick the checkpoint, as the paper
+      picked on dev sets, so its training sample is not the transfer runs' sample.
+    ``embedder`` (``behaviour``): only that embedder, embedded from the checkpoints on demand.
     """
     from ..api import train
+    from ..embedders import DEFAULT_EMBEDDER
     from ..registry import Registry
     from ..training import TrainConfig
+    from ..training.config import DEFAULT_UNTIL_LEARNED
 
     def settings(examples: int | None) -> TrainConfig:
         if mode == "early":
-            return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device, until_learned=until_learned)
+            return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device, until_learned=until_learned,
+                               epochs=None if until_learned else 2)
         return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device)
 
     # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
-    folder = f"learned{until_learned:g}" if until_learned else (embedder or "")
-    registry = Registry(Path(work) / folder, builtin=False) if folder else Registry(work, builtin=True)
+    folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")
+    registry = Registry(Path(work) / folder, builtin=False)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
     sources = {}
-    own_sources = mode != "early" or config.tasks_dir is not None or embedder is not None or until_learned is not None
-    if not own_sources:
-        for entry in registry.entries():
-            method = entry.name.rsplit("/", 1)[-1]
-            if entry.source.startswith("builtin:") and method in TUPATE_METHODS:
-                sources[(method, entry.task)] = entry
-        lacking = [f"{m} {t}" for t in config.tasks for m in TUPATE_METHODS if (m, t) not in sources]
-        if lacking:
-            raise TransferError(f"the shipped registry has no embedding for {', '.join(lacking)}",
-                                hint="rebuild it with `zoo-rank builtin build`")
     suffix = "" if mode == "early" else "-best"
 
     def announce(role: str):
@@ -363,11 +357,10 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
         return on_step
 
     for task in config.tasks:
-        if own_sources:
-            for outcome in train(task, methods=TUPATE_METHODS, registry=registry, split="train",
-                                 name=f"source{suffix}-{task}/{{method}}", config=settings(config.source_examples),
-                                 progress=announce("source"), tasks_dir=config.tasks_dir):
-                sources[(outcome.entry.name.rsplit("/", 1)[-1], task)] = outcome.entry
+        for outcome in train(task, methods=TUPATE_METHODS, registry=registry, split="train",
+                             name=f"source{suffix}-{task}/{{method}}", config=settings(config.source_examples),
+                             progress=announce("source"), tasks_dir=config.tasks_dir):
+            sources[(outcome.entry.name.rsplit("/", 1)[-1], task)] = outcome.entry
         trained = train(task, methods=TUPATE_METHODS, registry=registry, split="train",
                         name=f"limited{suffix}-{task}/{{method}}", config=settings(config.target_examples),
                         progress=announce("target"), tasks_dir=config.tasks_dir)
@@ -394,8 +387,12 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                                       float(np.mean(seconds[method])), {"method": method, **details}))
             ensemble = {t: {s: ensemble_score({m: per_method[m][t][s] for m in TUPATE_METHODS}) for s in row}
                         for t, row in per_method["bitfit"].items()}
+            # what `zoo-rank --target` does by default: the rule's default recipe, invariant, raw, ensemble
+            shipped = (until_learned == DEFAULT_UNTIL_LEARNED and mode == "early" and embedder == DEFAULT_EMBEDDER
+                       and not centred)
             out.append(Prediction(tupate_name("ensemble", embedder, centred, stage), "tupate", ensemble,
-                                  float(sum(np.mean(v) for v in seconds.values())), {"method": "ensemble", **details}))
+                                  float(sum(np.mean(v) for v in seconds.values())),
+                                  {"method": "ensemble", **details, **({"default": True} if shipped else {})}))
     return out
 
 

@@ -17,6 +17,9 @@ VALIDATION_EXAMPLES = 500
 # --until-learned: never judged before this many steps (a smoothed loss needs some), and capped
 LEARNED_MIN_STEPS = 32
 LEARNED_MAX_STEPS = 400
+# early mode without --epochs or --steps ends by the rule at this fraction: chosen on the 8-task
+# built-in matrix (docs/method.md, "The early rule"), reported on the CR matrix without change
+DEFAULT_UNTIL_LEARNED = 0.1
 # --until-learned: the fresh task head's learning rate, whatever the method's (docs/training.md)
 EARLY_HEAD_LR = 1e-2
 
@@ -24,8 +27,8 @@ EARLY_HEAD_LR = 1e-2
 def run_steps(config, examples: int) -> int:
     """Optimiser steps of one run (one learning rate) over ``examples`` training examples, for any
     schedule with ``steps``, ``batch_size`` and ``num_epochs`` (a ``TrainConfig``, the evaluation's);
-    with ``until_learned``, the most it may take (its cap)."""
-    if getattr(config, "until_learned", None):
+    ended by the early rule (``learned_fraction``), the most it may take (its cap)."""
+    if getattr(config, "learned_fraction", None):
         return config.steps or LEARNED_MAX_STEPS
     return config.steps or -(-examples // config.batch_size) * config.num_epochs
 
@@ -34,11 +37,12 @@ def run_steps(config, examples: int) -> int:
 class TrainConfig:
     """How one task embedding is trained.
 
-    ``mode="early"`` is the paper's cheap embedding: ``epochs`` (2) passes, or ``steps`` if
-    given, at the method's first learning rate. ``until_learned`` (a fraction, e.g. 0.1) ends an
-    early run by progress instead, the same rule for any data size: once the smoothed training
-    loss is that fraction below the loss of a model that learned nothing (``chance_loss``), at
-    least ``LEARNED_MIN_STEPS`` steps in, at most ``steps`` (default ``LEARNED_MAX_STEPS``).
+    ``mode="early"`` is the cheap embedding, at the method's first learning rate. By default it
+    ends by training progress, the same rule for any data size: once the smoothed training loss
+    is ``until_learned`` (``DEFAULT_UNTIL_LEARNED``, 0.1) below the loss of a model that learned
+    nothing (``chance_loss``), at least ``LEARNED_MIN_STEPS`` steps in, at most ``steps``
+    (default ``LEARNED_MAX_STEPS``). Given ``epochs`` or ``steps`` without ``until_learned``, it
+    runs that fixed length instead (the paper's recipe: 2 epochs).
     ``mode="best"`` trains ``epochs`` passes at each learning rate of the paper's grid (or
     ``lr``), scores a held-out validation split after every epoch, and keeps the best state. ``seed`` fixes the head and the PEFT
     module initialisation and the data order, so every task in a space starts from the same
@@ -57,8 +61,8 @@ class TrainConfig:
     lora_r: int = 8
     lora_alpha: int = 8
     lora_target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
-    until_learned: float | None = None  # early mode: stop once the loss is this fraction below chance
-    head_lr: float | None = None  # None: EARLY_HEAD_LR with until_learned, else the method's learning rate
+    until_learned: float | None = None  # early mode: the rule's fraction; None: DEFAULT_UNTIL_LEARNED unless a length is given
+    head_lr: float | None = None  # None: EARLY_HEAD_LR under the early rule, else the method's learning rate
     prefix_length: int = 20
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
@@ -97,19 +101,29 @@ class TrainConfig:
         return grid[:1] if self.mode == "early" else grid
 
     @property
+    def learned_fraction(self) -> float | None:
+        """The early rule's fraction this run ends by, or None for a run of fixed length (best mode,
+        or early mode given ``epochs`` or ``steps`` and no ``until_learned``)."""
+        if self.until_learned is not None:
+            return self.until_learned
+        if self.mode == "early" and self.epochs is None and self.steps is None:
+            return DEFAULT_UNTIL_LEARNED
+        return None
+
+    @property
     def head_learning_rate(self) -> float | None:
         """The task head's learning rate; None: the same as the method's (the paper's recipe).
 
         A fresh head at the method's rate (4e-4 for BitFit) hardly moves in the first hundred
         steps, and while it is random the gradient reaching the method's parameters is mostly
         noise, so the loss stays at chance and an early embedding describes the initialisation,
-        not the task. A run ended by ``until_learned`` can only end once the head has learned, so
+        not the task. A run ended by the early rule can only end once the head has learned, so
         it trains the head at ``EARLY_HEAD_LR`` (prefix tuning's own rate) unless ``head_lr`` says
         otherwise; the other recipes keep the paper's single rate.
         """
         if self.head_lr is not None:
             return self.head_lr
-        return EARLY_HEAD_LR if self.until_learned else None
+        return EARLY_HEAD_LR if self.learned_fraction else None
 
     def planned_steps(self, examples: int) -> int:
         """Optimiser steps a run on ``examples`` examples will take (over every learning rate),
@@ -129,6 +143,7 @@ class TrainConfig:
         if self.mode == "early" or self.validation_examples == VALIDATION_EXAMPLES:
             # unused in early mode; at its default, the key of a run registered before the setting existed
             del settings["validation_examples"]
+        settings["until_learned"] = self.learned_fraction
         settings["head_lr"] = self.head_learning_rate
         for name in ("lora_target_modules", "until_learned", "head_lr"):
             if settings[name] is None:

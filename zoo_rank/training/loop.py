@@ -81,7 +81,8 @@ def train_checkpoint(
         model = method.prepare(model).to(device)
         encoded = encode(tokenizer, train_set, config.max_length)
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
-        rule = LearnedRule(config.until_learned, chance_loss(targets, regression)) if config.until_learned else None
+        fraction = config.learned_fraction
+        rule = LearnedRule(fraction, chance_loss(targets, regression)) if fraction else None
         epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label, rule,
                             heads=heads, head_lr=config.head_learning_rate)
         for epoch, steps_done, loss in epochs:
