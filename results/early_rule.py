@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from jsonl import append_run, done_runs
+
 from zoo_rank.datasets import TASKS, load_data
 from zoo_rank.training import TrainConfig, train_checkpoint
 from zoo_rank.training.config import METHOD_NAMES
@@ -34,10 +36,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHOD_NAMES))
     parser.add_argument("--out", default="results/work/early-rule.jsonl")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["task"], r["method"], r["fraction"], r["cap"]) for r in map(json.loads, out.open())} \
-        if out.exists() else set()
+    out, done = done_runs(args.out, "task", "method", "fraction", "cap")
     base = resolve_base_model()
     for task in args.tasks.split(","):
         dataset = load_data(task, split="train")
@@ -53,8 +52,7 @@ def main() -> None:
                 shutil.rmtree(scratch, ignore_errors=True)
             row = {"task": task, "method": method, "fraction": args.fraction, "cap": args.cap, "steps": result.steps,
                    "seconds": round(time.perf_counter() - started, 1), **result.metrics}
-            with out.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_run(out, row)
             print(f"{task} {method}: {row['steps']} steps ({row['stopped_by']}), smoothed loss "
                   f"{row['smoothed_loss']:.3f} vs chance {row['chance_loss']:.3f}, {row['seconds']} s", file=sys.stderr)
     print("task | method | steps | stopped by | smoothed loss | chance | below chance | seconds")

@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jsonl import append_run, done_runs
+
 from zoo_rank.datasets import load_data
 from zoo_rank.training import TrainConfig, train_checkpoint
 from zoo_rank.training.config import EARLY_HEAD_LR, PAPER_LEARNING_RATES
@@ -32,10 +34,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--out", default="results/work/head-lr.jsonl")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["task"], r["method"], r["head_lr"], r["steps"]) for r in map(json.loads, out.open())} \
-        if out.exists() else set()
+    out, done = done_runs(args.out, "task", "method", "head_lr", "steps")
     base = resolve_base_model()
     marks = [args.steps * q // 4 for q in (1, 2, 3, 4)]
     for task in args.tasks.split(","):
@@ -62,8 +61,7 @@ def main() -> None:
                        "chance_loss": round(chance_loss(label_targets(dataset.sample(config.max_examples, config.seed),
                                                                       regression)[0], regression), 4),
                        "smoothed_loss": smoothed, "seconds": result.seconds}
-                with out.open("a") as handle:
-                    handle.write(json.dumps(row) + "\n")
+                append_run(out, row)
                 print(json.dumps(row), file=sys.stderr)
     print("task | method | head lr | chance | " + " | ".join(f"loss @{m}" for m in marks))
     for row in map(json.loads, out.open()):
