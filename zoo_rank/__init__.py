@@ -22,7 +22,8 @@ _EXPORTS = {
     "HubError": "zoo_rank.hub.ids",
     "load_data": "zoo_rank.datasets",
     "TrainConfig": "zoo_rank.training.config",
-    "resolve_target": "zoo_rank.api",
+    "resolve_target": "zoo_rank.targets",
+    "Target": "zoo_rank.targets",
     "read_checkpoint": "zoo_rank.readers",
     "find_checkpoints": "zoo_rank.readers",
     "save_bitfit": "zoo_rank.readers",
@@ -63,7 +64,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import add, rank, resolve_target, train
+    from .api import add, rank, train
+    from .targets import Target, resolve_target
     from .catalog import load_catalog
     from .hub.ids import HubError
     from .hub_sync import pull, refresh, search_hub

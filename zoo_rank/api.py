@@ -12,16 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
-from .embedders import DEFAULT_EMBEDDER, TaskEmbedding, embed, get_embedder
+from .embedders import DEFAULT_EMBEDDER, get_embedder
 from .errors import RankingError, ZooRankError
-from .backfill import embeddings_on_demand
 from .executors import Executor, InProcessExecutor, Resources, ingest_executor, unwrap
 from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
-from .readers import WEIGHT_SUFFIXES, find_checkpoints, read_checkpoint
+from .readers import find_checkpoints, read_checkpoint
 from .registry import Entry, NewEntry, Registry, lookup
+from .targets import resolve_target
 from .weights import METHOD_FAMILY, canonical_base_model
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$")
@@ -309,18 +307,6 @@ def _same_data(entry: Entry, data_sha: str, examples_sha: str | None) -> bool:
         examples_sha is not None and entry.metadata.get("examples_sha256") == examples_sha)
 
 
-def own_data(registry: Registry, entries: list[Entry]) -> set[int]:
-    """Ids of every entry trained on the same examples as one of ``entries`` (under any task
-    type): a target's own data is never one of its candidates."""
-    ids = {e.id for e in entries}
-    for entry in entries:
-        if entry.metadata.get("data_sha256"):
-            ids |= {e.id for e in registry.by_data(entry.metadata["data_sha256"])}
-        if entry.metadata.get("examples_sha256"):
-            ids |= {e.id for e in registry.by_examples(entry.metadata["examples_sha256"])}
-    return ids
-
-
 def _reusable(registry: Registry, reuse: str, run, dataset, data_sha: str, base_model: str,
               any_type: bool = True) -> Entry | None:
     if reuse == "same-config":
@@ -380,81 +366,6 @@ def _register_trained(registry, trained: TrainedFiles, dataset, run, base, data_
         return Trained(entry, result)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@dataclass
-class Target:
-    """A resolved ranking target: its embeddings and the entries it must not be ranked against."""
-
-    label: str
-    embeddings: list[TaskEmbedding]
-    exclude: set[int]
-
-
-CHECKPOINT_SUFFIXES = (*WEIGHT_SUFFIXES, ".json")  # files inside a checkpoint folder
-
-
-def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAULT_EMBEDDER,
-                   base_model: str | None = None, training: dict | None = None) -> Target:
-    """A registry name, a data file, a checkpoint folder (embedded on the fly), a registered
-    task, or a built-in task that is not registered — in that order.
-
-    A data target (file or built-in task) is embedded by training on it (``training``: the
-    keyword arguments of ``train``; BitFit by default) unless an embedding of the same data
-    and base model is registered already.
-    """
-    from .datasets import TASKS, is_data_spec
-
-    label = str(target)
-    tasks_dir = (training or {}).get("tasks_dir")
-    entry = registry.get(label) if isinstance(target, str) else None
-    if entry is not None:
-        return Target(label, embeddings_on_demand(registry, entry, embedder), {entry.id})
-    path = Path(target)
-    if path.exists() and is_data_spec(path):
-        return _data_target(registry, label, embedder, base_model, training)
-    if path.is_file() and path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise RankingError(f"{label}: {path.suffix or 'a file without suffix'} is not a data file zoo-rank reads",
-                           hint="save the data as .csv, .tsv, .jsonl or .json (a text column and a label column)")
-    if path.exists():
-        weights = read_checkpoint(path)
-        emb = embed(weights, embedder, base_model=canonical_base_model(base_model))
-        same = registry.by_content(weights.content_sha256())
-        return Target(label, [emb], {same.id} if same else set())
-    entries = registry.by_task(label) if isinstance(target, str) else []
-    if entries:
-        embeddings = [e for entry in entries for e in embeddings_on_demand(registry, entry, embedder)]
-        return Target(label, _average_per_space(embeddings), {entry.id for entry in entries})
-    if label in TASKS or (tasks_dir is not None and is_data_spec(label, tasks_dir)):
-        return _data_target(registry, label, embedder, base_model, training)
-    if path.suffix or "/" in label or "\\" in label:  # it names a file or folder, and there is none
-        raise RankingError(f"{label}: not found",
-                           hint="check the path; registry names and task names work too (`zoo-rank list`)")
-    raise RankingError(
-        f"{label!r} is not a registry name, a task, a data file or a checkpoint folder",
-        hint="run `zoo-rank list` to see what is registered, or pass a .csv/.tsv/.jsonl file or a checkpoint folder",
-    )
-
-
-def _data_target(registry: Registry, label: str, embedder: str, base_model: str | None, training: dict | None) -> Target:
-    options = {"methods": ("bitfit",), "reuse": "any", **(training or {})}
-    trained = train(label, registry=registry, base_model=base_model, **options)
-    exclude = own_data(registry, [t.entry for t in trained])
-    embeddings = [e for t in trained for e in embeddings_on_demand(registry, t.entry, embedder)]
-    return Target(label, embeddings, exclude)
-
-
-def _average_per_space(embeddings: list[TaskEmbedding]) -> list[TaskEmbedding]:
-    """Several adapters of one task in one space stand for the task by their mean direction."""
-    by_space: dict = {}
-    for emb in embeddings:
-        by_space.setdefault(emb.space, []).append(emb)
-    merged = []
-    for space, group in by_space.items():
-        mean = np.mean([e.vector for e in group], axis=0)
-        merged.append(TaskEmbedding(space, (mean / np.linalg.norm(mean)).astype(np.float32), float(np.linalg.norm(mean)),
-                                    {"entries": len(group)}))
-    return merged
 
 
 def rank(
