@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -127,6 +127,7 @@ Predictor = Callable[[TransferConfig, Path, str, "str | Path | None", Progress],
 PREDICTOR_GROUP = "zoo_rank.predictors"
 
 
+@lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process
 def predictors() -> dict[str, Predictor]:
     """Every method group `bench predict --methods` can run: zoo-rank's own and those of installed
     packages (entry-point group ``zoo_rank.predictors``: a function ``(config, work, device, home,

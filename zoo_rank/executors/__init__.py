@@ -12,6 +12,7 @@ calling process alone, so the registry stays single-writer whatever runs the wor
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from .base import Executor, Resources, unwrap
 from .inprocess import InProcessExecutor
@@ -56,6 +57,7 @@ _OWN = {"inprocess": lambda address, num_cpus, workers: InProcessExecutor(worker
         "processes": _processes, "ray": _ray}
 
 
+@lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process
 def _factories() -> dict:
     """zoo-rank's executors and those of installed packages (entry-point group
     ``zoo_rank.executors``: a factory ``(address, num_cpus, workers) -> Executor``)."""

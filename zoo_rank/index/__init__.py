@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -45,6 +46,7 @@ class FaissBackend:
         return found, index.mean
 
 
+@lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process
 def backends() -> dict[str, IndexBackend]:
     """The shortlisting backends: faiss's two and those of installed packages (entry-point group
     ``zoo_rank.index_backends``: an object with ``shortlist``). numpy's exact scan is not one:
