@@ -8,52 +8,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .embedders import DEFAULT_EMBEDDER, get_embedder
 from .errors import RankingError, ZooRankError
-from .executors import Executor, InProcessExecutor, Resources, ingest_executor, unwrap
-from .jobs import Embedded, TrainedFiles, embed_all, embed_checkpoint, train_job
+from .executors import Executor, InProcessExecutor, Resources, unwrap
+from .ingest import AddResult, embed_each, new_entry, register, safe_name, validate_name
+from .jobs import Embedded, TrainedFiles, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
-from .readers import find_checkpoints, read_checkpoint
+from .readers import find_checkpoints
 from .registry import Entry, NewEntry, Registry, lookup
 from .targets import resolve_target
 from .weights import METHOD_FAMILY, canonical_base_model
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$")
-
-
-@dataclass
-class AddResult:
-    added: list[Entry] = field(default_factory=list)
-    existing: list[Entry] = field(default_factory=list)
-    failed: list[ZooRankError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def validate_name(name: str, where: str | Path | None = None) -> str:
-    """A name given by the user, checked; ``where`` (the checkpoint or data it would name) goes in the error."""
-    if not _NAME.match(name) or "//" in name or name.endswith("/"):
-        raise ZooRankError(
-            f"{where}: invalid name {name!r}" if where else f"invalid name {name!r}",
-            hint="use letters, digits and . _ - : @ + / (up to 200 characters, starting with a letter or digit) "
-                 "in --name",
-        )
-    return name
-
-
-def safe_name(text: str, fallback: str = "adapter") -> str:
-    """A valid registry name made from any folder or file name (``my adapters/ünï cødé 🙂`` →
-    ``my-adapters/uni-cde``): accents dropped, other characters turned into ``-``."""
-    import unicodedata
-
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    parts = [re.sub(r"[^A-Za-z0-9._:@+-]+", "-", part).strip("-._:@+") for part in plain.split("/")]
-    name = "/".join(part for part in parts if part)[:200].rstrip("/")
-    return name if name and _NAME.match(name) else fallback
-
 
 def add(
     paths: Sequence[str | Path],
@@ -90,27 +58,18 @@ def add(
     if name is not None and len(found) > 1:
         raise ZooRankError(f"--name given but {len(found)} checkpoints found", hint="add them one at a time to name each")
     base_model = canonical_base_model(base_model)
-    jobs = [(str(directory), base_model) for _, directory in found]
-    executor = executor or ingest_executor(len(jobs))
-    local = skip_registered(registry, executor)
-    pending: dict[int, NewEntry | None] = {}
-    for index, outcome in executor.map(embed_checkpoint, jobs, local_kwargs=local):
+
+    def describe(index: int, embedded: Embedded) -> NewEntry | None:
         root, directory = found[index]
-        if progress:
-            progress(directory)
-        try:
-            embedded = unwrap(outcome)
-            default = safe_name(_default_name(root, directory), fallback=f"adapter-{embedded.content_sha256[:8]}")
-            pending[index] = new_entry(registry, embedded, name=name or default,
-                                       task=task, task_type=task_type, train_size=train_size, base_model=base_model,
-                                       revision=revision, metadata=metadata, result=result)
-        except ZooRankError as exc:
-            if not keep_going:
-                raise
-            result.failed.append(exc)
-    fresh = [pending[i] for i in sorted(pending) if pending[i] is not None]  # found order, whoever ran them
-    for status, entry in registry.insert(fresh) if fresh else []:
-        (result.added if status == "added" else result.existing).append(entry)
+        default = safe_name(_default_name(root, directory), fallback=f"adapter-{embedded.content_sha256[:8]}")
+        return new_entry(registry, embedded, name=name or default, task=task, task_type=task_type,
+                         train_size=train_size, base_model=base_model, revision=revision, metadata=metadata,
+                         result=result)
+
+    pending = embed_each(registry, [(str(directory), base_model) for _, directory in found], describe, result,
+                         executor=executor, keep_going=keep_going,
+                         progress=progress and (lambda index: progress(found[index][1])))
+    register(registry, pending, result)
     return result
 
 
@@ -118,47 +77,6 @@ def _default_name(root: Path, directory: Path) -> str:
     """A checkpoint's path below the folder it was found under, or its own folder name."""
     relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
     return relative.as_posix() if relative.parts else directory.resolve().name
-
-
-def skip_registered(registry: Registry, executor: Executor, embed_anew: set[str] = frozenset()) -> dict | None:
-    """``embed_checkpoint``'s local keyword arguments: in this process, content the registry
-    holds (bar ``embed_anew``) is read but not embedded again; elsewhere the caller checks after."""
-    if not executor.local:
-        return None
-    return {"known": lambda sha: sha not in embed_anew and registry.by_content(sha) is not None}
-
-
-def new_entry(registry: Registry, embedded: Embedded, *, name: str, result: AddResult, task: str | None = None,
-              task_type: str | None = None, train_size: int | None = None, base_model: str | None = None,
-              revision: str | None = None, metadata: dict | None = None, source: str | None = None) -> NewEntry | None:
-    """The ``NewEntry`` for an embedded checkpoint; None (and noted in ``result``) when its
-    content is already registered, under any name."""
-    existing = registry.by_content(embedded.content_sha256)
-    if existing is not None:
-        result.existing.append(existing)
-        return None
-    if embedded.embeddings is None:  # registered when the job looked, removed since
-        raise ZooRankError(f"{embedded.directory}: was removed from the registry while being added",
-                           hint="run the command again")
-    result.warnings += embedded.warnings
-    if embedded.named_base_model is None and base_model is None:
-        result.warnings.append(f"{embedded.directory}: names no base model; registered under "
-                               f"{embedded.embeddings[0].space.base_model} (pass --base-model to set it)")
-    return NewEntry(
-        name=validate_name(name, embedded.directory),
-        source=source or str(Path(embedded.directory).resolve()),
-        content_sha256=embedded.content_sha256,
-        files=embedded.files,
-        method=embedded.method,
-        format=embedded.format,
-        base_model=embedded.embeddings[0].space.base_model,
-        embeddings=embedded.embeddings,
-        revision=revision,
-        task=task,
-        task_type=task_type,
-        train_size=train_size,
-        metadata={**embedded.info, **(metadata or {})},
-    )
 
 
 @dataclass
@@ -343,26 +261,27 @@ def _register_trained(registry, trained: TrainedFiles, dataset, run, base, data_
             path = tmp / "checkpoint" / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
-        weights = read_checkpoint(tmp / "checkpoint")
-        embeddings, _ = embed_all(weights)
+        embedded = embed_checkpoint(str(tmp / "checkpoint"))
         shutil.rmtree(final, ignore_errors=True)
         result.checkpoint = Path(shutil.move(str(tmp / "checkpoint"), final))
-        item = NewEntry(
-            name=entry_name, source=str(final), content_sha256=weights.content_sha256(), files=weights.files,
-            method=weights.method, format=weights.format, base_model=embeddings[0].space.base_model,
-            embeddings=embeddings, task=task, task_type=dataset.task_type, train_size=result.train_examples,
+        embedded.directory = str(final)
+        outcome = AddResult()
+        item = new_entry(
+            registry, embedded, name=entry_name, result=outcome, source=str(final), task=task,
+            task_type=dataset.task_type, train_size=result.train_examples,
             metadata={"train_key": key, "data_sha256": data_sha, "examples_sha256": dataset.info.get("examples_sha256"),
                       "data_source": dataset.source, "split": split,
                       "labels": dataset.label_names, "training": {k: v for k, v in result.to_dict().items()
                                                                   if k not in ("checkpoint", "method", "base_model")}},
         )
         try:
-            ((status, entry),) = registry.insert([item])
+            register(registry, [item] if item is not None else [], outcome)
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise
-        if status != "added":  # identical weights were registered before; keep that one
+        if not outcome.added:  # identical weights were registered before; keep that one
             shutil.rmtree(final, ignore_errors=True)
+        entry = (outcome.added or outcome.existing)[0]
         return Trained(entry, result)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .api import AddResult, new_entry, skip_registered
 from .catalog import Catalog, load_catalog
 from .embedders import EMBEDDERS, Space, ingest_embedders
 from .errors import ZooRankError
 from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
+from .ingest import AddResult, embed_each, new_entry, register
 from .hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
 from .hub import search as _search
 from .hub.cache import scan
-from .jobs import embed_checkpoint
 from .registry import Entry, NewEntry, Registry
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -111,31 +110,22 @@ def _embed_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Cat
     """Embed (through ``executor``; None: chosen by the amount of work) the checkpoints of ``snapshots``
     the registry lacks; returns the new entries in snapshot order; stale entries get their new vectors at once."""
     jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result)]
-    executor = executor or ingest_executor(len(jobs))
-    args = [(str(job.snapshot.checkpoint_dir(job.subfolder)), job.base_model) for job in jobs]
-    stale = {job.stale.content_sha256 for job in jobs if job.stale is not None}  # these must be embedded anew
-    local = skip_registered(registry, executor, embed_anew=stale)
     taken: set[str] = set()
-    pending: dict[int, NewEntry] = {}
-    started = time.perf_counter()
-    for index, outcome in executor.map(embed_checkpoint, args, local_kwargs=local):
+
+    def describe(index: int, embedded) -> NewEntry | None:
         job = jobs[index]
-        try:
-            embedded = unwrap(outcome)
-            if job.stale is not None:  # embedder changed since it was registered: new vectors, same entry
-                result.warnings += embedded.warnings
-                result.reembedded.append(registry.replace_embeddings(job.stale, embedded.embeddings))
-                continue
-            item = _new_entry(registry, embedded, job, catalog, taken, result)
-        except ZooRankError as exc:
-            if not keep_going:
-                raise
-            result.failed.append(exc)
-            continue
-        if item is not None:
-            pending[index] = item
+        if job.stale is None:
+            return _new_entry(registry, embedded, job, catalog, taken, result)
+        result.warnings += embedded.warnings  # embedder changed since it was registered: new vectors, same entry
+        result.reembedded.append(registry.replace_embeddings(job.stale, embedded.embeddings))
+        return None
+
+    started = time.perf_counter()
+    pending = embed_each(registry, [(str(job.snapshot.checkpoint_dir(job.subfolder)), job.base_model) for job in jobs],
+                         describe, result, executor=executor, keep_going=keep_going,
+                         embed_anew={job.stale.content_sha256 for job in jobs if job.stale is not None})
     result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - started
-    return [pending[i] for i in sorted(pending)]
+    return pending
 
 
 def _new_entry(registry: Registry, embedded, job: _Job, catalog: Catalog, taken: set[str],
@@ -155,11 +145,6 @@ def _new_entry(registry: Registry, embedded, job: _Job, catalog: Catalog, taken:
         base_model=job.base_model, revision=snapshot.sha, source=job.key,
         metadata={"hub": hub, **({"license": licence} if licence else {})},
     )
-
-
-def _register(registry: Registry, pending: list[NewEntry], result: SyncResult) -> None:
-    for status, entry in registry.insert(pending) if pending else []:
-        (result.added if status == "added" else result.existing).append(entry)
 
 
 def pull(
@@ -245,7 +230,7 @@ def pull(
                                keep_going)
     models = [snapshot.model.to_dict() for snapshot in snapshots]
     registering = time.perf_counter()
-    _register(registry, pending, result)
+    register(registry, pending, result)
     result.seconds["register"] = time.perf_counter() - registering
     if models:  # after the entries: a failed registration leaves the hub metadata as it was too
         registry.save_hub_models(models)
@@ -325,7 +310,7 @@ def refresh(
         executor = ingest_executor(len(found.snapshots))
     for start in range(0, len(found.snapshots), REFRESH_BATCH):
         batch = found.snapshots[start : start + REFRESH_BATCH]
-        _register(registry, _embed_snapshots(registry, batch, catalog, known, result, executor, keep_going=True),
+        register(registry, _embed_snapshots(registry, batch, catalog, known, result, executor, keep_going=True),
                   result)
     result.skipped = list(dict.fromkeys(result.skipped))  # online, the pulled snapshots are scanned again
     result.seconds["total"] = time.perf_counter() - started

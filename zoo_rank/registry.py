@@ -2,10 +2,10 @@
 
 SQLite is the single source of truth: every write is one ``BEGIN IMMEDIATE`` transaction
 (WAL mode, so readers never block and concurrent writers queue rather than fail), and the
-same content (sha256 of config and weight files) is never stored twice. For ranking, each
-space's vectors are also kept as a memory-mappable ``.npy`` matrix beside the database;
-that file is a cache keyed by the space's generation counter, rebuilt when stale, written
-atomically, and safe to delete at any time.
+same content (sha256 of config and weight files) is never stored twice. What is derived from
+it for ranking (each space's memory-mappable matrix, the faiss indexes) belongs to the space
+cache (``space_cache.py``), keyed by the space's generation counter, which every write here
+bumps.
 
 Vectors are stored as float32, or as float16 once the registry's ``vector_dtype`` is set to
 it (``ZOO_RANK_VECTOR_DTYPE=float16`` when a command writes, remembered by the registry):
@@ -15,16 +15,13 @@ length tells its type, so one registry may hold both.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import secrets
 import sqlite3
-import tempfile
 import time
 import urllib.parse
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -35,6 +32,7 @@ from .spaces import Space, TaskEmbedding
 from .entries import ENTRY_COLUMNS, Entry, NewEntry, entry_from_row
 from .errors import RegistryError
 from .migrations import SCHEMA_VERSION, migrate
+from .space_cache import SpaceCache, SpaceMatrix
 
 DB_NAME = "registry.db"
 CORRUPT_HINT = ("move it aside (keep it for `sqlite3 registry.db .recover`), then rebuild: `zoo-rank refresh "
@@ -52,16 +50,6 @@ def default_home() -> Path:
     return Path(platformdirs.user_cache_dir("zoo-rank", appauthor=False))
 
 
-@dataclass
-class SpaceMatrix:
-    """All vectors of one space, row-aligned with ``entry_ids``; ``mean`` is for centring."""
-
-    space: Space
-    entry_ids: np.ndarray
-    matrix: np.ndarray
-    mean: np.ndarray
-
-
 class Registry:
     """Open (creating and migrating if needed) the registry under ``home``."""
 
@@ -74,6 +62,7 @@ class Registry:
         self.read_only = False  # set on open: True where the file can be read but not written
         self.notes: list[str] = []  # said to the user beside a result (a cache that could not be written)
         self.committed = 0  # entries this object has registered (what a Ctrl-C after the commit must report)
+        self.cache = SpaceCache(self.home)  # the derived files: ranking matrices and indexes
 
     # -- connection -----------------------------------------------------------------
     @property
@@ -400,47 +389,24 @@ class Registry:
             db.close()
 
     def space_matrix(self, space_id: str) -> SpaceMatrix:
-        """All vectors of a space as a (memory-mapped where possible) float32 matrix."""
+        """All vectors of a space as a (memory-mapped where possible) float32 matrix, from the
+        space cache when it holds the current generation, else read in one snapshot and cached."""
         db = self.db
         db.execute("BEGIN")  # one read snapshot: generation and rows agree
         try:
-            row = db.execute("SELECT generation, dim FROM spaces WHERE id = ?", (space_id,)).fetchone()
+            row = db.execute("SELECT generation, dim, size FROM spaces WHERE id = ?", (space_id,)).fetchone()
             if row is None:
                 raise RegistryError(f"no space {space_id!r} in {self.path}", hint="run `zoo-rank spaces`")
-            generation, dim = row
-            stem = self.home / "spaces" / f"{space_stem(space_id)}.g{self.generation_token(generation)}"
-            cached = _load_cached(stem)
-            if cached is None:
-                count = db.execute("SELECT size FROM spaces WHERE id = ?", (space_id,)).fetchone()[0]
-                # float32 is ~4× faster to scan (numpy converts float16 slowly); float16 only where
-                # a float32 copy would be large: a float16 registry of more than 4 GiB of float32
-                large = count * dim * 4 > int(os.environ.get("ZOO_RANK_CACHE_F32_MAX", str(4 << 30)))
-                dtype = np.float16 if large and self.get_meta("vector_dtype") == "float16" else np.float32
-                ids = np.empty(count, dtype=np.int64)
-                matrix, scratch = _matrix_file(stem, (count, dim), dtype)
-                if scratch is None and count and not self.read_only:
-                    self.notes.append(f"{stem.parent}: no room to cache the {space_id} matrix; ranked from memory "
-                                      "(slower next time; free some disk space)")
-                total = np.zeros(dim, np.float64)
-                start = 0
-                try:
-                    for block_ids, block in _vector_blocks(db, space_id, dim, 16_384):
-                        ids[start : start + len(block)] = block_ids
-                        matrix[start : start + len(block)] = block
-                        total += block.sum(axis=0, dtype=np.float64)
-                        start += len(block)
-                except BaseException:  # Ctrl-C included: no temporary file outlives the command
-                    if scratch is not None:
-                        del matrix
-                        scratch.unlink(missing_ok=True)
-                    raise
-                mean = (total / max(count, 1)).astype(np.float32)
-                cached = (ids, matrix, mean)
-                if not _store_cached(stem, cached, scratch) and scratch is not None and not self.read_only:
-                    self.notes.append(f"{stem.parent}: the ranking cache could not be written; ranked from memory")
+            generation, dim, count = row
+            token = self.generation_token(generation)
+            found = self.cache.load(space_id, token)
+            if found is None:
+                found = self.cache.build(space_id, token, (count, dim), _vector_blocks(db, space_id, dim, 16_384),
+                                         float16=self.get_meta("vector_dtype") == "float16",
+                                         writable=not self.read_only, notes=self.notes)
         finally:
             db.execute("COMMIT")
-        return SpaceMatrix(Space.from_id(space_id), *cached)
+        return found
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 600) -> None:
@@ -495,26 +461,6 @@ def _vector_blocks(db: sqlite3.Connection, space_id: str, dim: int, rows: int):
         yield ids, _decode_rows([blob for _, blob in batch], dim)
 
 
-def space_stem(space_id: str) -> str:
-    """The file-name stem of a space's derived files (ranking cache, faiss indexes)."""
-    return hashlib.sha256(space_id.encode()).hexdigest()[:20]
-
-
-def drop_older_generations(folder: Path, current: str) -> None:
-    """Delete a space's derived files of other generations (``current`` is ``<stem>.g<generation>``),
-    and temporary files a killed process left behind (an hour old: no live writer still owns them)."""
-    stem = current.rsplit(".g", 1)[0]
-    for old in folder.glob(f"{stem}.g*"):
-        if not old.name.startswith(current + "."):
-            old.unlink(missing_ok=True)
-    for stale in folder.glob("tmp*.tmp"):
-        try:
-            if time.time() - stale.stat().st_mtime > STALE_TEMP_SECONDS:
-                stale.unlink()
-        except OSError:
-            pass
-
-
 def _decode_rows(blobs: list[bytes], dim: int) -> np.ndarray:
     """Stored vectors as one float32 matrix (one pass when they share a type)."""
     if blobs and all(len(b) == 2 * dim for b in blobs):
@@ -540,75 +486,6 @@ def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, no
 def _bump(db: sqlite3.Connection, space_ids: set[str]) -> None:
     for space_id in space_ids:
         db.execute("UPDATE spaces SET generation = generation + 1 WHERE id = ?", (space_id,))
-
-
-STALE_TEMP_SECONDS = 3600
-_PARTS = ("ids", "mean", "matrix")  # written in this order; matrix last marks completeness
-
-
-def _load_cached(stem: Path):
-    if not stem.with_name(stem.name + ".matrix.npy").exists():
-        return None
-    try:
-        ids, mean, matrix = (np.load(stem.with_name(f"{stem.name}.{part}.npy"), mmap_mode="r") for part in _PARTS)
-    except (OSError, ValueError):
-        return None
-    return np.asarray(ids), matrix, np.asarray(mean)
-
-
-def _matrix_file(stem: Path, shape: tuple[int, int], dtype) -> tuple[np.ndarray, Path | None]:
-    """The cache matrix to fill: a temporary ``.npy`` memory map beside the cache (a space larger
-    than memory never has to fit in it), or an array in memory where nothing can be written.
-
-    The file's blocks are allocated before it is mapped: a sparse file on a full disk maps fine
-    and then kills the process with SIGBUS at the first page that cannot be stored.
-    """
-    if not shape[0]:
-        return np.empty(shape, dtype=dtype), None
-    tmp = None
-    try:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".npy.tmp")
-        try:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
-            with os.fdopen(os.dup(fd), "wb") as handle:
-                np.lib.format.write_array_header_1_0(handle, header)
-                offset = handle.tell()
-            os.posix_fallocate(fd, 0, offset + int(np.prod(shape)) * np.dtype(dtype).itemsize)
-        finally:
-            os.close(fd)
-        return np.lib.format.open_memmap(tmp, mode="r+"), Path(tmp)
-    except (OSError, ValueError):
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        return np.empty(shape, dtype=dtype), None
-
-
-def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> bool:
-    """Write the cache atomically; a read-only or full disk only costs speed next time (False).
-    ``scratch``: the matrix was built in this memory-mapped file; it is moved into place."""
-    named = dict(zip(("ids", "matrix", "mean"), arrays))
-    try:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        drop_older_generations(stem.parent, stem.name)
-        for part in _PARTS:
-            if part == "matrix" and scratch is not None:
-                named[part].flush()
-                os.replace(scratch, stem.with_name(f"{stem.name}.matrix.npy"))
-                continue
-            fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    np.save(handle, named[part])
-                os.replace(tmp, stem.with_name(f"{stem.name}.{part}.npy"))
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        return True
-    except OSError:
-        return False
-    finally:
-        if scratch is not None:
-            scratch.unlink(missing_ok=True)
 
 
 def _chunks(values: list, size: int = 900):

@@ -16,14 +16,12 @@ atomically, and deletes the old. Deleting the folder only costs a rebuild.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DependencyError
-from ..registry import drop_older_generations, space_stem
 from .projection import Projection
 
 INDEX_DIM = int(os.environ.get("ZOO_RANK_INDEX_DIM", "1024"))
@@ -65,15 +63,11 @@ class FaissIndex:
         return ids[0][found], scores[0][found]
 
 
-def index_path(home: Path, space_id: str, generation: str, kind: str, centred: bool) -> Path:
-    return home / "indexes" / f"{space_stem(space_id)}.g{generation}.{kind}{'.centred' if centred else ''}.faiss"
-
-
 def open_index(registry, space_id: str, kind: str, centred: bool = False) -> FaissIndex:
     """The space's index of ``kind``, built now if missing or stale."""
     faiss = _faiss()
     generation, dim, count = registry.space_info(space_id)
-    path = index_path(registry.home, space_id, generation, kind, centred)
+    path = registry.cache.index_path(space_id, generation, kind, centred)
     if str(path) in _OPEN:
         return _OPEN[str(path)]
     projection = Projection(dim, INDEX_DIM) if kind == "faiss-ivf" and dim > INDEX_DIM else None
@@ -91,7 +85,7 @@ def open_index(registry, space_id: str, kind: str, centred: bool = False) -> Fai
     if index is None:
         mean = _mean(registry, space_id, dim) if centred else None
         built = _build(faiss, registry, space_id, kind, dim, count, projection, mean)
-        _store(faiss, built, path, mean)
+        _store(faiss, registry.cache, built, path, mean)
         index = FaissIndex(kind, built, projection, mean, path)
     if len(_OPEN) >= 4:
         _OPEN.pop(next(iter(_OPEN)))
@@ -132,19 +126,12 @@ def _build(faiss, registry, space_id, kind, dim, count, projection, mean):
     return index
 
 
-def _store(faiss, index, path: Path, mean: np.ndarray | None) -> None:
-    """Write atomically, after removing older generations; a read-only disk only costs a rebuild."""
+def _store(faiss, cache, index, path: Path, mean: np.ndarray | None) -> None:
+    """Write atomically through the space cache; a read-only disk only costs a rebuild."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        drop_older_generations(path.parent, ".".join(path.name.split(".")[:2]))
         if mean is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path.with_suffix(".mean.npy"), mean)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            faiss.write_index(index, tmp)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        cache.store_index(path, lambda tmp: faiss.write_index(index, tmp))
     except (OSError, RuntimeError):  # faiss reports a full disk as RuntimeError
         pass
