@@ -21,6 +21,8 @@ from zoo_rank.spaces import Space, TaskEmbedding, unit
 from zoo_rank.readers.spec import ReaderSpec
 from zoo_rank.readers.tensorfile import load_safetensors, read_json, sha256_of
 from zoo_rank.weights import AdapterWeights, split_layer
+from zoo_rank.families import Family
+from zoo_rank.terms import Vec
 
 
 class MeanEmbedder:
@@ -37,13 +39,24 @@ class MeanEmbedder:
 def read_toy(directory):
     config = read_json(directory / "toy_config.json")
     loaded = load_safetensors(directory / "toy.safetensors")
-    weights = AdapterWeights(method="ia3", format="toy", path=directory, base_model=config["base_model"],
+    weights = AdapterWeights(method=config.get("method", "ia3"), format="toy", path=directory, base_model=config["base_model"],
                              config=config, files={"toy_config.json": sha256_of(directory / "toy_config.json"),
                                                    "toy.safetensors": loaded.sha256})
     for name, tensor in loaded.tensors.items():
         layer, kind = split_layer(name)
         weights.put(layer, kind, "ia3_l", tensor)
     return weights
+
+
+def scale_view(weights):
+    """A family's view: how far each scaling vector moved from 1."""
+    for params in weights.layers.values():
+        for (kind, _param), tensor in params.items():
+            yield Vec(f"{kind}:scale", tensor - 1.0)
+
+
+FAMILY = Family("toyscale", ("toy_scale",), scale_view)
+CLAIMS_LORA = Family("lora2", ("lora",), scale_view)  # refused: LoRA checkpoints are the lora family's
 
 
 READER = ReaderSpec("toy", "toy_config.json", ("toy.safetensors",), lambda config: config.get("toy") is True,
@@ -87,6 +100,9 @@ random = toyplug:name_length
 inline = toyplug:inline
 [zoo_rank.index_backends]
 even-ids = toyplug:EvenIds
+[zoo_rank.families]
+toyscale = toyplug:FAMILY
+lora2 = toyplug:CLAIMS_LORA
 """
 
 
@@ -103,14 +119,15 @@ def installed(tmp_path) -> dict:
             "ZOO_RANK_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
 
 
-def _toy_checkpoint(folder: Path, seed: int) -> Path:
+def _toy_checkpoint(folder: Path, seed: int, method: str | None = None) -> Path:
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     save_file({f"encoder.layer.{i}.attention.self.value": (1 + rng.normal(0, 0.1, 16)).astype(np.float32)
                for i in range(2)}, str(folder / "toy.safetensors"))
-    (folder / "toy_config.json").write_text(json.dumps({"toy": True, "base_model": "some/model"}))
+    config = {"toy": True, "base_model": "some/model", **({"method": method} if method else {})}
+    (folder / "toy_config.json").write_text(json.dumps(config))
     return folder
 
 
@@ -129,8 +146,8 @@ def test_a_plugin_package_adds_a_reader_and_an_embedder_and_a_broken_one_is_one_
     ranked = _zoo_rank(installed, "--target", entries[0]["name"], "--embedder", "mean", "--json")
     assert ranked.returncode == 0, ranked.stderr
     assert [c["name"] for c in json.loads(ranked.stdout)] == [entries[1]["name"]]
-    skipped = [line for line in added.stderr.splitlines() if "skipped plugin" in line]  # said once, and add went on
-    assert len(skipped) == 1 and "'broken'" in skipped[0] and "Traceback" not in added.stderr
+    skipped = [line for line in added.stderr.splitlines() if "skipped plugin 'broken'" in line]  # once; add went on
+    assert len(skipped) == 1 and "Traceback" not in added.stderr
 
 
 def test_without_the_plugin_the_format_is_not_read(tmp_path):
@@ -186,3 +203,24 @@ def test_a_plugin_package_adds_an_index_backend_that_picks_the_shortlist(install
     chosen = json.loads(shortlisted.stdout)
     assert {c["name"] for c in chosen} == {n for n, i in ids.items() if i % 2 == 0}
     assert all(c["score"] == exact[c["name"]] for c in chosen)  # re-scored exactly, not the backend's numbers
+
+
+def test_a_plugin_package_adds_a_method_family_with_its_own_space(installed, tmp_path):
+    """A reader plugin's new method and a family plugin that claims it: its checkpoints get an
+    invariant embedding through the family's view, in a space of their own; a family that
+    claims a method zoo-rank's own family holds is refused in one line."""
+    folders = [str(_toy_checkpoint(tmp_path / f"s{i}", i, method="toy_scale")) for i in range(3)]
+    added = _zoo_rank(installed, "add", *folders, "--json")
+    assert added.returncode == 0, added.stderr
+    entries = json.loads(added.stdout)["added"]
+    assert {e["method"] for e in entries} == {"toy_scale"}
+    assert all(any("|toyscale|invariant" in space for space in e["spaces"]) for e in entries)
+    refused = [line for line in added.stderr.splitlines() if "skipped plugin 'lora2'" in line]
+    assert len(refused) == 1 and "belongs to the family 'lora'" in refused[0]
+    ranked = _zoo_rank(installed, "--target", entries[0]["name"], "--json")
+    assert ranked.returncode == 0, ranked.stderr
+    assert sorted(c["name"] for c in json.loads(ranked.stdout)) == sorted(e["name"] for e in entries[1:])
+
+    plain = _toy_checkpoint(tmp_path / "ia3", 9)  # the toy reader's default method stays IA3's
+    again = _zoo_rank(installed, "add", str(plain), "--json")
+    assert any("|ia3|invariant" in space for space in json.loads(again.stdout)["added"][0]["spaces"])

@@ -21,7 +21,8 @@ from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints
 from .registry import Entry, NewEntry, Registry, lookup
 from .targets import resolve_target
-from .weights import METHOD_FAMILY, canonical_base_model
+from .families import family_of
+from .weights import canonical_base_model
 
 def add(
     paths: Sequence[str | Path],
@@ -234,7 +235,7 @@ def _reusable(registry: Registry, reuse: str, run, dataset, data_sha: str, base_
         if any_type:
             candidates += registry.by_examples(dataset.info["examples_sha256"])
         return next((e for e in candidates
-                     if e.base_model == base_model and METHOD_FAMILY.get(e.method, e.method) == run.method), None)
+                     if e.base_model == base_model and family_of(e.method) == run.method), None)
     return None
 
 

@@ -1,4 +1,5 @@
-"""Plugins: embedders and checkpoint readers from other installed packages, via entry points.
+"""Plugins: embedders, checkpoint readers, method families, predictors, executors and index
+backends from other installed packages, via entry points (the groups below; docs/extending.md).
 
 A package adds an embedder or a reader by declaring it in its own ``pyproject.toml``::
 
@@ -20,6 +21,7 @@ from typing import Callable, Iterator
 
 EMBEDDER_GROUP = "zoo_rank.embedders"
 READER_GROUP = "zoo_rank.readers"
+FAMILY_GROUP = "zoo_rank.families"
 
 
 def load(group: str, check: Callable[[str, object], object]) -> Iterator[tuple[str, object]]:

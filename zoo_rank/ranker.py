@@ -226,9 +226,9 @@ def _apply_prior(registry: Registry, candidates: list[Candidate], weight: float,
 
 
 def _family(method: str) -> str:
-    from .weights import METHOD_FAMILY
+    from .families import family_of
 
-    return METHOD_FAMILY.get(method, method)
+    return family_of(method)
 
 
 def _by_entry(registry: Registry, per_space, top: int | None) -> list[Candidate]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .families import METHOD_FAMILY  # each method's family (space): zoo_rank/families/
+from .families import method_families  # each method's family (space): zoo_rank/families/
 
 _LAYER_INDEX = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
 _STACKS = {"encoder", "decoder"}
@@ -107,7 +107,7 @@ class AdapterWeights:
 
     @property
     def family(self) -> str:
-        return METHOD_FAMILY[self.method]
+        return method_families()[self.method]
 
     def put(self, layer: int, kind: str, param: str, tensor: np.ndarray) -> None:
         self.layers.setdefault(layer, {})[(kind, param)] = tensor

@@ -14,7 +14,7 @@ import numpy as np
 from ..weights import AdapterWeights
 from ..spaces import Space, TaskEmbedding, unit
 from .sketch import Sketcher
-from .views import VIEWS, LowRank
+from .views import LowRank, view_of
 
 
 @lru_cache(maxsize=8)
@@ -32,7 +32,7 @@ class InvariantEmbedder:
     def embed(self, weights: AdapterWeights, base_model: str | None = None) -> TaskEmbedding:
         low_rank: dict[tuple[str, int, int], list[LowRank]] = {}
         vectors: dict[tuple[str, int], np.ndarray] = {}
-        for term in VIEWS[weights.family](weights):
+        for term in view_of(weights.family)(weights):
             if isinstance(term, LowRank):
                 low_rank.setdefault((term.key, len(term.u), len(term.v)), []).append(term)
             else:

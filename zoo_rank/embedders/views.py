@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from ..families import FAMILIES
+from ..families import families
 from ..terms import LowRank, Term, Vec
 from ..weights import AdapterWeights
 
-# Each family's view lives in its module (``zoo_rank/families/<family>.py``).
-VIEWS: dict[str, Callable[[AdapterWeights], Iterator[Term]]] = {name: f.view for name, f in FAMILIES.items()}
 
-__all__ = ["VIEWS", "LowRank", "Term", "Vec"]
+def view_of(family: str) -> Callable[[AdapterWeights], Iterator[Term]]:
+    """A family's view; each lives in its family's module (``zoo_rank/families/<family>.py``)."""
+    return families()[family].view
+
+
+__all__ = ["LowRank", "Term", "Vec", "view_of"]

@@ -10,7 +10,7 @@ Nothing here imports torch: recipes import it inside their methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -22,13 +22,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Family:
-    """One method family: ``methods`` as checkpoints declare them (``AdapterWeights.method``)."""
+    """One method family: ``methods`` as checkpoints declare them (``AdapterWeights.method``).
+
+    ``settings`` is the family's own training-settings dataclass (LoRA's rank and alpha, the
+    prefix length). Its fields are named as ``TrainConfig``'s, which carries the ones users
+    set from the command line (``--lora-r`` sets ``lora_r``) and keys a run by them; a field
+    ``TrainConfig`` lacks (a plugin family's) takes its default.
+    """
 
     name: str
     methods: tuple[str, ...]
     view: Callable[["AdapterWeights"], Iterator["Term"]]
     recipe: type["Method"] | None = None  # how zoo-rank trains it; None: read, never trained here
     learning_rates: tuple[float, ...] = ()  # the paper's grid; the first is early mode's
+    settings: type | None = None  # a dataclass of the recipe's settings; None: it has none
+
+    def settings_from(self, config: "TrainConfig") -> object | None:
+        """This family's settings as ``config`` gives them (the defaults where it does not)."""
+        if self.settings is None:
+            return None
+        given = {f.name: getattr(config, f.name) for f in fields(self.settings) if hasattr(config, f.name)}
+        return self.settings(**given)
 
 
 def head_prefixes(model) -> list[str]:
@@ -44,12 +58,16 @@ def is_head_parameter(name: str, heads: list[str]) -> bool:
 
 
 class Method:
-    """Prepare a model for training one method, and save what it trained."""
+    """Prepare a model for training one method, and save what it trained.
+
+    ``settings`` holds the family's own settings (``Family.settings``), ``config`` the run's."""
 
     name: str = ""
+    family: Family | None = None  # set when the family is registered (families/__init__.py)
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
+        self.settings = self.family.settings_from(config) if self.family is not None else None
 
     def prepare(self, model):
         """Return the model to train, with only this method's parameters and the head trainable."""

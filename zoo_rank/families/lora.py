@@ -6,6 +6,7 @@ architecture's default modules (query/value for BERT) or ``lora_target_modules``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from ..terms import LowRank, Term, Vec
@@ -22,6 +23,15 @@ def view(w) -> Iterator[Term]:
                 yield Vec(f"{kind}:bias", params[(kind, param)])
 
 
+@dataclass(frozen=True)
+class LoraSettings:
+    """How zoo-rank's LoRA runs are set (``--lora-r``, ``--lora-alpha``, ``--lora-target-modules``)."""
+
+    lora_r: int = 8
+    lora_alpha: int = 8
+    lora_target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
+
+
 class LoRA(PeftMethod):
     """LoRA on peft's default modules for the architecture (query/value for BERT), or on
     ``lora_target_modules``."""
@@ -30,9 +40,10 @@ class LoRA(PeftMethod):
         from peft import LoraConfig, TaskType
         from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
 
-        targets = list(self.config.lora_target_modules) if self.config.lora_target_modules else (
+        settings: LoraSettings = self.settings
+        targets = list(settings.lora_target_modules) if settings.lora_target_modules else (
             None if model.config.model_type in DEFAULTS else _attention_projections(model))
-        return LoraConfig(task_type=TaskType.SEQ_CLS, r=self.config.lora_r, lora_alpha=self.config.lora_alpha,
+        return LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.lora_r, lora_alpha=settings.lora_alpha,
                           lora_dropout=0.0, target_modules=targets)
 
 
@@ -50,4 +61,4 @@ def _attention_projections(model) -> list[str]:
                         hint="this architecture is not supported for LoRA training yet")
 
 
-FAMILY = Family("lora", ("lora",), view, LoRA, (5e-4, 2e-4))
+FAMILY = Family("lora", ("lora",), view, LoRA, (5e-4, 2e-4), LoraSettings)

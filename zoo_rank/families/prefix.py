@@ -7,6 +7,7 @@ permuting prefix positions. Recipe: peft's prefix tuning, 20 virtual tokens.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from ..terms import LowRank, Term, Vec
@@ -23,13 +24,20 @@ def view(w) -> Iterator[Term]:
                 yield LowRank(f"{kind}:value·key", values.T / len(values), keys.T)
 
 
+@dataclass(frozen=True)
+class PrefixSettings:
+    """How zoo-rank's prefix-tuning runs are set (``--prefix-length``)."""
+
+    prefix_length: int = 20  # virtual tokens
+
+
 class PrefixTuning(PeftMethod):
     """Prefix tuning (Li & Liang, 2021): trainable key/value prefixes in every layer."""
 
     def peft_config(self, model):
         from peft import PrefixTuningConfig, TaskType
 
-        return PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=self.config.prefix_length)
+        return PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=self.settings.prefix_length)
 
     def prepare(self, model):
         return with_prefix_forward(super().prepare(model))
@@ -71,4 +79,4 @@ def with_prefix_forward(model):
     return model
 
 
-FAMILY = Family("prefix", ("prefix_tuning",), view, PrefixTuning, (1e-2, 1e-3))
+FAMILY = Family("prefix", ("prefix_tuning",), view, PrefixTuning, (1e-2, 1e-3), PrefixSettings)

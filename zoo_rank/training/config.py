@@ -6,12 +6,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
-from ..families import TRAINABLE
+from ..families import BUILTIN, trainable
 
 # Learning rates searched by Zhou et al. (2022) for each method ("early" uses the first), from
-# each trained family's module (zoo_rank/families/)
-PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {name: f.learning_rates for name, f in TRAINABLE.items()}
-METHOD_NAMES = tuple(PAPER_LEARNING_RATES)
+# each trained family's module (zoo_rank/families/); plugin families bring their own
+PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {n: f.learning_rates for n, f in BUILTIN.items() if f.recipe}
+METHOD_NAMES = tuple(PAPER_LEARNING_RATES)  # zoo-rank's own; ``trainable()`` adds plugin families'
+
 MODES = ("early", "best")
 VALIDATION_EXAMPLES = 500
 # --until-learned: never judged before this many steps (a smoothed loss needs some), and capped
@@ -70,8 +71,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         from ..errors import TrainingError
 
-        if self.method not in METHOD_NAMES:
-            raise TrainingError(f"unknown method {self.method!r}", hint=f"choose one of: {', '.join(METHOD_NAMES)}")
+        if self.method not in trainable():
+            raise TrainingError(f"unknown method {self.method!r}", hint=f"choose one of: {', '.join(trainable())}")
         if self.mode not in MODES:
             raise TrainingError(f"unknown mode {self.mode!r}", hint=f"choose one of: {', '.join(MODES)}")
         for name in ("epochs", "steps", "batch_size", "max_length", "max_examples", "lora_r", "lora_alpha",
@@ -97,7 +98,7 @@ class TrainConfig:
     def learning_rates(self) -> tuple[float, ...]:
         if self.lr is not None:
             return (self.lr,)
-        grid = PAPER_LEARNING_RATES[self.method]
+        grid = trainable()[self.method].learning_rates
         return grid[:1] if self.mode == "early" else grid
 
     @property
@@ -130,6 +131,12 @@ class TrainConfig:
         before any data is encoded: what a time estimate multiplies by a measured rate."""
         n = examples if self.mode == "early" else max(1, round(examples * 0.9))  # best holds 10% out
         return run_steps(self, min(n, self.max_examples or n)) * len(self.learning_rates)
+
+    @property
+    def settings(self) -> object | None:
+        """The method family's own settings for this run (``Family.settings``: LoRA's rank and
+        alpha, the prefix length), taken from this config's fields of the same names."""
+        return trainable()[self.method].settings_from(self)
 
     def with_method(self, method: str) -> "TrainConfig":
         return replace(self, method=method)

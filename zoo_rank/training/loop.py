@@ -19,7 +19,7 @@ from typing import Callable
 from ..datasets import Dataset
 from ..errors import TrainingError
 from .config import LEARNED_MIN_STEPS, TrainConfig, run_steps
-from .methods import METHODS, head_prefixes, is_head_parameter
+from .methods import head_prefixes, is_head_parameter, recipe
 from .models import BaseModel, load_for_classification, resolve_device
 
 # progress(description, steps done, steps in total, latest loss)
@@ -76,7 +76,7 @@ def train_checkpoint(
         torch.manual_seed(config.seed)  # same head and module initialisation for every task
         tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
         heads = head_prefixes(model)
-        method = METHODS[config.method](config)
+        method = recipe(config.method)(config)
         torch.manual_seed(config.seed)
         model = method.prepare(model).to(device)
         encoded = encode(tokenizer, train_set, config.max_length)

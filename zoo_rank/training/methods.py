@@ -11,12 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..families import TRAINABLE, Method, head_prefixes, is_head_parameter
+from ..families import Method, head_prefixes, is_head_parameter, trainable
 from ..families.prefix import with_prefix_forward
 
-METHODS: dict[str, type[Method]] = {name: family.recipe for name, family in TRAINABLE.items()}
 
-__all__ = ["METHODS", "Method", "apply_bitfit", "head_prefixes", "is_head_parameter", "with_prefix_forward"]
+def recipe(method: str) -> type[Method]:
+    """The recipe that trains ``method`` (a family zoo-rank trains, plugins included)."""
+    return trainable()[method].recipe
+
+
+__all__ = ["Method", "recipe", "apply_bitfit", "head_prefixes", "is_head_parameter", "with_prefix_forward"]
 
 
 def apply_bitfit(model, directory: str | Path):
