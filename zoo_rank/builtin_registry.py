@@ -138,8 +138,11 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     from .training import TrainConfig
 
     home = Path(home) if home else default_home()
-    os.environ["ZOO_RANK_ASSETS"] = str(assets_dir(home))  # the data and model fetched for this home
     build_home = home / "builtin-build"
+    # training finds data and model under its registry's home: point it at this home's assets
+    # for the build only (the caller's environment is restored after)
+    previous = os.environ.get("ZOO_RANK_ASSETS")
+    os.environ["ZOO_RANK_ASSETS"] = str(assets_dir(home))
     registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
     say = announce or (lambda line: None)
     try:
@@ -149,4 +152,8 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
                 say(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}")
     finally:
         registry.close()
+        if previous is None:
+            os.environ.pop("ZOO_RANK_ASSETS", None)
+        else:
+            os.environ["ZOO_RANK_ASSETS"] = previous
     return finish(build_home, Path(output) if output else SHIPPED_DB)

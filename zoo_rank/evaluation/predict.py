@@ -96,7 +96,9 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
 
     done, prov = load_predictions(out)
     say = progress or (lambda message: None)
-    runners = {**predictors(), "tupate-best": partial(_tupate, mode="best", template=best_config)}
+    runners = dict(predictors())
+    if best_config is not None:  # tupate-best with the caller's training settings
+        runners["tupate-best"] = partial(_tupate, mode="best", template=best_config)
     for group in groups:
         base, _, fraction = group.partition(":")
         if fraction and base in ("tupate", "behaviour"):

@@ -17,7 +17,6 @@ from functools import lru_cache
 from .base import Executor, Resources, unwrap
 from .inprocess import InProcessExecutor
 
-EXECUTORS = ("auto", "inprocess", "processes", "ray")  # zoo-rank's own; executor_names() adds plugins
 EXECUTOR_GROUP = "zoo_rank.executors"
 PROCESSES_FROM = 32  # checkpoints to embed before "auto" starts worker processes (~1 s to spawn them)
 
@@ -55,6 +54,7 @@ def _ray(address: str | None, num_cpus: int | None, workers: int) -> Executor:
 
 _OWN = {"inprocess": lambda address, num_cpus, workers: InProcessExecutor(workers=workers),
         "processes": _processes, "ray": _ray}
+EXECUTORS = ("auto", *_OWN)  # zoo-rank's own; executor_names() adds plugins
 
 
 @lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process

@@ -43,6 +43,15 @@ class PrefixTuning(PeftMethod):
         return with_prefix_forward(super().prepare(model))
 
 
+def cache_argument(forward) -> str | None:
+    """The name under which a model's ``forward`` takes the prefixes as key/value cache:
+    ``past_key_values`` (transformers 4.x) or ``cache`` (encoders in transformers 5); None: neither."""
+    import inspect
+
+    names = inspect.signature(forward).parameters
+    return "past_key_values" if "past_key_values" in names else "cache" if "cache" in names else None
+
+
 def with_prefix_forward(model):
     """Make a peft prefix-tuning model of an encoder run under transformers 5 as under 4.x.
 
@@ -52,15 +61,13 @@ def with_prefix_forward(model):
     the attention mask is widened by the prefix length, which is what peft does under 4.x.
     Models whose forward still takes ``past_key_values`` keep peft's own forward.
     """
-    import inspect
     import types
 
     config = getattr(model, "active_peft_config", None)
     backbone = getattr(model.base_model, model.base_model.base_model_prefix, None)
     if backbone is None or str(getattr(config, "peft_type", "")).rsplit(".", 1)[-1] != "PREFIX_TUNING":
         return model
-    names = inspect.signature(backbone.forward).parameters
-    if "past_key_values" in names or "cache" not in names:
+    if cache_argument(backbone.forward) != "cache":
         return model
 
     def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, **kwargs):

@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from ...errors import CheckpointError
+from ...families.prefix import cache_argument
 from ...weights import AdapterWeights, split_layer
 
 OTHER_MODEL = "is this adapter for another base model? pass its --base-model"
@@ -217,8 +218,6 @@ def _prefix_runner(model, weights: AdapterWeights):
     """Prefix tuning: peft builds the per-layer key/value cache in the form this transformers
     release takes (``past_key_values`` up to 4.x, ``cache`` for encoders in 5); the attention
     mask is widened by the prefix length, as peft does."""
-    import inspect
-
     import torch
     from peft import PeftModelForFeatureExtraction, PrefixTuningConfig, TaskType
     from peft.utils import set_peft_model_state_dict
@@ -243,8 +242,7 @@ def _prefix_runner(model, weights: AdapterWeights):
     wrapped = PeftModelForFeatureExtraction(model, peft_config)
     set_peft_model_state_dict(wrapped, {"prompt_embeddings": torch.as_tensor(prompt)})
     wrapped.eval()
-    names = inspect.signature(model.forward).parameters
-    argument = "past_key_values" if "past_key_values" in names else "cache"
+    argument = cache_argument(model.forward) or "past_key_values"
 
     def run(input_ids, attention_mask, **batch):
         widened = _with_virtual_tokens({"attention_mask": attention_mask}, tokens)
