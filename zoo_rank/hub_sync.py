@@ -24,7 +24,7 @@ from .catalog import Catalog, load_catalog
 from .embedders import EMBEDDERS, Space, ingest_embedders
 from .errors import ZooRankError
 from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
-from .ingest import AddResult, embed_each, new_entry, register
+from .ingest import AddResult, embed_each, gather, new_entry, register
 from .hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
 from .hub import search as _search
 from .hub.cache import scan
@@ -211,18 +211,8 @@ def pull(
                      on_file=lambda f: tick(f.size or 0))
 
     repos = list(dict.fromkeys(wanted))
-    fetched: dict[int, Snapshot] = {}
-    for index, outcome in InProcessExecutor(workers).map(one, repos):
-        try:
-            snapshot = unwrap(outcome)
-        except ZooRankError as exc:
-            if not keep_going:
-                raise
-            result.failed.append(exc)
-            continue
-        if snapshot is not None:
-            fetched[index] = snapshot
-    snapshots = [fetched[i] for i in sorted(fetched)]  # the order asked for, whatever finished first
+    snapshots = gather(InProcessExecutor(workers).map(one, repos), lambda _, outcome: unwrap(outcome), result,
+                       keep_going)
     if with_base_model:
         _fetch_base_models(snapshots, result, keep_going, endpoint=endpoint, cache_dir=cache_dir, token=token,
                            policy=policy)

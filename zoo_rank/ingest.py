@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from .errors import ZooRankError
 from .executors import Executor, ingest_executor, unwrap
@@ -87,20 +87,35 @@ def embed_each(registry: Registry, jobs: Sequence[tuple[str, str | None]], descr
     """
     executor = executor or ingest_executor(len(jobs))
     local = skip_registered(registry, executor, embed_anew)
-    pending: dict[int, NewEntry] = {}
-    for index, outcome in executor.map(embed_checkpoint, list(jobs), local_kwargs=local):
+
+    def handle(index: int, outcome) -> NewEntry | None:
         if progress is not None:
             progress(index)
+        return describe(index, unwrap(outcome))
+
+    return gather(executor.map(embed_checkpoint, list(jobs), local_kwargs=local), handle, result, keep_going)
+
+
+T = TypeVar("T")
+
+
+def gather(outcomes: Iterable[tuple[int, object]], handle: Callable[[int, object], T | None], result: AddResult,
+           keep_going: bool) -> list[T]:
+    """``handle(index, outcome)`` for each outcome of an executor's ``map`` as it finishes; the
+    values that are not None, in index order (the order asked for, whatever finished first). A
+    ``ZooRankError`` stops everything, or with ``keep_going`` goes to ``result.failed``."""
+    kept: dict[int, T] = {}
+    for index, outcome in outcomes:
         try:
-            item = describe(index, unwrap(outcome))
+            value = handle(index, outcome)
         except ZooRankError as exc:
             if not keep_going:
                 raise
             result.failed.append(exc)
             continue
-        if item is not None:
-            pending[index] = item
-    return [pending[i] for i in sorted(pending)]
+        if value is not None:
+            kept[index] = value
+    return [kept[i] for i in sorted(kept)]
 
 
 def new_entry(registry: Registry, embedded: Embedded, *, name: str, result: AddResult, task: str | None = None,
