@@ -1,6 +1,7 @@
 """Same-task identification: do adapters of one task, trained differently, find each other?
 
     python results/identification.py [--work results/work/ident] [--tasks snli,subjectivity,bbc-topic,movie-sentiment]
+    python results/identification.py --until-learned 0.1 --work results/work/ident-learned   # zoo-rank's early rule
 
 Trains a zoo on the default base model (resumable: finished checkpoints are kept under
 ``--work``): per task, LoRA r8 on query/value with seeds 0 and 1, LoRA r4 (seed 2) and r16
@@ -44,7 +45,8 @@ VARIANTS = {  # name -> TrainConfig overrides
 }
 
 
-def train_zoo(work: Path, tasks: list[str], steps: int, max_length: int) -> list[tuple[str, str, Path]]:
+def train_zoo(work: Path, tasks: list[str], steps: int | None, max_length: int,
+              until_learned: float | None = None) -> list[tuple[str, str, Path]]:
     base = resolve_base_model()
     zoo = []
     for task in tasks:
@@ -52,14 +54,17 @@ def train_zoo(work: Path, tasks: list[str], steps: int, max_length: int) -> list
         for variant, overrides in VARIANTS.items():
             out = work / "checkpoints" / f"{task}--{variant}"
             if not out.exists():
-                config = TrainConfig(steps=steps, max_length=max_length, max_examples=steps * 32, device="cpu",
-                                     **overrides)
+                if until_learned:  # the default early recipe: ends by progress (head at 1e-2), capped
+                    config = TrainConfig(until_learned=until_learned, max_length=max_length, device="cpu", **overrides)
+                else:  # a fixed number of steps at the paper's learning rates
+                    config = TrainConfig(steps=steps, max_length=max_length, max_examples=steps * 32, device="cpu",
+                                         **overrides)
                 scratch = out.with_name(out.name + ".partial")
                 shutil.rmtree(scratch, ignore_errors=True)
                 started = time.perf_counter()
                 result = train_checkpoint(dataset, scratch, config, base)
                 scratch.rename(out)
-                print(f"trained {out.name} in {time.perf_counter() - started:.0f} s, "
+                print(f"trained {out.name} in {time.perf_counter() - started:.0f} s, {result.steps} steps, "
                       f"loss {result.metrics.get('train_loss', float('nan')):.3f}", file=sys.stderr, flush=True)
             zoo.append((task, variant, out))
     return zoo
@@ -115,10 +120,13 @@ def main() -> None:
     parser.add_argument("--tasks", default="snli,subjectivity,bbc-topic,movie-sentiment")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--until-learned", type=float, default=None,
+                        help="train by zoo-rank's early rule at this fraction (e.g. 0.1) instead of --steps")
     parser.add_argument("--json", default=None, help="also write the table as JSON here")
     args = parser.parse_args()
     work = Path(args.work)
-    zoo = train_zoo(work, args.tasks.split(","), args.steps, args.max_length)
+    zoo = train_zoo(work, args.tasks.split(","), None if args.until_learned else args.steps, args.max_length,
+                    args.until_learned)
     weights = [read_checkpoint(path) for _, _, path in zoo]
     tasks = [task for task, _, _ in zoo]
     families = [w.family for w in weights]
@@ -187,7 +195,9 @@ def main() -> None:
               if tasks[int(j)] != tasks[i]]
 
     print(f"zoo: {len(zoo)} adapters = {len(set(tasks))} tasks x {len(VARIANTS)} variants "
-          f"({', '.join(VARIANTS)}); {args.steps} steps, max length {args.max_length}\n")
+          f"({', '.join(VARIANTS)}); "
+          f"{f'early rule {args.until_learned}' if args.until_learned else f'{args.steps} steps'}, max length "
+          f"{args.max_length}\n")
     print("| embedder | top-1 within method | silhouette within | top-1 any method | top-1 other method | silhouette all |")
     print("|---|---|---|---|---|---|")
     for row in rows:
