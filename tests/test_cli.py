@@ -186,6 +186,32 @@ def test_help_and_ranking_never_import_torch(args, zoo, zoo_home):
     assert done.stderr.strip().endswith("NO-TORCH")
 
 
+QUIET_PROBE = (
+    "import os, sys, warnings\n"
+    "from zoo_rank.cli import cli\n"
+    "try:\n"
+    "    cli.main(sys.argv[1:], prog_name='zoo-rank', standalone_mode=False)\n"
+    "except Exception:\n"
+    "    pass\n"
+    "ignored = any(f[0] == 'ignore' and f[2] is Warning and f[1] is None for f in warnings.filters)\n"
+    "print(os.environ.get('TRANSFORMERS_VERBOSITY', '-'), ignored, file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize("line, quiet", [("--target T", True), ("--debug --target T", False),
+                                         ("--target T --debug", False)])
+def test_debug_anywhere_on_the_line_leaves_the_libraries_talking(line, quiet, tmp_path):
+    """The CLI silences torch/transformers/hub chatter unless --debug is given, whether before the
+    options of the default command or after them (read once the group has already silenced)."""
+    args = [str(tmp_path / "nowhere.csv") if a == "T" else a for a in line.split()]
+    env = {k: v for k, v in os.environ.items() if k not in ("TRANSFORMERS_VERBOSITY", "PYTHONWARNINGS")}
+    env["ZOO_RANK_HOME"] = str(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-c", QUIET_PROBE, "--no-builtin", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+    verbosity, ignored = done.stderr.strip().splitlines()[-1].split()
+    assert (verbosity == "error", ignored == "True") == (quiet, quiet), done.stderr
+
+
 def test_a_missing_or_unreadable_target_says_what_is_wrong(tmp_path):
     missing = run("--target", tmp_path / "nowhere.csv")
     assert missing.exit_code == 1 and "nowhere.csv: not found" in missing.stderr

@@ -25,8 +25,28 @@ _ENVIRONMENT = {
 }
 
 
+_SET: list[str] = []  # the variables silence_libraries set (not those the user had)
+_FILTERS: list = []  # the warning filters before it
+
+
 def silence_libraries() -> None:
     """Set the libraries' quiet switches (a variable the user set wins) and ignore Python warnings."""
     for name, value in _ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+        if name not in os.environ:
+            os.environ[name] = value
+            _SET.append(name)
+    if not _FILTERS:
+        _FILTERS.append(list(warnings.filters))
     warnings.filterwarnings("ignore")
+
+
+def unsilence_libraries() -> None:
+    """Undo ``silence_libraries``: a ``--debug`` written after the command's first options
+    (``zoo-rank --target T --debug``) is only read once the group has silenced them; no library
+    is imported by then, so what they print is as if ``--debug`` had come first."""
+    for name in _SET:
+        os.environ.pop(name, None)
+    _SET.clear()
+    if _FILTERS:
+        warnings.filters[:] = _FILTERS.pop()
+        warnings.simplefilter("default", append=True)  # the implicit last rule, added to mark the filters changed

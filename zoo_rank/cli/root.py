@@ -46,6 +46,9 @@ def set_globals(ctx: click.Context, **given) -> None:
             root.obj[name] = value
     if given.get("debug"):
         root.params["debug"] = True
+        from .quiet import unsilence_libraries
+
+        unsilence_libraries()
     elif not root.obj.get("debug"):  # before any command imports torch, transformers or the hub library
         from .quiet import silence_libraries
 
