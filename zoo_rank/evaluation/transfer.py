@@ -173,11 +173,13 @@ def provenance(config: TransferConfig, device: str, tasks=None) -> dict:
 
 
 def _git_commit() -> str | None:
+    """The commit of the code that ran, ``+dirty`` when the package or its build file has changes
+    not committed (results and docs being written, the output file among them, do not count)."""
     root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                "zoo_rank", "pyproject.toml"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
