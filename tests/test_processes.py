@@ -44,3 +44,41 @@ def test_worker_processes_register_what_one_process_does_in_the_same_order(tmp_p
 def test_auto_uses_processes_only_for_enough_work():
     assert isinstance(ingest_executor(1), InProcessExecutor)
     assert get_executor("auto") is None and isinstance(get_executor("processes"), ProcessExecutor)
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from zoo_rank import Registry, add, get_executor
+add([{zoo!r}], registry=Registry({home!r}), executor=get_executor("processes", num_cpus=2))
+"""
+
+
+def test_a_script_without_a_main_guard_gets_one_line_saying_how_to_fix_it(tmp_path):
+    """Spawned workers import the caller's script again; without `if __name__ == "__main__":` they
+    die at start, and the caller must hear why and what to do, with the registry untouched."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from factories import bitfit_checkpoint
+
+    for i in range(3):
+        bitfit_checkpoint(tmp_path / "zoo" / f"b{i}", seed=i)
+    script = tmp_path / "ingest_script.py"
+    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), zoo=str(tmp_path / "zoo"),
+                                    home=str(tmp_path / "home")))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ZOO_RANK_BUILTIN": "0"})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "worker processes stopped" in last and '__name__ == "__main__"' in last, done.stderr[-2000:]
+    assert _count(tmp_path / "home") == 0  # nothing registered
+
+
+def _count(home) -> int:
+    if not (home / "registry.db").exists():
+        return 0
+    with sqlite3.connect(home / "registry.db") as db:
+        return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]

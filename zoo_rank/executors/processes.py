@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
@@ -33,6 +34,16 @@ def _pinned_environment() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _broken(error: BrokenProcessPool):
+    """The one-line error for worker processes that died. The usual cause from the Python API is a
+    script that starts them at import: spawned workers import the caller's main module again."""
+    from ..errors import ZooRankError
+
+    return ZooRankError(f"the worker processes stopped before finishing ({error})",
+                        hint="in a script, call zoo-rank under `if __name__ == \"__main__\":` (workers are "
+                             "spawned and import your script again), or pass executor=get_executor(\"inprocess\")")
 
 
 class ProcessExecutor:
@@ -64,6 +75,8 @@ class ProcessExecutor:
                     for future in done:
                         index = pending.pop(future)
                         error = future.exception()
+                        if isinstance(error, BrokenProcessPool):  # no worker runs at all: not this job's fault
+                            raise _broken(error) from None
                         yield index, error if error is not None else future.result()
                         following = next(upcoming, None)
                         if following is not None:
