@@ -114,6 +114,24 @@ def test_bom_and_quoted_newlines_train_fine(trained_home, tmp_path, tiny_model):
     assert entry["train_size"] == 16 and entry["metadata"]["labels"] == ["neg", "pos"]
 
 
+def test_each_family_setting_is_an_option_of_train(trained_home, tmp_path, tiny_model):
+    """--lora-r/--lora-alpha/--lora-target-modules and --prefix-length reach the checkpoint peft
+    writes, and make a different run from the defaults (its own training key, its own entry)."""
+    data = write_csv(tmp_path / "d.csv", sentiment_rows(16))
+    result = run("--no-builtin", "train", data, "--method", "lora,prefix", "--steps", "1", "--base-model", tiny_model,
+                 "--lora-r", "4", "--lora-alpha", "16", "--lora-target-modules", "query, key", "--prefix-length", "5",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    lora, prefix = json.loads(result.stdout)
+    config = json.loads((Path(lora["source"]) / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"], sorted(config["target_modules"])) == (4, 16, ["key", "query"])
+    assert json.loads((Path(prefix["source"]) / "adapter_config.json").read_text())["num_virtual_tokens"] == 5
+    default = run("--no-builtin", "train", data, "--method", "lora", "--steps", "1", "--base-model", tiny_model, "--json")
+    (plain,) = json.loads(default.stdout)
+    assert not plain["reused"] and plain["metadata"]["train_key"] != lora["metadata"]["train_key"]
+    assert run("train", data, "--lora-r", "0").exit_code == 2  # a rank of 0 is refused by the option itself
+
+
 def test_default_model_missing_says_how_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_RANK_ASSETS", str(tmp_path / "no-assets"))
     data = write_csv(tmp_path / "d.csv", sentiment_rows(20))

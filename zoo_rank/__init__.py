@@ -22,6 +22,7 @@ _EXPORTS = {
     "HubError": "zoo_rank.hub.ids",
     "load_data": "zoo_rank.datasets",
     "TrainConfig": "zoo_rank.training.config",
+    "training_settings": "zoo_rank.training.config",
     "resolve_target": "zoo_rank.targets",
     "Target": "zoo_rank.targets",
     "read_checkpoint": "zoo_rank.readers",
@@ -70,7 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .hub.ids import HubError
     from .hub_sync import pull, refresh, search_hub
     from .datasets import load_data
-    from .training.config import TrainConfig
+    from .training.config import TrainConfig, training_settings
     from .embedders import Space, TaskEmbedding, cosine, embed
     from .errors import (CheckpointError, DataError, RankingError, RegistryError, SpaceMismatchError, TrainingError,
                          ZooRankError)

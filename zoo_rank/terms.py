@@ -5,8 +5,10 @@ same key are summed over layers (TuPaTE's layer average, up to a constant cosine
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # families import this module, and the CLI's --help imports the families: no numpy there
+    import numpy as np
 
 
 @dataclass

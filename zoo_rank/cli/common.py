@@ -48,6 +48,28 @@ def train_config(**options):
     return TrainConfig(**given)
 
 
+def family_options(f):
+    """One option per setting of the trained method families (``--lora-r``, ``--lora-alpha``,
+    ``--lora-target-modules``, ``--prefix-length``), made from each family's settings dataclass
+    (``zoo_rank/families/``), so a family's new setting needs no change here."""
+    from .. import training_settings
+
+    for family, setting in reversed(training_settings()):
+        names = setting.default is None  # a list of module names; None: the family's own default
+        f = click.option(
+            "--" + setting.name.replace("_", "-"), setting.name, default=None, metavar="A,B" if names else None,
+            type=str if names else click.IntRange(min=1),
+            help=f"{family}: {setting.metadata.get('help', '')}" + ("" if names else f" [default: {setting.default}]"),
+        )(f)
+    return f
+
+
+def family_settings(given: dict) -> dict:
+    """The options of ``family_options`` that were given, as ``TrainConfig`` takes them."""
+    return {name: tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+            for name, value in given.items() if value is not None}
+
+
 def _apply(f, decorators):
     for decorator in reversed(decorators):
         f = decorator(f)

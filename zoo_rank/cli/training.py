@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, make_table,
-                     open_registry, say, split_list, train_config, warn)
+from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
+                     family_settings, make_table, open_registry, say, split_list, train_config, warn)
 from .root import cli
 
 
@@ -29,6 +29,7 @@ from .root import cli
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: the paper's].")
 @click.option("--head-lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate of the fresh task head [default: 1e-2 with --until-learned, else --lr].")
+@family_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Train on a seeded sample of at most this many examples (0: all).")
@@ -59,7 +60,7 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, u
           max_examples,
           max_length, validation_examples, seed, split, all_builtin, tasks_dir, task, task_type, name, force, text_column,
           pair_column, label_column,
-          device, as_json, executor, ray_address, cpus_per_job, gpus_per_job):
+          device, as_json, executor, ray_address, cpus_per_job, gpus_per_job, **settings):
     """Train task embeddings on DATA (data files or built-in task names) and register them.
 
     \b
@@ -80,7 +81,8 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, u
         raise click.UsageError("--task and --name need a single DATA")
     config = train_config(mode=mode, epochs=epochs, steps=steps, until_learned=until_learned, lr=lr,
                            head_lr=head_lr, batch_size=batch_size, max_examples=max_examples, max_length=max_length,
-                           validation_examples=validation_examples, seed=seed, device=device)
+                           validation_examples=validation_examples, seed=seed, device=device,
+                           **family_settings(settings))
     registry = open_registry(ctx)
     with executor_context(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
         gpus = gpus_per_job if gpus_per_job is not None else (

@@ -6,7 +6,7 @@ architecture's default modules (query/value for BERT) or ``lora_target_modules``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..terms import LowRank, Term, Vec
@@ -27,9 +27,11 @@ def view(w) -> Iterator[Term]:
 class LoraSettings:
     """How zoo-rank's LoRA runs are set (``--lora-r``, ``--lora-alpha``, ``--lora-target-modules``)."""
 
-    lora_r: int = 8
-    lora_alpha: int = 8
-    lora_target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank r."})
+    lora_alpha: int = field(default=8, metadata={"help": "LoRA alpha (the update is scaled by alpha / r)."})
+    lora_target_modules: tuple[str, ...] | None = field(  # None: peft's default for the architecture
+        default=None, metadata={"help": "Modules LoRA adapts, comma-separated [default: peft's for the architecture: "
+                                        "query,value for BERT]."})
 
 
 class LoRA(PeftMethod):

@@ -7,7 +7,7 @@ permuting prefix positions. Recipe: peft's prefix tuning, 20 virtual tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..terms import LowRank, Term, Vec
@@ -28,7 +28,7 @@ def view(w) -> Iterator[Term]:
 class PrefixSettings:
     """How zoo-rank's prefix-tuning runs are set (``--prefix-length``)."""
 
-    prefix_length: int = 20  # virtual tokens
+    prefix_length: int = field(default=20, metadata={"help": "Prefix tuning's virtual tokens per layer."})
 
 
 class PrefixTuning(PeftMethod):

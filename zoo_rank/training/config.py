@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import Field, asdict, dataclass, fields, replace
 
 from ..families import BUILTIN, trainable
 
@@ -23,6 +23,17 @@ LEARNED_MAX_STEPS = 400
 DEFAULT_UNTIL_LEARNED = 0.1
 # --until-learned: the fresh task head's learning rate, whatever the method's (docs/training.md)
 EARLY_HEAD_LR = 1e-2
+
+
+def training_settings() -> list[tuple[str, Field]]:
+    """(family, field) for each setting of zoo-rank's trained families that ``TrainConfig`` carries
+    (LoRA's rank, alpha and modules; the prefix length): what ``zoo-rank train`` makes its
+    ``--lora-r``-style options of, from the families' own settings dataclasses."""
+    found = []
+    for family in BUILTIN.values():
+        if family.recipe is not None and family.settings is not None:
+            found += [(family.name, f) for f in fields(family.settings) if f.name in _CONFIG_FIELDS]
+    return found
 
 
 def run_steps(config, examples: int) -> int:
@@ -157,3 +168,6 @@ class TrainConfig:
                 del settings[name]  # the default: keys of runs made before the setting existed
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
