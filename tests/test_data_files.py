@@ -3,7 +3,6 @@ line, refused before torch is imported; doubtful but usable files are trained wi
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

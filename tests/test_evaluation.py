@@ -299,8 +299,6 @@ def test_centred_cosine_by_hand():
 @pytest.mark.core
 def test_the_evaluation_and_the_ranker_score_alike(zoo_home):
     """One scorer: the ranker's centred scores over a registry space equal the evaluation's."""
-    import numpy as np
-
     from synthetic import clustered_unit_vectors, register_vectors
     from zoo_rank.registry import Registry
     from zoo_rank.similarity import cosines
