@@ -64,8 +64,10 @@ def train_zoo(work: Path, tasks: list[str], steps: int | None, max_length: int,
                 started = time.perf_counter()
                 result = train_checkpoint(dataset, scratch, config, base)
                 scratch.rename(out)
+                loss = result.metrics.get("smoothed_loss", result.metrics.get("train_loss", float("nan")))
+                what = "smoothed loss (the rule's)" if "smoothed_loss" in result.metrics else "mean loss"
                 print(f"trained {out.name} in {time.perf_counter() - started:.0f} s, {result.steps} steps, "
-                      f"loss {result.metrics.get('train_loss', float('nan')):.3f}", file=sys.stderr, flush=True)
+                      f"{what} {loss:.3f}", file=sys.stderr, flush=True)
             zoo.append((task, variant, out))
     return zoo
 
