@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from functools import partial
 from typing import Callable, Iterable
 
 import numpy as np
@@ -108,13 +109,19 @@ class SpaceCache:
         deleting the space's older generations; a read-only or full disk only costs a rebuild."""
         path.parent.mkdir(parents=True, exist_ok=True)
         drop_older_generations(path.parent, ".".join(path.name.split(".")[:2]))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        _replace_atomically(path, write)
+
+
+def _replace_atomically(path: Path, write: Callable[[str], None]) -> None:
+    """``write(temporary path)`` beside ``path``, then move it into place: readers see the old
+    file or the whole new one, and a failed write leaves no temporary file behind."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def drop_older_generations(folder: Path, current: str) -> None:
@@ -160,6 +167,11 @@ def _matrix_file(stem: Path, shape: tuple[int, int], dtype) -> tuple[np.ndarray,
         return np.empty(shape, dtype=dtype), None
 
 
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # np.save given a name would add ".npy" to the temporary one
+        np.save(handle, array)
+
+
 def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> bool:
     """Write the cache atomically; a read-only or full disk only costs speed next time (False).
     ``scratch``: the matrix was built in this memory-mapped file; it is moved into place."""
@@ -172,13 +184,7 @@ def _store_cached(stem: Path, arrays: tuple, scratch: Path | None = None) -> boo
                 named[part].flush()
                 os.replace(scratch, stem.with_name(f"{stem.name}.matrix.npy"))
                 continue
-            fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    np.save(handle, named[part])
-                os.replace(tmp, stem.with_name(f"{stem.name}.{part}.npy"))
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            _replace_atomically(stem.with_name(f"{stem.name}.{part}.npy"), partial(_save_npy, array=named[part]))
         return True
     except OSError:
         return False

@@ -55,7 +55,7 @@ def family_options(f):
     from .. import training_settings
 
     for family, setting in reversed(training_settings()):
-        names = setting.default is None  # a list of module names; None: the family's own default
+        names = str(setting.type).startswith("tuple")  # a list of module names, given comma-separated
         f = click.option(
             "--" + setting.name.replace("_", "-"), setting.name, default=None, metavar="A,B" if names else None,
             type=str if names else click.IntRange(min=1),
