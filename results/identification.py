@@ -6,7 +6,7 @@
 Trains a zoo on the default base model (resumable: finished checkpoints are kept under
 ``--work``): per task, LoRA r8 on query/value with seeds 0 and 1, LoRA r4 (seed 2) and r16
 (seed 3) on query/value, LoRA r8 on query/key/value/attention-output (seed 4), BitFit seeds 0
-and 1, prefix tuning seed 0. Then embeds every checkpoint with every embedder and reports, per
+and 1, prefix tuning seeds 0 and 1. Then embeds every checkpoint with every embedder and reports, per
 embedder, top-1 same-task retrieval (is the nearest other adapter one of the same task?) and
 the silhouette of the task clusters (cosine distance), within one method family and, where the
 embedder has one space for every method, across methods. Behaviour embeddings are reported
@@ -42,6 +42,7 @@ VARIANTS = {  # name -> TrainConfig overrides
     "bitfit-s0": dict(method="bitfit", seed=0),
     "bitfit-s1": dict(method="bitfit", seed=1),
     "prefix-s0": dict(method="prefix", seed=0),
+    "prefix-s1": dict(method="prefix", seed=1),
 }
 
 
