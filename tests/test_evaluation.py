@@ -2,7 +2,9 @@
 
 import csv
 import json
+import shlex
 import struct
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -209,7 +211,12 @@ def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
     assert "my reading of it" in text and "old" not in text.splitlines()[0]
     assert "| TaskEmb |" in text and "zoo-rank bench transfer" in text
     assert "Not measured yet: `zoo-rank bench predict --methods tupate-best`" in text  # no best rows in this file
-    png = (tmp_path / "docs" / "results" / "heatmaps.png").read_bytes()
+    transfer = next(line for line in text.splitlines() if line.startswith("zoo-rank bench transfer"))
+    before = runs_file.read_bytes()  # the report's command resumes this very ground truth: nothing left to run
+    done = _invoke(*shlex.split(transfer.split("#")[0])[1:])
+    assert done.exit_code == 0, done.output
+    assert runs_file.read_bytes() == before
+    png = (tmp_path / "docs" / "results" / "results-heatmaps.png").read_bytes()  # per report: CR's is its own
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400  # a real, wide image
     rows = list(csv.DictReader(runs_file.with_suffix(".gains.csv").open()))
     assert len(rows) == 6 and {r["source"] for r in rows} == set(TASKS.split(","))
@@ -344,6 +351,28 @@ def test_gain_matrix_from_a_file(tmp_path):
     runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
     matrix = load_gains(runs)
     assert matrix.gains("a") == {"b": 1 + 2, "c": 1 + 2}  # 50 + len(s) + 2 len(t) - 50
+
+
+def test_evaluating_chosen_seeds_uses_only_their_runs(tmp_path):
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
+    with runs.open("a") as f:  # seed 1 still being measured: its baseline and one pair, 20 points better
+        f.write(Run(1, "a", None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}).to_json() + "\n")
+        f.write(Run(1, "a", "b", 73.0, "accuracy", 8, 8, 0.0, {"settings": {}}).to_json() + "\n")
+    assert load_gains(runs).gains("a")["b"] == (3 + 23) / 2
+    first = load_gains(runs, seeds=[0])
+    assert first.gains("a") == {"b": 3, "c": 3} and first.seeds == [0]
+    preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
+    done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds), "--seeds", "0,7")
+    assert done.exit_code == 1 and f"{runs}: has no runs of seed 7" in done.output and "0, 1" in done.output
+
+
+def test_a_report_without_matplotlib_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets where it is not installed
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
+    preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
+    done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds), "--write", str(tmp_path / "r.md"))
+    assert done.exit_code == 1 and "needs matplotlib" in done.output and "zoo-rank[eval]" in done.output
+    assert "Traceback" not in done.output and not (tmp_path / "r.md").exists()
 
 
 def test_evaluate_does_not_import_torch(tmp_path):

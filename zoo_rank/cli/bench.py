@@ -140,6 +140,24 @@ def bench_prior(gains_file, out):
     click.echo(f"wrote {out} ({len(gains.tasks)} tasks)", err=True)
 
 
+def _transfer_command(gains, gains_file: str) -> str:
+    """The `bench transfer` command that resumes or redoes ``gains_file``, from its runs' own
+    provenance (TaskEmb's predictions also need `--fisher-seed` on one seed, not recorded there)."""
+    prov, settings = gains.provenance, gains.provenance.get("settings", {})
+    parts = ["zoo-rank bench transfer", f"--out {gains_file}"]
+    if prov.get("tasks_dir"):
+        parts.append(f"--tasks-dir {prov['tasks_dir']}")
+    if settings.get("base_model"):
+        parts.append(f"--base-model {settings['base_model']}")
+    parts.append(f"--tasks {','.join(gains.tasks)} --seeds {','.join(map(str, gains.seeds))}")
+    flags = (("source_examples", "--source-examples"), ("target_examples", "--target-examples"),
+             ("test_examples", "--test-examples"), ("max_length", "--max-length"), ("learning_rate", "--lr"))
+    parts += [f"{flag} {settings[key] or 'full'}" for key, flag in flags if key in settings]
+    if "source_epochs" in settings:
+        parts.append(f"--epochs {settings['source_epochs']},{settings.get('target_epochs')}")
+    return " ".join(parts)
+
+
 @cli.command()
 @click.option("--gains", "gains_file", type=click.Path(dir_okay=False), default="results/transfer-limited.jsonl",
               show_default=True, help="Transfer results from `zoo-rank bench transfer`.")
@@ -147,10 +165,12 @@ def bench_prior(gains_file, out):
               default="results/predictions-limited.json", show_default=True,
               help="Method scores from `zoo-rank bench predict`.")
 @click.option("--targets", default=None, help="Comma-separated targets [default: every task].")
+@click.option("--seeds", default=None,
+              help="Comma-separated seeds whose runs to use [default: every seed in --gains].")
 @click.option("--write", "write", type=click.Path(dir_okay=False), default=None,
               help="Also write the report (markdown + heatmap PNG), e.g. docs/results.md.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(gains_file, predictions_file, targets, write, as_json):
+def evaluate(gains_file, predictions_file, targets, seeds, write, as_json):
     """How well each method's ranking predicts the measured transfer gains: ρ, NDCG, Regret@k
     (the paper's Table 2, for the tasks every input covers)."""
     from pathlib import Path
@@ -161,7 +181,11 @@ def evaluate(gains_file, predictions_file, targets, write, as_json):
     for path, make in ((gains_file, "bench transfer"), (predictions_file, "bench predict")):
         if not Path(path).is_file():
             raise TransferError(f"{path}: no such file", hint=f"create it with `zoo-rank {make}`")
-    gains = load_gains(gains_file)
+    try:
+        chosen = [int(seed) for seed in split_list(seeds)]
+    except ValueError as exc:
+        raise TransferError(f"--seeds {seeds}: not a list of whole numbers", hint="e.g. --seeds 0,1") from exc
+    gains = load_gains(gains_file, seeds=chosen or None)
     predictions, prediction_provenance = load_predictions(predictions_file)
     result = run_evaluation(gains, predictions, targets=split_list(targets) or None)
     if result.dropped:
@@ -184,11 +208,11 @@ def evaluate(gains_file, predictions_file, targets, write, as_json):
         from ..evaluation import write_report
 
         commands = {"gains_file": gains_file, "predictions_file": predictions_file,
-                    "transfer": f"zoo-rank bench transfer --out {gains_file} --fisher-seed 1",
+                    "transfer": _transfer_command(gains, gains_file),
                     "predict": f"zoo-rank bench predict --gains {gains_file} --out {predictions_file} --methods "
                                + ",".join(dict.fromkeys(p.details.get("group", "?") for p in predictions.values())),
                     "evaluate": f"zoo-rank evaluate --gains {gains_file} --predictions {predictions_file} "
-                                f"--write {write}"}
+                                + (f"--seeds {seeds} " if seeds else "") + f"--write {write}"}
         from ..evaluation import write_csv
 
         click.echo(f"wrote {write_report(write, result, gains, predictions, commands, prediction_provenance)}",

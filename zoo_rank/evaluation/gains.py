@@ -90,8 +90,18 @@ def gain_matrix(runs: list[Run], path: str | Path = "results") -> GainMatrix:
     return GainMatrix(tasks, cells, base, metric, sorted({r.seed for r in runs}), provenance, per_seed, commits, sizes)
 
 
-def load_gains(path: str | Path) -> GainMatrix:
-    return gain_matrix(read_runs(path), path)
+def load_gains(path: str | Path, seeds: list[int] | None = None) -> GainMatrix:
+    """The gain matrix of a results file; with ``seeds``, of those seeds' runs only (a ground
+    truth still being measured can be evaluated on the seeds it has finished)."""
+    runs = read_runs(path)
+    if seeds:
+        present = sorted({run.seed for run in runs})
+        absent = [seed for seed in seeds if seed not in present]
+        if absent:
+            raise MetricError(f"{path}: has no runs of seed {', '.join(map(str, absent))}",
+                              hint=f"its seeds are {', '.join(map(str, present)) or 'none'}")
+        runs = [run for run in runs if run.seed in seeds]
+    return gain_matrix(runs, path)
 
 
 def write_csv(matrix: GainMatrix, path: str | Path) -> Path:

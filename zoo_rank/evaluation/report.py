@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import DependencyError
 from .gains import GainMatrix
 from .predict import Prediction, tupate_name
 from .table import Evaluation, seed_noise
@@ -210,7 +211,11 @@ def per_target_markdown(evaluation: Evaluation, methods: list[str]) -> str:
 
 def heatmaps(gains: GainMatrix, predictions: dict[str, Prediction], tasks: list[str], path: Path) -> Path:
     """True gains beside predicted similarities (rows: targets, columns: sources), one PNG."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise DependencyError(f"{path}: drawing the report's heatmaps needs matplotlib",
+                              hint="install it: pip install 'zoo-rank[eval]', or evaluate without --write") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -252,7 +257,7 @@ def write_report(path: str | Path, evaluation: Evaluation, gains: GainMatrix, pr
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     kept = ANALYSIS.search(old)
     analysis = kept.group(0) if kept else "<!-- analysis -->\n*(not written yet)*\n<!-- /analysis -->"
-    image = heatmaps(gains, predictions, evaluation.tasks, path.parent / "results" / "heatmaps.png")
+    image = heatmaps(gains, predictions, evaluation.tasks, path.parent / "results" / f"{path.stem}-heatmaps.png")
     noise = seed_noise(gains, evaluation.targets, evaluation.tasks)
     prov = gains.provenance
     settings = prov.get("settings", {})
@@ -371,7 +376,7 @@ Per-target ρ of selected methods:
 ## Commands
 
 ```bash
-{commands['transfer']}      # ground truth: every run appended to {commands['gains_file']} (resumable)
+{commands['transfer']}      # ground truth: every run appended to {commands['gains_file']} (resumable; add --fisher-seed S for TaskEmb's Fisher vectors)
 {commands['predict']}       # every method's scores → {commands['predictions_file']}
 {commands['evaluate']}      # this file and {image.relative_to(path.parent).as_posix()}
 ```
