@@ -16,8 +16,8 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
