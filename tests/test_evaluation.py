@@ -3,6 +3,7 @@
 import csv
 import json
 import shlex
+import shutil
 import struct
 import sys
 
@@ -119,6 +120,50 @@ def test_curvegrad_resumes_from_saved_curves_and_retrains_only_what_is_missing(p
     assert again["losses"] == first["losses"]  # the missing one is the same fine-tuning again, step for step
     scores = load_predictions(tmp_path / "p.json")[0]["CurveGrad"].scores
     assert scores["subjectivity"]["hedge"] > scores["subjectivity"]["spam"]  # falling beats rising
+
+
+def test_taskemb_fine_tunes_only_the_fisher_vectors_bench_transfer_did_not_save(pipeline, tmp_path):
+    import numpy as np
+
+    root, runs_file, _ = pipeline
+    saved, fisher = root / "work" / "fisher", tmp_path / "fisher"
+    shutil.copytree(saved, fisher)
+    for name in ("source-spam-seed0", "target-hedge-seed0"):
+        for suffix in (".npy", ".json"):
+            (fisher / (name + suffix)).unlink()
+    # a saved vector is used as it is: make subjectivity's target vector hedge's source vector
+    shutil.copy(fisher / "source-hedge-seed0.npy", fisher / "target-subjectivity-seed0.npy")
+    done = _invoke("bench", "predict", "--gains", str(runs_file), "--out", str(tmp_path / "p.json"), "--work",
+                   str(tmp_path / "work"), "--methods", "taskemb", "--fisher-dir", str(fisher))
+    assert done.exit_code == 0, done.output
+    assert "2 to fine-tune" in done.output and done.output.count("taskemb: fine-tuned") == 2
+    for name in ("source-spam-seed0.npy", "target-hedge-seed0.npy"):  # the same fine-tuning as bench transfer's
+        assert np.allclose(np.load(fisher / name), np.load(saved / name), rtol=1e-4, atol=1e-12)
+    scores = load_predictions(tmp_path / "p.json")[0]["TaskEmb"].scores
+    assert scores["subjectivity"]["hedge"] == pytest.approx(1.0)
+
+
+def test_taskemb_with_equal_source_and_target_samples_shares_one_fisher_per_task(pipeline, tmp_path):
+    """LIMITED → LIMITED: a task's target-only model is its source model, so nothing is fine-tuned."""
+    import numpy as np
+
+    root, runs_file, _ = pipeline
+    runs = tmp_path / "runs.jsonl"
+    lines = [json.loads(line) for line in runs_file.read_text().splitlines()]
+    for line in lines:
+        line["provenance"]["settings"]["target_examples"] = line["provenance"]["settings"]["source_examples"]
+    runs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    fisher = tmp_path / "fisher"
+    fisher.mkdir()
+    for path in (root / "work" / "fisher").glob("source-*"):
+        shutil.copy(path, fisher / path.name)
+    done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(tmp_path / "p.json"), "--work",
+                   str(tmp_path / "work"), "--methods", "taskemb", "--fisher-dir", str(fisher))
+    assert done.exit_code == 0, done.output
+    assert "0 to fine-tune" in done.output and not list(fisher.glob("target-*"))
+    source = {t: np.load(fisher / f"source-{t}-seed0.npy") for t in TASKS.split(",")}
+    scores = load_predictions(tmp_path / "p.json")[0]["TaskEmb"].scores
+    assert scores == _cosine_scores(source, source, TASKS.split(","))
 
 
 def test_a_group_another_process_adds_meanwhile_is_kept(pipeline, tmp_path):

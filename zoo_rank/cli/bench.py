@@ -113,15 +113,18 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--device", default="auto", show_default=True)
 @click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Where the task folders of --gains are now [default: where its runs recorded them].")
+@click.option("--fisher-dir", type=click.Path(file_okay=False), default=None,
+              help="Where `bench transfer --fisher-dir` saved TaskEmb's Fisher vectors; what is missing there is "
+                   "fine-tuned and saved [default: WORK/fisher].")
 @click.pass_context
-def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir):
+def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir, fisher_dir):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
     (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
     from ..evaluation import config_from_results, predict_all
 
     config = config_from_results(gains_file, tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(split_list(methods)), device=device, home=ctx.obj["home"],
-                       progress=lambda message: click.echo(message, err=True), force=force)
+                       progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir)
     click.echo(f"{len(done)} methods in {out}", err=True)
 
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..similarity import cosines, mean_excluding
 from ..similarity import ensemble as ensemble_score
-from .fisher import FISHER_EXAMPLES, fisher_vector, write_json
+from .fisher import FISHER_EXAMPLES, write_json
 from .transfer import TransferConfig, TransferError
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ Progress = Callable[[str], None]
 
 def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
                 device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
-                best_config: TrainConfig | None = None, force: bool = False) -> dict[str, Prediction]:
+                best_config: TrainConfig | None = None, force: bool = False,
+                fisher_dir: str | Path | None = None) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
     taskemb, random) into ``out``.
 
@@ -90,7 +91,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     ``force`` recomputes the requested ones (the embeddings already registered in ``work`` are
     reused, so only what was removed from it is trained again).
     ``best_config`` holds the training settings of tupate-best's runs (the defaults if not
-    given); its mode, sample size, seed and device are set here.
+    given); its mode, sample size, seed and device are set here. ``fisher_dir`` is where
+    ``bench transfer --fisher-dir`` saved TaskEmb's Fisher vectors (default ``work/fisher``).
     """
     from .transfer import provenance
 
@@ -99,6 +101,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     runners = dict(predictors())
     if best_config is not None:  # tupate-best with the caller's training settings
         runners["tupate-best"] = partial(_tupate, mode="best", template=best_config)
+    if fisher_dir is not None:
+        runners["taskemb"] = partial(_taskemb, fisher_dir=fisher_dir)
     for group in groups:
         base, _, fraction = group.partition(":")
         if fraction and base in ("tupate", "behaviour"):
@@ -276,45 +280,67 @@ def _curvegrad(config, work, device, home, say) -> list[Prediction]:
                         "includes": "the source fine-tuning run"})]
 
 
-def _taskemb(config, work, device, home, say) -> list[Prediction]:
-    """Fisher vectors saved by ``bench transfer --fisher-seed`` when there are; else fine-tune here."""
+def _taskemb(config, work, device, home, say, fisher_dir: str | Path | None = None) -> list[Prediction]:
+    """TaskEmb from the Fisher of the transfer runs' own models.
+
+    ``bench transfer --fisher-seed`` saves them as the ground truth fine-tunes (under
+    ``fisher_dir``, by default ``work/fisher``); the seed with the most saved vectors is used and
+    only what it lacks is fine-tuned here, with that seed, and saved beside them (so an
+    interrupted run resumes). When a task's source and target samples and epochs are equal
+    (LIMITED → LIMITED), its target-only model is its source model, and one Fisher serves both.
+    """
     from .transfer import FisherCapture
 
-    vectors: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
-    seconds = []
-    for seed in config.seeds:
-        capture = FisherCapture(work / "fisher", seed)
-        paths = {(role, t): capture.path(role, t) for role in vectors for t in config.tasks}
-        if all(p.exists() for p in paths.values()):
-            for (role, task), path in paths.items():
-                vectors[role][task] = np.load(path)
-                seconds.append(json.loads(path.with_suffix(".json").read_text())["seconds"])
-            say(f"taskemb: Fisher of the seed-{seed} transfer models from {capture.directory}")
-            break
-    else:
-        seed = 0
-        seconds = _fisher_by_finetuning(config, device, home, vectors, say)
+    directory = Path(fisher_dir) if fisher_dir is not None else work / "fisher"
+    roles = ("source", "target")
+    captures = [FisherCapture(directory, seed) for seed in config.seeds]
+    capture = max(captures, key=lambda c: sum(c.path(r, t).exists() for r in roles for t in config.tasks))
+    shared = config.source_examples == config.target_examples and config.source_epochs == config.target_epochs
+    vectors: dict[str, dict[str, np.ndarray]] = {role: {} for role in roles}
+    seconds, missing = [], []
+    for task in config.tasks:
+        for role in roles:
+            path = capture.path(role, task)
+            twin = capture.path("target" if role == "source" else "source", task)
+            found = path if path.exists() else twin if shared and twin.exists() else None
+            if found is None:
+                missing.append((role, task))
+                continue
+            vectors[role][task] = np.load(found)
+            seconds.append(json.loads(found.with_suffix(".json").read_text())["seconds"])
+    say(f"taskemb: {sum(map(len, vectors.values()))} Fisher vectors of the seed-{capture.seed} models from "
+        f"{directory}; {len(missing)} to fine-tune")
+    if missing:
+        seconds += _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say)
     return [Prediction("TaskEmb", "baseline", _cosine_scores(vectors["target"], vectors["source"], config.tasks),
                        float(np.mean(seconds)),
                        {"fisher": "diagonal, empirical (gold labels), encoder weights without word embeddings",
-                        "examples": FISHER_EXAMPLES, "seed": seed, "includes": "the fine-tuning run"})]
+                        "examples": FISHER_EXAMPLES, "seed": capture.seed, "includes": "the fine-tuning run"})]
 
 
-def _fisher_by_finetuning(config, device, home, vectors, say) -> list[float]:
+def _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say) -> list[float]:
+    """Fine-tune each missing (role, task) as ``bench transfer`` does for ``capture.seed`` and save its
+    Fisher there; with ``shared``, that one vector is the task's source and target vector."""
+    from ..datasets import task_source
     from ..training.models import resolve_base_model, resolve_device
-    from .transfer import finetune
+    from .transfer import TaskData, finetune
 
-    base = resolve_base_model(config.base_model, home)
-    torch_device = resolve_device(device)
-    seconds = []
-    for task, (source, target) in _samples(config, home).items():
-        for role, data, epochs in (("source", source, config.source_epochs), ("target", target, config.target_epochs)):
-            started = time.perf_counter()
-            _, model, tokenizer = finetune(base, data, config, epochs, 0, torch_device)
-            vectors[role][task] = fisher_vector(model, tokenizer, data.sample(FISHER_EXAMPLES, seed=0), config, torch_device)
-            seconds.append(time.perf_counter() - started)
-            del model
-        say(f"taskemb: {task}")
+    base, torch_device = resolve_base_model(config.base_model, home), resolve_device(device)
+    tasks, seed, seconds = task_source(config.tasks_dir, home), capture.seed, []
+    for role, task in missing:
+        if task in vectors[role]:  # its twin's fine-tuning made it
+            continue
+        data = TaskData(task, config, tasks)
+        sample = data.source(seed) if role == "source" else data.target(seed)
+        epochs = config.source_epochs if role == "source" else config.target_epochs
+        started = time.perf_counter()
+        _, model, tokenizer = finetune(base, sample, config, epochs, seed, torch_device)
+        capture.save(role, task, model, tokenizer, sample, config, torch_device, started)
+        for each in ("source", "target") if shared else (role,):
+            vectors[each][task] = np.load(capture.path(role, task))
+        seconds.append(time.perf_counter() - started)
+        del model
+        say(f"taskemb: fine-tuned {role} {task} (seed {seed})")
     return seconds
 
 
