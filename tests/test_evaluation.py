@@ -76,6 +76,30 @@ def test_a_second_process_works_backwards_and_skips_what_is_done(pipeline, tmp_p
     assert sorted((str(r.key), r.score) for r in read_runs(copy)) == sorted((str(r.key), r.score) for r in read_runs(runs_file))
 
 
+def test_a_results_file_replaced_between_runs_gets_the_next_run(pipeline, tmp_path):
+    """A `git checkout` of the results file while the ground truth runs replaces it: the runs after
+    that must land in the new file, not in the deleted one a held descriptor would still point to."""
+    import os
+
+    from zoo_rank.evaluation.transfer import run_transfer
+
+    _, runs_file, _ = pipeline
+    lines = runs_file.read_text().splitlines()
+    copy = tmp_path / "runs.jsonl"
+    copy.write_text("\n".join(lines[:-2]) + "\n")  # the last source's two targets are missing
+
+    def replace_the_file(run, done, total):
+        if done == len(lines) - 1:
+            replacement = tmp_path / "checked-out.jsonl"
+            replacement.write_bytes(copy.read_bytes())
+            os.replace(replacement, copy)
+
+    run_transfer(config_from_results(runs_file), copy, report=replace_the_file)
+    assert sorted(line["target"] for line in map(json.loads, copy.read_text().splitlines()[-2:])) == sorted(
+        json.loads(line)["target"] for line in lines[-2:])
+    assert len(read_runs(copy)) == len(lines)
+
+
 def test_transfer_refuses_to_mix_settings(pipeline):
     _, runs_file, _ = pipeline
     before = runs_file.read_bytes()
@@ -136,7 +160,7 @@ def test_taskemb_fine_tunes_only_the_fisher_vectors_bench_transfer_did_not_save(
     done = _invoke("bench", "predict", "--gains", str(runs_file), "--out", str(tmp_path / "p.json"), "--work",
                    str(tmp_path / "work"), "--methods", "taskemb", "--fisher-dir", str(fisher))
     assert done.exit_code == 0, done.output
-    assert "2 to fine-tune" in done.output and done.output.count("taskemb: fine-tuned") == 2
+    assert "2 model(s) to fine-tune" in done.output and done.output.count("taskemb: fine-tuned") == 2
     for name in ("source-spam-seed0.npy", "target-hedge-seed0.npy"):  # the same fine-tuning as bench transfer's
         assert np.allclose(np.load(fisher / name), np.load(saved / name), rtol=1e-4, atol=1e-12)
     scores = load_predictions(tmp_path / "p.json")[0]["TaskEmb"].scores
@@ -160,7 +184,7 @@ def test_taskemb_with_equal_source_and_target_samples_shares_one_fisher_per_task
     done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(tmp_path / "p.json"), "--work",
                    str(tmp_path / "work"), "--methods", "taskemb", "--fisher-dir", str(fisher))
     assert done.exit_code == 0, done.output
-    assert "0 to fine-tune" in done.output and not list(fisher.glob("target-*"))
+    assert "0 model(s) to fine-tune" in done.output and not list(fisher.glob("target-*"))
     source = {t: np.load(fisher / f"source-{t}-seed0.npy") for t in TASKS.split(",")}
     scores = load_predictions(tmp_path / "p.json")[0]["TaskEmb"].scores
     assert scores == _cosine_scores(source, source, TASKS.split(","))
@@ -417,6 +441,7 @@ def test_a_report_without_matplotlib_is_one_line_and_writes_nothing(tmp_path, mo
     preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
     done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds), "--write", str(tmp_path / "r.md"))
     assert done.exit_code == 1 and "needs matplotlib" in done.output and "zoo-rank[eval]" in done.output
+    assert f"Error: {tmp_path / 'r.md'}: drawing" in done.output  # the file asked for, not the image it draws
     assert "Traceback" not in done.output and not (tmp_path / "r.md").exists()
 
 

@@ -308,8 +308,9 @@ def _taskemb(config, work, device, home, say, fisher_dir: str | Path | None = No
                 continue
             vectors[role][task] = np.load(found)
             seconds.append(json.loads(found.with_suffix(".json").read_text())["seconds"])
+    runs = len({task for _, task in missing}) if shared else len(missing)
     say(f"taskemb: {sum(map(len, vectors.values()))} Fisher vectors of the seed-{capture.seed} models from "
-        f"{directory}; {len(missing)} to fine-tune")
+        f"{directory}; {runs} model(s) to fine-tune")
     if missing:
         seconds += _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say)
     return [Prediction("TaskEmb", "baseline", _cosine_scores(vectors["target"], vectors["source"], config.tasks),

@@ -209,12 +209,14 @@ def per_target_markdown(evaluation: Evaluation, methods: list[str]) -> str:
     return "\n".join(lines)
 
 
-def heatmaps(gains: GainMatrix, predictions: dict[str, Prediction], tasks: list[str], path: Path) -> Path:
-    """True gains beside predicted similarities (rows: targets, columns: sources), one PNG."""
+def heatmaps(gains: GainMatrix, predictions: dict[str, Prediction], tasks: list[str], path: Path,
+             report: Path | None = None) -> Path:
+    """True gains beside predicted similarities (rows: targets, columns: sources), one PNG
+    (drawn for ``report``, the markdown file the user asked for, which a missing matplotlib names)."""
     try:
         import matplotlib
     except ImportError:
-        raise DependencyError(f"{path}: drawing the report's heatmaps needs matplotlib",
+        raise DependencyError(f"{report or path}: drawing the report's heatmaps needs matplotlib",
                               hint="install it: pip install 'zoo-rank[eval]', or evaluate without --write") from None
 
     matplotlib.use("Agg")
@@ -257,7 +259,7 @@ def write_report(path: str | Path, evaluation: Evaluation, gains: GainMatrix, pr
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     kept = ANALYSIS.search(old)
     analysis = kept.group(0) if kept else "<!-- analysis -->\n*(not written yet)*\n<!-- /analysis -->"
-    image = heatmaps(gains, predictions, evaluation.tasks, path.parent / "results" / f"{path.stem}-heatmaps.png")
+    image = heatmaps(gains, predictions, evaluation.tasks, path.parent / "results" / f"{path.stem}-heatmaps.png", path)
     noise = seed_noise(gains, evaluation.targets, evaluation.tasks)
     prov = gains.provenance
     settings = prov.get("settings", {})

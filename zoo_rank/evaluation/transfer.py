@@ -254,40 +254,37 @@ def run_transfer(
     _drop_torn_tail(results)
     tasks = {t: TaskData(t, config, source_tasks) for t in config.tasks}
     new: list[Run] = []
-    with results.open("a", encoding="utf-8") as out:
-        groups = list(_grouped(todo))
-        for seed, source, targets in reversed(groups) if reverse else groups:
-            done = {run.key for run in read_runs(results)}  # another process may share the file
-            targets = [t for t in targets if (seed, source, t) not in done]
-            if not targets:
-                continue
-            encoder = None
-            if source is not None:  # one source fine-tuning serves all its targets of this seed
-                started = time.perf_counter()
-                sample = tasks[source].source(seed)
-                encoder, model, tokenizer = finetune(base, sample, config, config.source_epochs, seed, torch_device)
-                if fisher is not None and fisher.seed == seed:
-                    fisher.save("source", source, model, tokenizer, sample, config, torch_device, started)
-                del model
-            for target in targets:
-                started = time.perf_counter()
-                data = tasks[target]
-                train = data.target(seed)
-                _, model, tokenizer = finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
-                metrics = _test_metrics(model, tokenizer, data, config, torch_device)
-                if source is None and fisher is not None and fisher.seed == seed:
-                    fisher.save("target", target, model, tokenizer, train, config, torch_device, started)
-                run = Run(seed=seed, target=target, source=source, score=metrics[data.metric], metric=data.metric,
-                          train_examples=len(train), test_examples=len(data.test), provenance=prov,
-                          seconds=round(time.perf_counter() - started, 2), metrics=metrics)
-                out.write(run.to_json() + "\n")  # one write of one line: appends from processes do not interleave
-                out.flush()
-                os.fsync(out.fileno())
-                new.append(run)
-                finished += 1
-                if report:
-                    report(run, finished, total)
-            del encoder
+    groups = list(_grouped(todo))
+    for seed, source, targets in reversed(groups) if reverse else groups:
+        done = {run.key for run in read_runs(results)}  # another process may share the file
+        targets = [t for t in targets if (seed, source, t) not in done]
+        if not targets:
+            continue
+        encoder = None
+        if source is not None:  # one source fine-tuning serves all its targets of this seed
+            started = time.perf_counter()
+            sample = tasks[source].source(seed)
+            encoder, model, tokenizer = finetune(base, sample, config, config.source_epochs, seed, torch_device)
+            if fisher is not None and fisher.seed == seed:
+                fisher.save("source", source, model, tokenizer, sample, config, torch_device, started)
+            del model
+        for target in targets:
+            started = time.perf_counter()
+            data = tasks[target]
+            train = data.target(seed)
+            _, model, tokenizer = finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
+            metrics = _test_metrics(model, tokenizer, data, config, torch_device)
+            if source is None and fisher is not None and fisher.seed == seed:
+                fisher.save("target", target, model, tokenizer, train, config, torch_device, started)
+            run = Run(seed=seed, target=target, source=source, score=metrics[data.metric], metric=data.metric,
+                      train_examples=len(train), test_examples=len(data.test), provenance=prov,
+                      seconds=round(time.perf_counter() - started, 2), metrics=metrics)
+            _append(results, run.to_json())
+            new.append(run)
+            finished += 1
+            if report:
+                report(run, finished, total)
+        del encoder
     return _of(existing + new, config)
 
 
@@ -315,6 +312,16 @@ class FisherCapture:
         os.replace(tmp, path)
         write_json(path.with_suffix(".json"), {"seconds": round(time.perf_counter() - started, 2),
                                                "examples": min(FISHER_EXAMPLES, len(sample))})
+
+
+def _append(path: Path, line: str) -> None:
+    """Append one line and close the file: one write, so appends from processes do not interleave, and
+    no descriptor held between runs (a file replaced meanwhile, e.g. by a git checkout, gets the
+    next run instead of a deleted copy)."""
+    with path.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _drop_torn_tail(path: Path) -> None:
