@@ -1,7 +1,7 @@
 """Print the diagnostics behind docs/results.md's analysis (zoo_rank.evaluation.structure) for the results files.
 
     python results/gain_structure.py [--gains results/transfer-limited.jsonl]
-                                     [--predictions results/predictions-limited.json]
+                                     [--predictions results/predictions-limited.json] [--seeds 0,1]
 
 Prints, from the committed results files (no torch, a second):
 
@@ -30,8 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gains", default="results/transfer-limited.jsonl")
     parser.add_argument("--predictions", default="results/predictions-limited.json")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds whose runs to use (default: all)")
     args = parser.parse_args()
-    gains = load_gains(args.gains)
+    gains = load_gains(args.gains, seeds=[int(s) for s in args.seeds.split(",")] if args.seeds else None)
     predictions, _ = load_predictions(args.predictions)
     evaluation = evaluate(gains, predictions)  # per-target rho over the tasks every method covers
     kind = {t: k for t, k in output_types(gains).items() if t in evaluation.tasks}
