@@ -280,6 +280,8 @@ def test_evaluate_prints_the_table_and_writes_the_report(pipeline, tmp_path):
     assert "my reading of it" in text and "old" not in text.splitlines()[0]
     assert "| TaskEmb |" in text and "zoo-rank bench transfer" in text
     assert "Not measured yet: `zoo-rank bench predict --methods tupate-best`" in text  # no best rows in this file
+    predict = next(line for line in text.splitlines() if line.startswith("zoo-rank bench predict"))
+    assert f"--work {runs_file.parent / 'work'} " in predict  # where its embeddings are: not trained again
     transfer = next(line for line in text.splitlines() if line.startswith("zoo-rank bench transfer"))
     before = runs_file.read_bytes()  # the report's command resumes this very ground truth: nothing left to run
     done = _invoke(*shlex.split(transfer.split("#")[0])[1:])

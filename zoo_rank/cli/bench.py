@@ -161,6 +161,16 @@ def _transfer_command(gains, gains_file: str) -> str:
     return " ".join(parts)
 
 
+def _predict_command(gains_file: str, predictions_file: str, predictions: dict, provenance: dict) -> str:
+    """The `bench predict` command that remakes ``predictions_file``: its groups, and the work and
+    Fisher folders it was made with (another --work would train its embeddings again)."""
+    groups = ",".join(dict.fromkeys(p.details.get("group", "?") for p in predictions.values()))
+    parts = [f"zoo-rank bench predict --gains {gains_file} --out {predictions_file}"]
+    parts += [f"{flag} {provenance[key]}" for key, flag in (("work", "--work"), ("fisher_dir", "--fisher-dir"))
+              if provenance.get(key)]
+    return " ".join([*parts, f"--methods {groups}"])
+
+
 @cli.command()
 @click.option("--gains", "gains_file", type=click.Path(dir_okay=False), default="results/transfer-limited.jsonl",
               show_default=True, help="Transfer results from `zoo-rank bench transfer`.")
@@ -212,8 +222,7 @@ def evaluate(gains_file, predictions_file, targets, seeds, write, as_json):
 
         commands = {"gains_file": gains_file, "predictions_file": predictions_file,
                     "transfer": _transfer_command(gains, gains_file),
-                    "predict": f"zoo-rank bench predict --gains {gains_file} --out {predictions_file} --methods "
-                               + ",".join(dict.fromkeys(p.details.get("group", "?") for p in predictions.values())),
+                    "predict": _predict_command(gains_file, predictions_file, predictions, prediction_provenance),
                     "evaluate": f"zoo-rank evaluate --gains {gains_file} --predictions {predictions_file} "
                                 + (f"--seeds {seeds} " if seeds else "") + f"--write {write}"}
         from ..evaluation import write_csv

@@ -117,7 +117,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             say(f"{group}: already in {out}")
             continue
         started = time.perf_counter()
-        prov = {**provenance(config, device), "tasks": list(config.tasks)}
+        prov = {**provenance(config, device), "tasks": list(config.tasks), "work": str(work),
+                **({"fisher_dir": str(fisher_dir)} if fisher_dir is not None else {})}
         made = {}
         for prediction in runners[group](config, Path(work), device, home, say):
             prediction.details.update(group=group, git_commit=prov.get("git_commit"))
