@@ -337,9 +337,9 @@ def _fisher_by_finetuning(config, device, home, capture, missing, shared, vector
         epochs = config.source_epochs if role == "source" else config.target_epochs
         started = time.perf_counter()
         _, model, tokenizer = finetune(base, sample, config, epochs, seed, torch_device)
-        capture.save(role, task, model, tokenizer, sample, config, torch_device, started)
+        vector = capture.save(role, task, model, tokenizer, sample, config, torch_device, started)
         for each in ("source", "target") if shared else (role,):
-            vectors[each][task] = np.load(capture.path(role, task))
+            vectors[each][task] = vector
         seconds.append(time.perf_counter() - started)
         del model
         say(f"taskemb: fine-tuned {role} {task} (seed {seed})")

@@ -22,9 +22,12 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..errors import ZooRankError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Eight built-in tasks of different kinds (NLI, four sentiment regressions, subjectivity,
 # political speech, hedging). bbc-topic and spam are left out by default: they are the
@@ -299,19 +302,22 @@ class FisherCapture:
         return Path(self.directory) / f"{role}-{task}-seed{self.seed}.npy"
 
     def save(self, role: str, task: str, model, tokenizer, sample, config: TransferConfig, device,
-             started: float) -> None:
+             started: float) -> np.ndarray:
+        """Compute, save and return the model's Fisher vector (float32, as stored)."""
         import numpy as np
 
         from .fisher import FISHER_EXAMPLES, fisher_vector, write_json
 
         vector = fisher_vector(model, tokenizer, sample.sample(FISHER_EXAMPLES, seed=0), config, device)
+        vector = vector.astype(np.float32)
         path = self.path(role, task)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npy")
-        np.save(tmp, vector.astype(np.float32))
+        np.save(tmp, vector)
         os.replace(tmp, path)
         write_json(path.with_suffix(".json"), {"seconds": round(time.perf_counter() - started, 2),
                                                "examples": min(FISHER_EXAMPLES, len(sample))})
+        return vector
 
 
 def _append(path: Path, line: str) -> None:
