@@ -1,0 +1,65 @@
+"""Can another reduction of the behaviour deltas remove the prefix seed fingerprint? A post-hoc check.
+
+    python results/identification_reductions.py results/work/ident-learned
+
+Reads the ``behaviour-deltas.npy`` (probes × layers × hidden) that ``results/identification.py``
+cached beside each checkpoint of a zoo, so it needs neither torch nor retraining, and reports
+same-task top-1 (any method) for several ways of reducing them, each against the shipped
+reduction with an exact McNemar test over the same adapters. Prefix adapters trained briefly
+are identified by their seed, not their task (docs/method.md); a reduction that removed a
+seed's shared effect would show up here as prefix hits gained.
+
+Every reduction here is chosen after seeing this zoo, so a gain on it is a hypothesis, not a
+measurement: a reduction would have to be confirmed on another zoo and must not cost ranking
+quality on the 8-task matrix (``results/behaviour_variants.py``) before it could ship.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from identification import wilson
+from identification_paired import mcnemar, nearest_hits, zoo
+
+from zoo_rank.embedders.behaviour import reduce
+
+
+def _centred(x: np.ndarray) -> np.ndarray:
+    return x - x.mean(axis=0)
+
+
+REDUCTIONS = {  # probes × layers × hidden → one vector
+    "shipped (per probe, layer mean, sketched)": reduce,
+    "per probe, layer mean, centred over probes": lambda d: _centred(d.mean(axis=1)).reshape(-1),
+    "per probe and layer, centred over probes": lambda d: _centred(d).reshape(-1),
+    "per probe, last layer": lambda d: d[:, -1].reshape(-1),
+    "per probe, last layer, centred over probes": lambda d: _centred(d[:, -1]).reshape(-1),
+    "per probe, first layer": lambda d: d[:, 0].reshape(-1),
+}
+
+
+def main() -> None:
+    work = Path(sys.argv[1] if len(sys.argv) > 1 else "results/work/ident-learned")
+    found = zoo(work)
+    keys = sorted(k for k, path in found.items() if (path / "behaviour-deltas.npy").exists())
+    if not keys:
+        sys.exit(f"error: no behaviour-deltas.npy under {work}/checkpoints: run results/identification.py first")
+    deltas = [np.load(found[k] / "behaviour-deltas.npy") for k in keys]
+    tasks = [task for task, _ in keys]
+    prefix = np.array([variant.startswith("prefix") for _, variant in keys])
+    outcomes = {name: nearest_hits(np.stack([f(d) for d in deltas]), tasks) for name, f in REDUCTIONS.items()}
+    shipped = outcomes[next(iter(REDUCTIONS))]
+    print(f"{len(keys)} adapters in {work}; top-1 same task among all others (any method)\n")
+    print("| reduction | all adapters | prefix adapters | gained | lost | exact McNemar p vs shipped |")
+    print("|---|---|---|---|---|---|")
+    for name, hits in outcomes.items():
+        gained, lost, p = mcnemar(shipped, hits)
+        verdict = "·" if hits is shipped else f"{p:.3f}" + ("" if p < 0.05 else " (not significant)")
+        print(f"| {name} | {wilson(int(hits.sum()), hits.size)} | {int(hits[prefix].sum())}/{int(prefix.sum())} | "
+              f"{gained if hits is not shipped else '·'} | {lost if hits is not shipped else '·'} | {verdict} |")
+
+
+if __name__ == "__main__":
+    main()
