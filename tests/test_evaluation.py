@@ -435,6 +435,10 @@ def test_evaluating_chosen_seeds_uses_only_their_runs(tmp_path):
     preds = _predictions_file(tmp_path / "p.json", {"m": _scores("abc")})
     done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds), "--seeds", "0,7")
     assert done.exit_code == 1 and f"{runs}: has no runs of seed 7" in done.output and "0, 1" in done.output
+    # without --seeds, the table says that seed 1 has 1 of the 6 pairs and how the gains were averaged
+    assert load_gains(runs).partial_seeds() == {1: 1} and first.partial_seeds() == {}
+    done = _invoke("evaluate", "--gains", str(runs), "--predictions", str(preds))
+    assert done.exit_code == 0 and "seed 1: 1 of 6 pairs" in " ".join(done.output.split())
 
 
 def test_a_report_without_matplotlib_is_one_line_and_writes_nothing(tmp_path, monkeypatch):

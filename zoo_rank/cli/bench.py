@@ -209,7 +209,7 @@ def evaluate(gains_file, predictions_file, targets, seeds, write, as_json):
                     "methods": [vars(r) for r in result.rows]})
     else:
         table = make_table(f"{gains.provenance.get('setting', '')}: {len(result.targets)} targets, "
-                            f"{len(result.tasks) - 1} candidates each, seeds {', '.join(map(str, gains.seeds))}")
+                            f"{len(result.tasks) - 1} candidates each, seeds {gains.seeds_text()}")
         for column in ("method", "rho", "NDCG score", "NDCG rank", *(f"Regret@{k}" for k in result.ks), "s/emb"):
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in sorted(result.rows, key=lambda r: (r.family, r.method)):

@@ -45,6 +45,19 @@ class GainMatrix:
         """Mean test score after transfer from every source (the "true score" relevance)."""
         return {s: c.score for (s, t), c in self.cells.items() if t == target}
 
+    def partial_seeds(self) -> dict[int, int]:
+        """Seeds that have not measured every pair → how many pairs they have. A ground truth still
+        being measured averages each pair over the seeds it has, so a report must say so."""
+        counts = {seed: sum(seed in v for v in self.per_seed.values()) for seed in self.seeds}
+        return {seed: n for seed, n in counts.items() if n < len(self.cells)}
+
+    def seeds_text(self) -> str:
+        """'0, 1, 2', or with a seed still running '0, 1 (seed 1: 83 of 90 pairs)'."""
+        partial = self.partial_seeds()
+        note = "; ".join(f"seed {seed}: {n} of {len(self.cells)} pairs" for seed, n in partial.items())
+        return ", ".join(map(str, self.seeds)) + (f" ({note}; a pair's gain is the mean over its seeds)"
+                                                   if note else "")
+
     def seed_gains(self, target: str, seed: int) -> dict[str, float]:
         """Gains of one seed alone (to see how rankings move between seeds)."""
         return {s: v[seed] for (s, t), v in self.per_seed.items() if t == target and seed in v}

@@ -294,7 +294,7 @@ with the commands at the end; the analysis section is written by hand and kept o
   task's metric ({_metrics(gains, evaluation.tasks)}; × 100).
 * Gain of source → target = test score after source then target, minus the score of the target
   alone, paired within each seed (same target sample, head initialisation, data order and test
-  set). Seeds: {', '.join(map(str, gains.seeds))}.
+  set). Seeds: {gains.seeds_text()}.
 * Tasks ({len(evaluation.tasks)}): {', '.join(evaluation.tasks)}. Each target's candidates are the other
   {len(evaluation.tasks) - 1}; a task is never its own candidate. Tasks dropped because a method or
   the gain matrix lacks them: {dropped}.
