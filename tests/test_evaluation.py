@@ -441,6 +441,34 @@ def test_evaluating_chosen_seeds_uses_only_their_runs(tmp_path):
     assert done.exit_code == 0 and "seed 1: 1 of 6 pairs" in " ".join(done.output.split())
 
 
+@pytest.mark.core
+def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_path):
+    """A perfect ranking against a reversed one is a real difference in ρ and in NDCG; a copy of
+    the reference is not, in either."""
+    from zoo_rank.evaluation.report import significance_markdown
+    from zoo_rank.evaluation.table import evaluate
+
+    tasks = "abcdefgh"
+    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
+    runs += [Run(0, t, s, 50.0 + tasks.index(s), "accuracy", 8, 8, 0.0, {"settings": {}}) for s, t in _all_pairs(tasks)]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(r.to_json() + "\n" for r in runs))
+    ordered = _scores(tasks, lambda t, s: float(tasks.index(s)))
+    reversed_ = _scores(tasks, lambda t, s: -float(tasks.index(s)))
+    methods = {"Perfect": ordered, "TaskEmb": reversed_, "Copy": reversed_, "Random": _scores(tasks, lambda t, s: 0.0)}
+    predictions = {n: Prediction(n, "baseline", scores) for n, scores in methods.items()}
+    table = significance_markdown(evaluate(load_gains(path), predictions), load_gains(path)).splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header[3:] == ["ρ − TaskEmb [95% CI]", "ρ − Random [95% CI]", "NDCG − TaskEmb [95% CI]",
+                          "NDCG − Random [95% CI]"]
+    cells = {row.split("|")[1].strip(): [c.strip() for c in row.strip("|").split("|")][1:] for row in table[2:]}
+    rho_vs_taskemb, _, ndcg_vs_taskemb, _ = cells["Perfect"][2:]
+    assert rho_vs_taskemb.startswith("-6.00 [-6.00, -6.00]") and rho_vs_taskemb.endswith("**significant**")
+    assert float(ndcg_vs_taskemb.split()[0]) > 0 and ndcg_vs_taskemb.endswith("**significant**")
+    assert cells["Copy"][2].endswith("not significant") and cells["Copy"][4].endswith("not significant")
+    assert cells["TaskEmb"][2] == cells["TaskEmb"][4] == "·"
+
+
 def test_a_report_without_matplotlib_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets where it is not installed
     runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))

@@ -116,21 +116,23 @@ def significance_markdown(evaluation: Evaluation, gains: GainMatrix, references:
 
     rows = {r.method: r for r in evaluation.rows}
     refs = [m for m in references if m in rows]
-    head = "| method | ρ [95% CI] | NDCG (score) [95% CI] | " + " | ".join(f"ρ − {m} [95% CI]" for m in refs) + " |"
-    lines = [head, "|---|---|---|" + "---|" * len(refs)]
+    compared = [(label, key, ref) for label, key in (("ρ", "rho"), ("NDCG", "ndcg_score")) for ref in refs]
+    head = "| method | ρ [95% CI] | NDCG (score) [95% CI] | " + " | ".join(
+        f"{label} − {ref} [95% CI]" for label, _, ref in compared) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(compared)]
 
-    def per(row, key):
-        return {t: v[key] for t, v in row.per_target.items()}
+    def per(row, key):  # NDCG in points (× 100), as in the columns beside it
+        return {t: v[key] * (100 if key == "ndcg_score" else 1) for t, v in row.per_target.items()}
 
     for family in ("baseline", "tupate"):
         for row in sorted((r for r in evaluation.rows if r.family == family), key=lambda r: r.method):
             cells = [str(bootstrap_mean(list(per(row, "rho").values()))),
-                     str(bootstrap_mean([v * 100 for v in per(row, "ndcg_score").values()]))]
-            for ref in refs:
+                     str(bootstrap_mean(list(per(row, "ndcg_score").values())))]
+            for _, key, ref in compared:
                 if ref == row.method:
                     cells.append("·")
                     continue
-                c = paired_bootstrap(per(row, "rho"), per(rows[ref], "rho"))
+                c = paired_bootstrap(per(row, key), per(rows[ref], key))
                 cells.append(f"{c.difference} {'**significant**' if c.significant else 'not significant'}")
             lines.append(f"| {row.method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -356,9 +358,9 @@ order within a row matters for a ranking).*
 ### Which differences are real
 
 Intervals: 95% percentile bootstrap over the {len(evaluation.targets)} targets (10,000 resamples,
-seeded). The columns on the right are paired: each target's ρ of the method minus that of the
-reference, resampled by target; "not significant" where the interval covers 0 (a negative
-difference is better: a lower ρ).
+seeded). The columns on the right are paired: each target's ρ (or NDCG) of the method minus that
+of the reference, resampled by target; "not significant" where the interval covers 0. A negative
+ρ difference is better (a lower ρ), a positive NDCG difference is better.
 
 {significance_markdown(evaluation, gains)}
 
