@@ -4,7 +4,7 @@ each weight against similarity alone.
 
     python results/prior_weight.py [--gains results/transfer-limited.jsonl]
                                    [--predictions results/predictions-limited.json]
-                                   [--methods "TuPaTE bitfit (invariant),TuPaTE ensemble (invariant)"]
+                                   [--methods "TuPaTE bitfit (invariant),TuPaTE ensemble (invariant)"] [--seeds 0,1]
 
 No torch; a second. The rows are what docs/method.md quotes.
 """
@@ -27,8 +27,9 @@ def main() -> None:
     parser.add_argument("--gains", default="results/transfer-limited.jsonl")
     parser.add_argument("--predictions", default="results/predictions-limited.json")
     parser.add_argument("--methods", default="TuPaTE bitfit (invariant),TuPaTE ensemble (invariant),TaskEmb")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds whose runs to use (default: all)")
     args = parser.parse_args()
-    gains = load_gains(args.gains)
+    gains = load_gains(args.gains, seeds=[int(s) for s in args.seeds.split(",")] if args.seeds else None)
     predictions, _ = load_predictions(args.predictions)
     print(f"{len(gains.tasks)} targets, {len(gains.tasks) - 1} candidates each (random rho = {len(gains.tasks) / 2:.1f})")
     print("method | weight | mean rho [95% CI] | vs weight 0: difference [95% CI], p")
