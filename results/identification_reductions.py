@@ -55,10 +55,12 @@ def main() -> None:
     print("| reduction | all adapters | prefix adapters | gained | lost | exact McNemar p vs shipped |")
     print("|---|---|---|---|---|---|")
     for name, hits in outcomes.items():
-        gained, lost, p = mcnemar(shipped, hits)
-        verdict = "·" if hits is shipped else f"{p:.3f}" + ("" if p < 0.05 else " (not significant)")
+        against = "· | · | ·"
+        if hits is not shipped:
+            gained, lost, p = mcnemar(shipped, hits)
+            against = f"{gained} | {lost} | {p:.3f}" + ("" if p < 0.05 else " (not significant)")
         print(f"| {name} | {wilson(int(hits.sum()), hits.size)} | {int(hits[prefix].sum())}/{int(prefix.sum())} | "
-              f"{gained if hits is not shipped else '·'} | {lost if hits is not shipped else '·'} | {verdict} |")
+              f"{against} |")
 
 
 if __name__ == "__main__":

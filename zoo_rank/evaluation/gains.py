@@ -52,7 +52,8 @@ class GainMatrix:
         return {seed: n for seed, n in counts.items() if n < len(self.cells)}
 
     def seeds_text(self) -> str:
-        """'0, 1, 2', or with a seed still running '0, 1 (seed 1: 83 of 90 pairs)'."""
+        """'0, 1, 2', or with a seed still running
+        "0, 1 (seed 1: 83 of 90 pairs; a pair's gain is the mean over its seeds)"."""
         partial = self.partial_seeds()
         note = "; ".join(f"seed {seed}: {n} of {len(self.cells)} pairs" for seed, n in partial.items())
         return ", ".join(map(str, self.seeds)) + (f" ({note}; a pair's gain is the mean over its seeds)"
