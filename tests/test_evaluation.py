@@ -469,6 +469,26 @@ def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_pa
     assert cells["TaskEmb"][2] == cells["TaskEmb"][4] == "·"
 
 
+@pytest.mark.core
+def test_the_per_target_table_shows_the_shipped_default_last(tmp_path):
+    """The method `zoo-rank --target` ships gets its own per-target column, with its own ρ per target."""
+    from zoo_rank.evaluation.report import per_target_markdown, per_target_methods
+    from zoo_rank.evaluation.table import evaluate
+
+    runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))
+    predictions = {"TaskEmb": Prediction("TaskEmb", "baseline", _scores("abc")),
+                   "Shipped": Prediction("Shipped", "tupate", _scores("abc", lambda t, s: -float(ord(s))),
+                                         details={"default": True}),
+                   "Other": Prediction("Other", "tupate", _scores("abc", lambda t, s: float(ord(s))))}
+    evaluation = evaluate(load_gains(runs), predictions)
+    assert per_target_methods(evaluation, predictions) == ["TaskEmb", "Shipped"]
+    table = per_target_markdown(evaluation, per_target_methods(evaluation, predictions)).splitlines()
+    shipped = {r.method: r for r in evaluation.rows}["Shipped"].per_target
+    for line in table[2:]:
+        target, *cells = [c.strip() for c in line.strip("|").split("|")]
+        assert float(cells[-1]) == round(shipped[target]["rho"], 1)
+
+
 def test_a_report_without_matplotlib_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets where it is not installed
     runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))

@@ -202,6 +202,14 @@ def gains_markdown(gains: GainMatrix, tasks: list[str]) -> str:
     return "\n".join(lines)
 
 
+def per_target_methods(evaluation: Evaluation, predictions: dict[str, Prediction]) -> list[str]:
+    """The per-target table's columns: the paper's baselines and settings, then what `zoo-rank
+    --target` ships (marked ``"default"``), so a reader can see where the default wins and loses."""
+    shipped = [r.method for r in evaluation.rows if predictions[r.method].details.get("default")]
+    evaluated = {r.method for r in evaluation.rows}
+    return [m for m in dict.fromkeys([*PER_TARGET_METHODS, *shipped]) if m in evaluated]
+
+
 def per_target_markdown(evaluation: Evaluation, methods: list[str]) -> str:
     rows = {r.method: r for r in evaluation.rows}
     methods = [m for m in methods if m in rows]
@@ -369,9 +377,9 @@ a large, consistent difference):
 
 {separability_markdown(gains, evaluation.targets, evaluation.tasks)}
 
-Per-target ρ of selected methods:
+Per-target ρ of selected methods{' and of the default (last column)' if shipped else ''}:
 
-{per_target_markdown(evaluation, list(PER_TARGET_METHODS))}
+{per_target_markdown(evaluation, per_target_methods(evaluation, predictions))}
 
 ## Analysis
 
