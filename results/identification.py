@@ -2,6 +2,7 @@
 
     python results/identification.py [--work results/work/ident] [--tasks snli,subjectivity,bbc-topic,movie-sentiment]
     python results/identification.py --until-learned 0.1 --work results/work/ident-learned   # zoo-rank's early rule
+    python results/identification.py --until-learned 0.1 --prefix-steps 400 --work results/work/ident-prefix400
 
 Trains a zoo on the default base model (resumable: finished checkpoints are kept under
 ``--work``): per task, LoRA r8 on query/value with seeds 0 and 1, LoRA r4 (seed 2) and r16
@@ -30,6 +31,7 @@ from zoo_rank.embedders import EMBEDDERS
 from zoo_rank.embedders.behaviour import behaviour_deltas, reduce
 from zoo_rank.readers import read_checkpoint
 from zoo_rank.training import TrainConfig, train_checkpoint
+from zoo_rank.training.config import EARLY_HEAD_LR
 from zoo_rank.training.models import resolve_base_model
 
 QV, QKVO = ("query", "value"), ("query", "key", "value", "attention.output.dense")
@@ -47,7 +49,10 @@ VARIANTS = {  # name -> TrainConfig overrides
 
 
 def train_zoo(work: Path, tasks: list[str], steps: int | None, max_length: int,
-              until_learned: float | None = None) -> list[tuple[str, str, Path]]:
+              until_learned: float | None = None, prefix_steps: int | None = None) -> list[tuple[str, str, Path]]:
+    """Train (or reuse) every task x variant checkpoint under ``work``. ``prefix_steps``: the prefix
+    variants train that many fixed steps instead (head at the early rule's rate, on the rule's
+    sample), to see whether a prefix's seed fingerprint fades as it learns."""
     base = resolve_base_model()
     zoo = []
     for task in tasks:
@@ -55,7 +60,10 @@ def train_zoo(work: Path, tasks: list[str], steps: int | None, max_length: int,
         for variant, overrides in VARIANTS.items():
             out = work / "checkpoints" / f"{task}--{variant}"
             if not out.exists():
-                if until_learned:  # the default early recipe: ends by progress (head at 1e-2), capped
+                if prefix_steps and overrides["method"] == "prefix":
+                    config = TrainConfig(steps=prefix_steps, head_lr=EARLY_HEAD_LR, max_length=max_length,
+                                         device="cpu", **overrides)
+                elif until_learned:  # the default early recipe: ends by progress (head at 1e-2), capped
                     config = TrainConfig(until_learned=until_learned, max_length=max_length, device="cpu", **overrides)
                 else:  # a fixed number of steps at the paper's learning rates
                     config = TrainConfig(steps=steps, max_length=max_length, max_examples=steps * 32, device="cpu",
@@ -125,11 +133,13 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--until-learned", type=float, default=None,
                         help="train by zoo-rank's early rule at this fraction (e.g. 0.1) instead of --steps")
+    parser.add_argument("--prefix-steps", type=int, default=None,
+                        help="train the prefix variants this many fixed steps instead (the others as above)")
     parser.add_argument("--json", default=None, help="also write the table as JSON here")
     args = parser.parse_args()
     work = Path(args.work)
     zoo = train_zoo(work, args.tasks.split(","), None if args.until_learned else args.steps, args.max_length,
-                    args.until_learned)
+                    args.until_learned, args.prefix_steps)
     weights = [read_checkpoint(path) for _, _, path in zoo]
     tasks = [task for task, _, _ in zoo]
     families = [w.family for w in weights]
@@ -199,8 +209,8 @@ def main() -> None:
 
     print(f"zoo: {len(zoo)} adapters = {len(set(tasks))} tasks x {len(VARIANTS)} variants "
           f"({', '.join(VARIANTS)}); "
-          f"{f'early rule {args.until_learned}' if args.until_learned else f'{args.steps} steps'}, max length "
-          f"{args.max_length}\n")
+          f"{f'early rule {args.until_learned}' if args.until_learned else f'{args.steps} steps'}"
+          f"{f' (prefix: {args.prefix_steps} steps)' if args.prefix_steps else ''}, max length {args.max_length}\n")
     print("| embedder | top-1 within method | silhouette within | top-1 any method | top-1 other method | silhouette all |")
     print("|---|---|---|---|---|---|")
     for row in rows:
