@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import DependencyError
 from .gains import GainMatrix
 from .predict import Prediction, tupate_name
-from .table import Evaluation, seed_noise
+from .table import Evaluation, Row, seed_noise
 
 ANALYSIS = re.compile(r"<!-- analysis -->.*?<!-- /analysis -->", re.S)
 # The paper's own setting (BitFit, its tupate mode, uncentred) early and best, fixed before any result
@@ -202,17 +202,24 @@ def gains_markdown(gains: GainMatrix, tasks: list[str]) -> str:
     return "\n".join(lines)
 
 
+def shipped_row(evaluation: Evaluation, predictions: dict[str, Prediction]) -> Row | None:
+    """The row of what `zoo-rank --target` does by default (marked ``"default"`` in the
+    predictions file), or None where the file marks none."""
+    return next((r for r in evaluation.rows if predictions[r.method].details.get("default")), None)
+
+
 def per_target_methods(evaluation: Evaluation, predictions: dict[str, Prediction]) -> list[str]:
-    """The per-target table's columns: the paper's baselines and settings, then what `zoo-rank
-    --target` ships (marked ``"default"``), so a reader can see where the default wins and loses."""
-    shipped = [r.method for r in evaluation.rows if predictions[r.method].details.get("default")]
+    """The per-target table's columns: the paper's baselines and settings that were evaluated, then
+    the shipped default, so a reader can see where the default wins and loses."""
+    shipped = shipped_row(evaluation, predictions)
     evaluated = {r.method for r in evaluation.rows}
-    return [m for m in dict.fromkeys([*PER_TARGET_METHODS, *shipped]) if m in evaluated]
+    columns = [m for m in PER_TARGET_METHODS if m in evaluated]
+    return list(dict.fromkeys([*columns, *([shipped.method] if shipped else [])]))
 
 
 def per_target_markdown(evaluation: Evaluation, methods: list[str]) -> str:
+    """One row per target, one column per method (each must be evaluated: ``per_target_methods``)."""
     rows = {r.method: r for r in evaluation.rows}
-    methods = [m for m in methods if m in rows]
     lines = ["| target | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for t in evaluation.targets:
         lines.append(f"| {t} | " + " | ".join(_fmt(rows[m].per_target[t]["rho"], 1) for m in methods) + " |")
@@ -284,7 +291,7 @@ def write_report(path: str | Path, evaluation: Evaluation, gains: GainMatrix, pr
                    f"**{baseline.method}** ({baseline.rho:.2f}). "
                    + ("TuPaTE beats every baseline on ρ here." if tupate.rho < baseline.rho else
                       "**TuPaTE does not beat the best baseline on ρ here.**"))
-    shipped = next((r for r in evaluation.rows if predictions[r.method].details.get("default")), None)
+    shipped = shipped_row(evaluation, predictions)
     if shipped is not None:
         verdict += (f"\n\nWhat `zoo-rank --target` does by default (marked `\"default\": true` in the predictions "
                     f"file): **{shipped.method}**, ρ {shipped.rho:.2f}, NDCG (score) {shipped.ndcg_score:.3f}.")
