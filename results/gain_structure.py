@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 from statistics import mean
 
-from zoo_rank.evaluation.gains import load_gains
+from matrix_args import add_matrix_options, load_matrix_gains
+
 from zoo_rank.evaluation.predict import load_predictions
 from zoo_rank.evaluation.structure import output_types, same_type_first, source_prior_rho
 from zoo_rank.evaluation.table import evaluate
@@ -28,11 +29,9 @@ from zoo_rank.evaluation.table import evaluate
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gains", default="results/transfer-limited.jsonl")
-    parser.add_argument("--predictions", default="results/predictions-limited.json")
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds whose runs to use (default: all)")
+    add_matrix_options(parser)
     args = parser.parse_args()
-    gains = load_gains(args.gains, seeds=[int(s) for s in args.seeds.split(",")] if args.seeds else None)
+    gains = load_matrix_gains(args)
     predictions, _ = load_predictions(args.predictions)
     evaluation = evaluate(gains, predictions)  # per-target rho over the tasks every method covers
     kind = {t: k for t, k in output_types(gains).items() if t in evaluation.tasks}

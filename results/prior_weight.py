@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from statistics import mean
 
-from zoo_rank.evaluation.gains import load_gains
+from matrix_args import add_matrix_options, load_matrix_gains
+
 from zoo_rank.evaluation.predict import load_predictions
 from zoo_rank.evaluation.significance import bootstrap_mean, paired_bootstrap
 from zoo_rank.evaluation.structure import prior_blend_rho
@@ -24,12 +25,10 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gains", default="results/transfer-limited.jsonl")
-    parser.add_argument("--predictions", default="results/predictions-limited.json")
+    add_matrix_options(parser)
     parser.add_argument("--methods", default="TuPaTE bitfit (invariant),TuPaTE ensemble (invariant),TaskEmb")
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds whose runs to use (default: all)")
     args = parser.parse_args()
-    gains = load_gains(args.gains, seeds=[int(s) for s in args.seeds.split(",")] if args.seeds else None)
+    gains = load_matrix_gains(args)
     predictions, _ = load_predictions(args.predictions)
     print(f"{len(gains.tasks)} targets, {len(gains.tasks) - 1} candidates each (random rho = {len(gains.tasks) / 2:.1f})")
     print("method | weight | mean rho [95% CI] | vs weight 0: difference [95% CI], p")
