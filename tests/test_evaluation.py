@@ -489,6 +489,35 @@ def test_the_per_target_table_shows_the_shipped_default_last(tmp_path):
         assert float(cells[-1]) == round(shipped[target]["rho"], 1)
 
 
+@pytest.mark.core
+def test_early_vs_best_says_which_differences_are_real(tmp_path):
+    """Best checkpoints that rank every target perfectly where early ones rank it backwards are a
+    significant gain; best checkpoints that rank exactly as early ones do are not."""
+    from zoo_rank.evaluation.predict import tupate_name
+    from zoo_rank.evaluation.report import early_vs_best_markdown
+    from zoo_rank.evaluation.table import evaluate
+
+    tasks = "abcdefgh"
+    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
+    runs += [Run(0, t, s, 50.0 + tasks.index(s), "accuracy", 8, 8, 0.0, {"settings": {}}) for s, t in _all_pairs(tasks)]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(r.to_json() + "\n" for r in runs))
+    perfect = _scores(tasks, lambda t, s: float(tasks.index(s)))
+    backwards = _scores(tasks, lambda t, s: -float(tasks.index(s)))
+    predictions = {}
+    for method, early, best in (("bitfit", backwards, perfect), ("lora", backwards, backwards)):
+        for stage, scores in (("early", early), ("best", best)):
+            name = tupate_name(method, "invariant", False, stage)
+            predictions[name] = Prediction(name, "tupate", scores, details={
+                "method": method, "embedder": "invariant", "centred": False, "mode": stage})
+    table = early_vs_best_markdown(evaluate(load_gains(path), predictions), predictions).splitlines()
+    assert [c.strip() for c in table[0].strip("|").split("|")][3] == "ρ best − early [95% CI]"
+    cells = {row.split("|")[1].strip(): [c.strip() for c in row.strip("|").split("|")] for row in table[2:4]}
+    assert cells["bitfit (invariant)"][3] == "-6.00 [-6.00, -6.00] **significant**"
+    assert cells["lora (invariant)"][3] == "0.00 [0.00, 0.00] not significant"
+    assert table[-1].endswith("significant for 1 (bitfit (invariant)) and not significant for the other 1.")
+
+
 def test_a_report_without_matplotlib_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets where it is not installed
     runs = _runs_file(tmp_path / "r.jsonl", _all_pairs("abc"))

@@ -82,7 +82,11 @@ def table_markdown(evaluation: Evaluation) -> str:
 
 
 def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Prediction]) -> str:
-    """Each best-checkpoint variant beside the early variant it differs from only in mode."""
+    """Each best-checkpoint variant beside the early variant it differs from only in mode, with a
+    paired bootstrap over targets of the difference in ρ (best costs twice the training: a reader
+    needs to know whether it buys anything real)."""
+    from .significance import paired_bootstrap
+
     rows = {r.method: r for r in evaluation.rows}
     pairs = []
     for name, p in sorted(predictions.items()):
@@ -94,17 +98,26 @@ def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Predic
     if not pairs:
         return ("Not measured yet: `zoo-rank bench predict --methods tupate-best` trains every source and "
                 "target in best mode and adds these rows.")
-    lines = ["| variant | ρ early | ρ best | NDCG (score) early | NDCG (score) best | Regret@1 early | Regret@1 best "
-             "| s / embedding early | s / embedding best |", "|---|" + "---|" * 8]
+    lines = ["| variant | ρ early | ρ best | ρ best − early [95% CI] | NDCG (score) early | NDCG (score) best "
+             "| Regret@1 early | Regret@1 best | s / embedding early | s / embedding best |", "|---|" + "---|" * 9]
+    significant = []
     for variant, e, b in pairs:
-        cells = [_fmt(e.rho), _fmt(b.rho), _fmt(e.ndcg_score, 3), _fmt(b.ndcg_score, 3), _fmt(e.regret.get(1)),
+        c = paired_bootstrap({t: v["rho"] for t, v in b.per_target.items()},
+                             {t: v["rho"] for t, v in e.per_target.items()})
+        if c.significant:
+            significant.append(variant)
+        cells = [_fmt(e.rho), _fmt(b.rho), f"{c.difference} {'**significant**' if c.significant else 'not significant'}",
+                 _fmt(e.ndcg_score, 3), _fmt(b.ndcg_score, 3), _fmt(e.regret.get(1)),
                  _fmt(b.regret.get(1)), _fmt(e.seconds_per_embedding, 1), _fmt(b.seconds_per_embedding, 1)]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     better = sum(b.rho < e.rho for _, e, b in pairs)
     worse = sum(b.rho > e.rho for _, e, b in pairs)
     early_rho, best_rho = (sum(r.rho for r in side) / len(pairs) for side in zip(*[(e, b) for _, e, b in pairs]))
     lines.append(f"\nMean ρ over these {len(pairs)} variants: early {_fmt(early_rho)}, best {_fmt(best_rho)}; "
-                 f"best checkpoints rank better in {better}, worse in {worse}, equal in {len(pairs) - better - worse}.")
+                 f"best checkpoints rank better in {better}, worse in {worse}, equal in {len(pairs) - better - worse}. "
+                 + (f"The difference is significant for {len(significant)} ({', '.join(significant)}) and not "
+                    f"significant for the other {len(pairs) - len(significant)}."
+                    if significant else "No difference is significant (paired bootstrap over targets, 95%)."))
     return "\n".join(lines)
 
 
