@@ -305,6 +305,14 @@ def _runs_file(path, pairs, tasks=("a", "b", "c")):
     return path
 
 
+def _ordered_gains_file(path, tasks):
+    """Every source's gain is its position in ``tasks``, whatever the target: the last source is best."""
+    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
+    runs += [Run(0, t, s, 50.0 + tasks.index(s), "accuracy", 8, 8, 0.0, {"settings": {}}) for s, t in _all_pairs(tasks)]
+    path.write_text("".join(r.to_json() + "\n" for r in runs))
+    return path
+
+
 def _predictions_file(path, methods):
     save_predictions(path, {name: Prediction(name, "baseline", scores) for name, scores in methods.items()}, {})
     return path
@@ -449,10 +457,7 @@ def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_pa
     from zoo_rank.evaluation.table import evaluate
 
     tasks = "abcdefgh"
-    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
-    runs += [Run(0, t, s, 50.0 + tasks.index(s), "accuracy", 8, 8, 0.0, {"settings": {}}) for s, t in _all_pairs(tasks)]
-    path = tmp_path / "r.jsonl"
-    path.write_text("".join(r.to_json() + "\n" for r in runs))
+    path = _ordered_gains_file(tmp_path / "r.jsonl", tasks)
     ordered = _scores(tasks, lambda t, s: float(tasks.index(s)))
     reversed_ = _scores(tasks, lambda t, s: -float(tasks.index(s)))
     methods = {"Perfect": ordered, "TaskEmb": reversed_, "Copy": reversed_, "Random": _scores(tasks, lambda t, s: 0.0)}
@@ -498,10 +503,7 @@ def test_early_vs_best_says_which_differences_are_real(tmp_path):
     from zoo_rank.evaluation.table import evaluate
 
     tasks = "abcdefgh"
-    runs = [Run(0, t, None, 50.0, "accuracy", 8, 8, 0.0, {"settings": {}}) for t in tasks]
-    runs += [Run(0, t, s, 50.0 + tasks.index(s), "accuracy", 8, 8, 0.0, {"settings": {}}) for s, t in _all_pairs(tasks)]
-    path = tmp_path / "r.jsonl"
-    path.write_text("".join(r.to_json() + "\n" for r in runs))
+    path = _ordered_gains_file(tmp_path / "r.jsonl", tasks)
     perfect = _scores(tasks, lambda t, s: float(tasks.index(s)))
     backwards = _scores(tasks, lambda t, s: -float(tasks.index(s)))
     predictions = {}
