@@ -35,7 +35,8 @@ def pipeline(tmp_path_factory):
     done = _invoke("bench", "transfer", "--out", str(runs), *TINY, "--fisher-seed", "0", "--fisher-dir",
                    str(work / "fisher"))
     assert done.exit_code == 0, done.output
-    done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(predictions), "--work", str(work))
+    done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(predictions), "--work", str(work),
+                   "--max-length", "32")  # the transfer runs' length: 4x cheaper than train's 128 on these texts
     assert done.exit_code == 0, done.output
     return root, runs, predictions
 
@@ -128,6 +129,12 @@ def test_predictions_cover_every_method_and_pair(pipeline):
         assert {t: sorted(row) for t, row in prediction.scores.items()} == {
             "hedge": ["spam", "subjectivity"], "spam": ["hedge", "subjectivity"], "subjectivity": ["hedge", "spam"]}
     assert provenance["tasks"] == TASKS.split(",")
+    assert provenance["embedding_max_length"] == 32  # --max-length reached every embedding run, and is on record
+    import sqlite3
+    for folder in ("epochs2", "learned0.1"):
+        with sqlite3.connect(root / "work" / folder / "registry.db") as db:
+            lengths = {json.loads(m)["training"]["config"]["max_length"] for (m,) in db.execute("select metadata from entries")}
+        assert lengths == {32}
 
 
 def test_curvegrad_resumes_from_saved_curves_and_retrains_only_what_is_missing(pipeline, tmp_path):

@@ -116,15 +116,19 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--fisher-dir", type=click.Path(file_okay=False), default=None,
               help="Where `bench transfer --fisher-dir` saved TaskEmb's Fisher vectors; what is missing there is "
                    "fine-tuned and saved [default: WORK/fisher].")
+@click.option("--max-length", type=click.IntRange(min=8), default=None,
+              help="Tokens per example in the TuPaTE groups' training runs [default: 128, as `zoo-rank train`]; "
+                   "recorded in the predictions' provenance.")
 @click.pass_context
-def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir, fisher_dir):
+def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir, fisher_dir, max_length):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
     (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
     from ..evaluation import config_from_results, predict_all
 
     config = config_from_results(gains_file, tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(split_list(methods)), device=device, home=ctx.obj["home"],
-                       progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir)
+                       progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir,
+                       max_length=max_length)
     click.echo(f"{len(done)} methods in {out}", err=True)
 
 
@@ -166,7 +170,8 @@ def _predict_command(gains_file: str, predictions_file: str, predictions: dict, 
     Fisher folders it was made with (another --work would train its embeddings again)."""
     groups = ",".join(dict.fromkeys(p.details.get("group", "?") for p in predictions.values()))
     parts = [f"zoo-rank bench predict --gains {gains_file} --out {predictions_file}"]
-    parts += [f"{flag} {provenance[key]}" for key, flag in (("work", "--work"), ("fisher_dir", "--fisher-dir"))
+    parts += [f"{flag} {provenance[key]}" for key, flag in (("work", "--work"), ("fisher_dir", "--fisher-dir"),
+                                                            ("embedding_max_length", "--max-length"))
               if provenance.get(key)]
     return " ".join([*parts, f"--methods {groups}"])
 

@@ -83,7 +83,7 @@ Progress = Callable[[str], None]
 def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
                 device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
                 best_config: TrainConfig | None = None, force: bool = False,
-                fisher_dir: str | Path | None = None) -> dict[str, Prediction]:
+                fisher_dir: str | Path | None = None, max_length: int | None = None) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
     taskemb, random) into ``out``.
 
@@ -93,6 +93,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     ``best_config`` holds the training settings of tupate-best's runs (the defaults if not
     given); its mode, sample size, seed and device are set here. ``fisher_dir`` is where
     ``bench transfer --fisher-dir`` saved TaskEmb's Fisher vectors (default ``work/fisher``).
+    ``max_length`` is the token limit of the TuPaTE groups' training runs (default: `zoo-rank
+    train`'s, which is what a user's target gets); it is recorded in the provenance when given.
     """
     from .transfer import provenance
 
@@ -108,6 +110,9 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
         if fraction and base in ("tupate", "behaviour"):
             runners[group] = partial(_tupate, until_learned=_fraction(group, fraction),
                                      embedder="behaviour" if base == "behaviour" else None)
+    if max_length is not None:
+        runners = {g: partial(r, max_length=max_length) if getattr(r, "func", r) is _tupate else r
+                   for g, r in runners.items()}
     unknown = [g for g in groups if g not in runners]
     if unknown:
         raise TransferError(f"unknown method group(s): {', '.join(unknown)}",
@@ -118,7 +123,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             continue
         started = time.perf_counter()
         prov = {**provenance(config, device), "tasks": list(config.tasks), "work": str(work),
-                **({"fisher_dir": str(fisher_dir)} if fisher_dir is not None else {})}
+                **({"fisher_dir": str(fisher_dir)} if fisher_dir is not None else {}),
+                **({"embedding_max_length": max_length} if max_length is not None else {})}
         made = {}
         for prediction in runners[group](config, Path(work), device, home, say):
             prediction.details.update(group=group, git_commit=prov.get("git_commit"))
@@ -347,7 +353,8 @@ def _fisher_by_finetuning(config, device, home, capture, missing, shared, vector
 
 
 def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None,
-            embedder: str | None = None, until_learned: float | None = None) -> list[Prediction]:
+            embedder: str | None = None, until_learned: float | None = None,
+            max_length: int | None = None) -> list[Prediction]:
     """Train every source's and target's embedding here and score targets against sources.
 
     Sources are trained on ``source_examples`` of their train split, targets on their limited
@@ -366,11 +373,13 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     from ..training import TrainConfig
     from ..training.config import DEFAULT_UNTIL_LEARNED
 
+    length = {} if max_length is None else {"max_length": max_length}
+
     def settings(examples: int | None) -> TrainConfig:
         if mode == "early":
             return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device, until_learned=until_learned,
-                               epochs=None if until_learned else 2)
-        return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device)
+                               epochs=None if until_learned else 2, **length)
+        return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device, **length)
 
     # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
     folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")
