@@ -81,10 +81,20 @@ def table_markdown(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def _per_target(row: Row, key: str) -> dict[str, float]:
+    """A row's metric per target; NDCG in points (× 100), as the tables print it."""
+    return {t: v[key] * (100 if key == "ndcg_score" else 1) for t, v in row.per_target.items()}
+
+
+def _comparison_cell(comparison) -> str:
+    """A paired difference with its interval and its verdict, significant ones in bold."""
+    return f"{comparison.difference} {'**significant**' if comparison.significant else 'not significant'}"
+
+
 def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Prediction]) -> str:
     """Each best-checkpoint variant beside the early variant it differs from only in mode, with a
-    paired bootstrap over targets of the difference in ρ (best costs twice the training: a reader
-    needs to know whether it buys anything real)."""
+    paired bootstrap over targets of the difference in ρ (best costs several times the training: a
+    reader needs to know whether it buys anything real)."""
     from .significance import paired_bootstrap
 
     rows = {r.method: r for r in evaluation.rows}
@@ -102,11 +112,10 @@ def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Predic
              "| Regret@1 early | Regret@1 best | s / embedding early | s / embedding best |", "|---|" + "---|" * 9]
     significant = []
     for variant, e, b in pairs:
-        c = paired_bootstrap({t: v["rho"] for t, v in b.per_target.items()},
-                             {t: v["rho"] for t, v in e.per_target.items()})
+        c = paired_bootstrap(_per_target(b, "rho"), _per_target(e, "rho"))
         if c.significant:
             significant.append(variant)
-        cells = [_fmt(e.rho), _fmt(b.rho), f"{c.difference} {'**significant**' if c.significant else 'not significant'}",
+        cells = [_fmt(e.rho), _fmt(b.rho), _comparison_cell(c),
                  _fmt(e.ndcg_score, 3), _fmt(b.ndcg_score, 3), _fmt(e.regret.get(1)),
                  _fmt(b.regret.get(1)), _fmt(e.seconds_per_embedding, 1), _fmt(b.seconds_per_embedding, 1)]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
@@ -134,19 +143,15 @@ def significance_markdown(evaluation: Evaluation, gains: GainMatrix, references:
         f"{label} − {ref} [95% CI]" for label, _, ref in compared) + " |"
     lines = [head, "|---|---|---|" + "---|" * len(compared)]
 
-    def per(row, key):  # NDCG in points (× 100), as in the columns beside it
-        return {t: v[key] * (100 if key == "ndcg_score" else 1) for t, v in row.per_target.items()}
-
     for family in ("baseline", "tupate"):
         for row in sorted((r for r in evaluation.rows if r.family == family), key=lambda r: r.method):
-            cells = [str(bootstrap_mean(list(per(row, "rho").values()))),
-                     str(bootstrap_mean(list(per(row, "ndcg_score").values())))]
+            cells = [str(bootstrap_mean(list(_per_target(row, "rho").values()))),
+                     str(bootstrap_mean(list(_per_target(row, "ndcg_score").values())))]
             for _, key, ref in compared:
                 if ref == row.method:
                     cells.append("·")
                     continue
-                c = paired_bootstrap(per(row, key), per(rows[ref], key))
-                cells.append(f"{c.difference} {'**significant**' if c.significant else 'not significant'}")
+                cells.append(_comparison_cell(paired_bootstrap(_per_target(row, key), _per_target(rows[ref], key))))
             lines.append(f"| {row.method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
