@@ -46,6 +46,7 @@ def zoo_home(tmp_path, monkeypatch, request) -> Path:
     monkeypatch.setenv("ZOO_RANK_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("ZOO_RANK_BUILTIN", "1" if request.node.get_closest_marker("builtin") else "0")
+    monkeypatch.delenv("COLUMNS", raising=False)  # tables at their piped width unless a test sets one
     return home
 
 
@@ -62,7 +63,7 @@ def realzoo() -> Path:
     are their authors'). Tests that need them skip where they are absent; CI sets ZOO_RANK_REQUIRE_FIXTURES=1."""
     if not REALZOO.is_dir():
         _require("realzoo", "ZOO_RANK_REQUIRE_FIXTURES",
-                 f"the third-party adapter fixtures are not at {REALZOO} (optional; see README, Tests)")
+                 f"the third-party adapter fixtures are not at {REALZOO} (optional; see docs/development.md, Tests)")
     return REALZOO
 
 
@@ -76,7 +77,7 @@ def adapters_available() -> bool:
 
 def needs_adapters() -> None:
     """The AdapterHub ``adapters`` library writes some fixtures; it caps transformers below 5, so it lives
-    in a second test environment (README, Tests). Elsewhere these tests skip."""
+    in a second test environment (docs/development.md, Tests). Elsewhere these tests skip."""
     if not adapters_available():
         _require("adapters", "ZOO_RANK_REQUIRE_ADAPTERS",
                  "needs the adapters library (the second test environment: pip install -e '.[test-adapters]')")

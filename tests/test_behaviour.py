@@ -278,3 +278,103 @@ def test_ranking_a_target_on_demand_says_how_candidates_get_vectors(tmp_path, zo
     result = CliRunner().invoke(cli, ["--no-builtin", "--target", names[0], "--embedder", "behaviour"])
     assert result.exit_code == 1 and "zoo-rank embed --embedder behaviour" in result.stderr
     assert any("|behaviour-" in s for s in Registry(zoo_home).require(names[0]).spaces)  # the target's was kept
+
+
+def _topic_rows(task: str, n: int, seed: int) -> list[dict]:
+    """Two learnable tasks over one vocabulary: the label follows sentiment words, or topic words."""
+    from synthetic import WORDS
+
+    rng = np.random.default_rng(seed)
+    groups = {"sentiment": (WORDS[:6], WORDS[6:12]), "topic": (WORDS[36:40], WORDS[40:44])}[task]
+    rows = []
+    for i in range(n):
+        words = list(rng.choice(groups[i % 2], 3)) + list(rng.choice(WORDS[12:22], 3))
+        rng.shuffle(words)
+        rows.append({"text": " ".join(words) + ".", "label": "a" if i % 2 else "b"})
+    return rows
+
+
+def test_adapters_from_elsewhere_are_ranked_by_behaviour_where_the_base_model_is_here(tmp_path, hf_cache, zoo_home,
+                                                                                      tiny_model, monkeypatch):
+    """The README's hub flow: LoRAs of one task by different authors (other seeds, ranks, modules) score ~0 in
+    weight space whatever their tasks. Three LoRAs trained here (then stripped of zoo-rank's training record, as
+    a download would be) and one BitFit: the same-task LoRA must come first for the target by default. In
+    weight space the other task's LoRA, with the target's own rank and modules, comes first instead."""
+    import shutil
+
+    from synthetic import write_csv
+    from zoo_rank import Registry, TrainConfig, add, train
+    from zoo_rank.cli import cli
+
+    runs = {"author1": ("sentiment", 1, dict(lora_r=4, lora_target_modules=("query", "value"))),
+            "author2": ("sentiment", 2, dict(lora_r=8, lora_target_modules=("query", "key", "value", "dense"))),
+            "other-task": ("topic", 3, dict(lora_r=4, lora_target_modules=("query", "value"))),
+            "other-bitfit": ("topic", 4, {})}
+    trainer = Registry(tmp_path / "trainer", builtin=False)
+    wild = tmp_path / "downloaded"
+    for name, (task, seed, lora) in runs.items():
+        data = write_csv(tmp_path / f"{name}.csv", _topic_rows(task, 64, seed))
+        method = "bitfit" if name.endswith("bitfit") else "lora"
+        config = TrainConfig(method=method, steps=60, lr=2e-2 if method == "bitfit" else 5e-3, seed=seed, **lora)
+        (done,) = train(data, methods=[method], registry=trainer, config=config, base_model=str(tiny_model), warn=print)
+        shutil.copytree(done.result.checkpoint, wild / name, ignore=shutil.ignore_patterns("zoo_rank_training.json"))
+    monkeypatch.setenv("ZOO_RANK_EMBEDDERS", "invariant")  # as `zoo-rank add` of downloads does by default
+    assert len(add([wild], base_model="zoo-rank/tiny-bert").added) == 4
+
+    ranked = CliRunner().invoke(cli, ["--no-builtin", "--target", "author1", "--json", "--top", "0"])
+    assert ranked.exit_code == 0, ranked.output
+    order = [c["name"] for c in json.loads(ranked.stdout)]
+    assert order[0] == "author2" and "other-bitfit" in order  # every method in the one behaviour space
+    assert "author1 was not trained by zoo-rank: ranked by behaviour" in ranked.stderr
+    assert "embedding 4 registered adapter(s) by behaviour" in ranked.stderr  # once: the vectors are kept
+    table = " ".join(CliRunner().invoke(cli, ["--no-builtin", "--target", "author1"]).stdout.split())
+    assert "Behaviour space: the cosine of what two adapters do" in table and "near 0: unrelated changes" in table
+
+    again = CliRunner().invoke(cli, ["--no-builtin", "--target", "author1", "--json", "--top", "0"])
+    assert "embedding" not in again.stderr and [c["name"] for c in json.loads(again.stdout)] == order
+    weights = CliRunner().invoke(cli, ["--no-builtin", "--target", "author1", "--json", "--embedder", "invariant"])
+    assert json.loads(weights.stdout)[0]["name"] == "other-task"  # what the old default answered
+
+
+def test_an_adapter_from_elsewhere_whose_base_model_is_absent_is_explained(tmp_path, zoo_home):
+    from zoo_rank import add
+    from zoo_rank.cli import cli
+
+    bitfit_checkpoint(tmp_path / "a", seed=1)
+    bitfit_checkpoint(tmp_path / "b", seed=2)
+    add([tmp_path / "a", tmp_path / "b"])  # base model zoo-rank/tiny-bert: in no cache here
+    ranked = CliRunner().invoke(cli, ["--no-builtin", "--target", "a"])
+    assert ranked.exit_code == 0, ranked.output
+    said = " ".join(ranked.stderr.split())
+    assert "a was not trained by zoo-rank: ranked by its weights, where adapters trained apart score near 0" in said
+    assert "add --fetch-base-model to download it once" in said
+    assert "only 1 candidate shares the space of a" in said and "zoo-rank pull --base-model zoo-rank/tiny-bert" in said
+    assert "adapters trained apart (other seeds, ranks, modules, authors) score near 0" in " ".join(ranked.stdout.split())
+
+
+def test_fetch_base_model_downloads_it_when_asked_and_ranks_by_behaviour(tmp_path, zoo_home, tiny_model, monkeypatch):
+    import huggingface_hub.constants
+
+    from factories import BASE
+    from hubserver import HubServer, Repo, repo_from_folder
+    from zoo_rank import add
+    from zoo_rank.cli import cli
+
+    bitfit_checkpoint(tmp_path / "a", seed=1)
+    bitfit_checkpoint(tmp_path / "b", seed=2)
+    add([tmp_path / "a", tmp_path / "b"])
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    model = repo_from_folder(BASE, tiny_model)
+    with HubServer() as server:
+        server.add(Repo(model.repo_id, model.files))
+        monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+        plain = CliRunner().invoke(cli, ["--no-builtin", "--target", "a", "--json"])
+        assert plain.exit_code == 0 and not server.hits("config.json")  # never downloaded unless asked
+        fetched = CliRunner().invoke(cli, ["--no-builtin", "--target", "a", "--json", "--fetch-base-model"])
+    assert fetched.exit_code == 0, fetched.output
+    assert "a was not trained by zoo-rank: ranked by behaviour" in fetched.stderr
+    assert (tmp_path / "hf-cache" / f"models--{BASE.replace('/', '--')}").is_dir()
+    assert [c["name"] for c in json.loads(fetched.stdout)] == ["b"] and json.loads(fetched.stdout)[0]["methods"] == [
+        "any"]

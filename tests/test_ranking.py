@@ -80,8 +80,15 @@ def test_ensemble_averages_method_scores_per_candidate_task(zoo, tmp_path):
     for c in ranking.candidates:
         bitfit = float(emb[f"{c.name}-bitfit"].vector @ emb["T-bitfit"].vector)
         lora = float(emb[f"{c.name}-lora"].vector @ emb["T-lora"].vector)
-        assert c.scores == pytest.approx({"bitfit": bitfit, "lora": lora}, abs=1e-5)
-        assert c.score == pytest.approx((bitfit + lora) / 2, abs=1e-5)
+        assert c.scores == pytest.approx({"bitfit": bitfit, "lora": lora}, abs=1e-5) and c.methods == ["bitfit", "lora"]
+    # each method measured from its level (its mean over the candidates): the paper's mean, shifted by a constant
+    levels = {f: np.mean([c.scores[f] for c in ranking.candidates]) for f in ("bitfit", "lora")}
+    assert ranking.levels == pytest.approx(levels, abs=1e-6)
+    for c in ranking.candidates:
+        assert c.score == pytest.approx((c.scores["bitfit"] - levels["bitfit"] + c.scores["lora"] - levels["lora"]) / 2,
+                                        abs=1e-5)
+    paper = sorted(ranking.candidates, key=lambda c: -(c.scores["bitfit"] + c.scores["lora"]))
+    assert [c.name for c in ranking.candidates] == [c.name for c in paper]
 
 
 def test_a_target_with_no_candidates_in_its_space_is_an_error(zoo, bitfits):
@@ -119,7 +126,7 @@ def test_centring_a_space_of_few_vectors_says_so(bitfits):
     assert few.exit_code == 0 and "warning: --centred" in few.stderr and "holds 3 vectors" in few.stderr
     assert json.loads(few.stdout)  # the ranking is still given
     add([bitfits[3], bitfits[4]])
-    enough = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json"])
+    enough = CliRunner().invoke(cli, ["--target", "b0", "--center", "--json", "--embedder", "invariant"])
     assert enough.exit_code == 0 and "warning" not in enough.stderr
     centred = CliRunner().invoke(cli, ["--target", "b0", "--centred", "--json"])  # the word docs use; --center its alias
     raw = CliRunner().invoke(cli, ["--target", "b0", "--json"])
@@ -166,12 +173,83 @@ def test_the_table_says_what_a_score_is_and_when_a_method_cannot_tell_candidates
     result = run("--no-builtin", "--target", "t0", "--top", "0")
     assert result.exit_code == 0, result.output
     caption = " ".join(result.stdout.split())
-    assert "score: the mean over methods (bitfit, lora, prefix) of the cosine similarity" in caption
-    assert "each computed in that method's own space" in caption and "not a predicted gain" in caption
+    assert "score: the mean over methods (bitfit, lora, prefix) of each method's cosine similarity" in caption
+    assert "each cosine computed in that method's own space" in caption and "not a predicted gain" in caption
     said = "prefix scores are all alike" in result.stderr
     assert said == alike and ("prefix (alike)" in result.stdout) == alike
     helped = " ".join(run("--help").output.split())
     assert "The score is the cosine similarity (-1..1)" in helped and "not a predicted gain" in helped
-    per_adapter = run("--no-builtin", "--target", "t0", "--no-ensemble", "--top", "0")
-    assert "interleaves 3 spaces (bitfit, lora, prefix) whose cosines are not on one scale" in " ".join(
-        per_adapter.stdout.split())
+    per_adapter = run("--no-builtin", "--target", "t0", "--no-ensemble", "--top", "0", "--json")
+    listed = [(c["methods"][0], c["score"]) for c in json.loads(per_adapter.stdout)]
+    # one list per method, never interleaved: every bitfit candidate, then every lora, then every prefix one
+    assert [m for m, _ in listed] == ["bitfit"] * 11 + ["lora"] * 11 + ["prefix"] * 11
+    for family in ("bitfit", "lora", "prefix"):
+        scores = [score for m, score in listed if m == family]
+        assert scores == sorted(scores, reverse=True)
+    table = run("--no-builtin", "--target", "t0", "--no-ensemble", "--top", "2")
+    assert "listed apart per method (bitfit, lora, prefix)" in " ".join(table.stdout.split())
+    assert table.stdout.count("│ 1 │") == 3  # each method's list numbered from 1
+
+
+def _add_synthetic(home, items: dict[str, dict[str, list[float]]]):
+    """Register tasks with hand-made vectors: {task: {family: vector}} in 3-d spaces of model "m"."""
+    import numpy as np
+
+    from zoo_rank.registry import NewEntry, Registry
+    from zoo_rank.spaces import Space, TaskEmbedding
+
+    method = {"bitfit": "bitfit", "lora": "lora", "prefix": "prefix_tuning"}
+    new = []
+    for task, by_family in items.items():
+        for family, vector in by_family.items():
+            v = np.asarray(vector, dtype=np.float32)
+            new.append(NewEntry(name=f"{task}/{family}", source="synthetic", content_sha256=f"{task}-{family}",
+                                files={}, method=method[family], format="peft", base_model="m", task=task,
+                                embeddings=[TaskEmbedding(Space("m", family, "invariant", 1, 3),
+                                                          v / np.linalg.norm(v), 1.0)]))
+    with Registry(home, builtin=False) as registry:
+        registry.insert(new)
+
+
+def _cos(deg: float) -> list[float]:
+    """A unit vector at ``deg`` degrees from (1, 0, 0) in the x-y plane: its cosine with the target is cos(deg)."""
+    import math
+
+    return [math.cos(math.radians(deg)), math.sin(math.radians(deg)), 0.0]
+
+
+@pytest.mark.core
+def test_a_candidate_with_fewer_methods_is_ranked_on_one_scale_not_by_which_methods_it_has(zoo_home):
+    """The quickstart's situation: the target task has BitFit, LoRA and prefix; the user's own data of that
+    task only BitFit, by far the highest BitFit cosine. Raw prefix cosines sit near 0.98 and LoRA's near 0,
+    so a mean of raw cosines over whichever methods a candidate has ranked the user's data 14th of 14."""
+    angles = {"bitfit": 80, "lora": 88, "prefix": 10}  # prefix: ~0.98 for everyone, LoRA ~0
+    tasks = {"target": {"bitfit": _cos(0), "lora": _cos(0), "prefix": _cos(0)},
+             "own-data": {"bitfit": _cos(70)}}  # cosine 0.34: the highest BitFit score, below the raw means
+    for i in range(8):
+        tasks[f"t{i}"] = {f: _cos(a + i) for f, a in angles.items()}
+    _add_synthetic(zoo_home, tasks)
+    result = run("--no-builtin", "--target", "target", "--top", "0", "--json")
+    ranked = json.loads(result.stdout)
+    assert ranked[0]["name"] == "own-data" and ranked[0]["methods"] == ["bitfit"]
+    assert all(c["methods"] == ["bitfit", "lora", "prefix"] for c in ranked[1:])
+    assert "1 of 9 candidates lack some of the methods bitfit+lora+prefix: own-data (bitfit)" in result.stderr
+    table = " ".join(run("--no-builtin", "--target", "target").stdout.split())
+    assert "minus that method's average over these candidates" in table and "0 is an average candidate" in table
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("added, level", [("lora", 2), ("prefix", 20)])
+def test_adding_a_method_to_a_candidate_cannot_lift_it_above_one_with_higher_cosines_in_every_method(
+        zoo_home, added, level):
+    """``strong`` beats ``weak`` in every method both have. Giving ``weak`` a LoRA or a prefix (whose raw cosines
+    sit far from BitFit's) must not move it above ``strong``: a mean of raw cosines did, for a prefix."""
+    tasks = {"target": {"bitfit": _cos(0), "lora": _cos(0), "prefix": _cos(0)},
+             "strong": {"bitfit": _cos(50), "lora": _cos(80 + level / 10), "prefix": _cos(level)},
+             "weak": {"bitfit": _cos(60), added: _cos((80 if added == "lora" else 0) + level + 1)}}
+    for i in range(6):
+        tasks[f"t{i}"] = {"bitfit": _cos(70 + i), "lora": _cos(85 + i), "prefix": _cos(level + 2 + i)}
+    _add_synthetic(zoo_home, tasks)
+    names = [c["name"] for c in json.loads(run("--no-builtin", "--target", "target", "--top", "0", "--json").stdout)]
+    assert names.index("strong") < names.index("weak")
+

@@ -193,6 +193,30 @@ def test_main_job_ranks_the_held_out_task_first(tmp_path):
     ranking = json.loads(result.stdout)
     assert len(ranking) == 14 and all(c["method"] == "bitfit" for c in ranking)
     assert ranking[0]["name"] == "hedge/bitfit", [(c["name"], round(c["score"], 3)) for c in ranking]
+    said = result.stderr.splitlines()
+    assert f"{tmp_path / 'my-data.csv'}: 623 examples, labels read as 2 classes (certain, uncertain)" in said
+    estimate = next(line for line in said if line.startswith("training bitfit on 623 examples of my-data"))
+    assert "until learned: typically" in estimate and "at most 400" in estimate  # the likely length, then the cap
+    assert any(line.startswith("my-data: bitfit learned after ") and "chance 0.69" in line for line in said)
+
+    # The next thing a user does: rank for the built-in task. Their own data of that task (BitFit only) must come
+    # first among candidates with BitFit, LoRA and prefix (a mean of raw cosines ranked it 14th of 14).
+    hedge = run("--target", "hedge", "--json", "--top", "0")
+    assert hedge.exit_code == 0, hedge.output
+    first = json.loads(hedge.stdout)[0]
+    assert first["name"] == "my-data" and first["methods"] == ["bitfit"], hedge.stdout
+    assert "my-data (bitfit)" in hedge.stderr  # said: scored over fewer methods than the others
+
+    # Options take effect: a different token limit trains anew; the same options reuse, and say which entry.
+    registered = len(Registry().entries())
+    again = run("--target", tmp_path / "my-data.csv", "--json", "--top", "0")
+    assert len(Registry().entries()) == registered and "using my-data/bitfit, registered before" in again.stderr
+    shorter = run("--target", tmp_path / "my-data.csv", "--max-length", "32", "--json", "--top", "0")
+    assert shorter.exit_code == 0, shorter.output
+    assert len(Registry().entries()) == registered + 1 and "training bitfit on 623 examples" in shorter.stderr
+    assert json.loads(shorter.stdout)[0]["task"] == "hedge"
+    reused = run("--target", tmp_path / "my-data.csv", "--max-length", "32", "--json")
+    assert "registered before from this data (classification, the same settings)" in reused.stderr
 
 
 # -- fetch, against a local stand-in for the package index -------------------------------
@@ -310,14 +334,14 @@ def test_training_announces_its_size_and_time_and_reports_progress_without_a_ter
     first = write_csv(tmp_path / "first.csv", sentiment_rows(40, seed=4))
     result = run("--no-builtin", "train", first, "--steps", "3", "--base-model", tiny_model)
     assert result.exit_code == 0, result.output
-    lines = result.stderr.splitlines()
+    lines = result.stderr.splitlines()[1:]  # after the line that says how the labels were read
     assert lines[0].startswith("training bitfit on 40 examples of first (3 steps): about ")
     assert "2-core benchmark" in lines[0]  # nothing measured here yet: says where the number comes from
     assert any(line.startswith("first: bitfit: step 0/3") for line in lines)
     assert any(line.startswith("first: bitfit: step 3/3, loss ") for line in lines)
     second = write_csv(tmp_path / "second.csv", sentiment_rows(40, seed=5))
     result = run("--no-builtin", "train", second, "--steps", "3", "--base-model", tiny_model)
-    assert "s/step measured on this machine" in result.stderr.splitlines()[0]
+    assert "s/step measured on this machine" in result.stderr.splitlines()[1]
 
 
 def test_max_examples_zero_means_every_example(tmp_path, tiny_model, zoo_home):
@@ -345,9 +369,40 @@ def test_until_learned_from_the_command_line(tmp_path, tiny_model, zoo_home):
     data = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=2))
     result = run("--no-builtin", "train", data, "--until-learned", "0.2", "--steps", "30", "--base-model", tiny_model)
     assert result.exit_code == 0, result.output
-    assert "(until learned, at most 30 steps)" in result.stderr.splitlines()[0]
+    said = result.stderr.splitlines()
+    assert said[0] == f"{data}: 40 examples, labels read as 2 classes (neg, pos)"
+    assert "(until learned, at most 30 steps)" in said[1]  # no earlier run to say what is typical
     metrics = Registry(zoo_home, builtin=False).require("mine/bitfit").metadata["training"]["metrics"]
     assert metrics["stopped_by"] in ("learned", "cap") and metrics["chance_loss"] == pytest.approx(0.6931, abs=1e-3)
     target = run("--no-builtin", "--target", data, "--until-learned", "0.2", "--mode", "best", "--base-model",
                  tiny_model)
     assert target.exit_code == 1 and "until-learned ends an early run" in target.stderr
+
+
+def test_an_unknown_method_is_named_before_anything_is_read(tmp_path, zoo_home):
+    """Before: `--method foo` ranked nothing and said nothing about `foo`."""
+    path = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=3))
+    for args in (("--target", path, "--method", "bitfit,foo"), ("train", path, "--method", "foo")):
+        result = run("--no-builtin", *args)
+        assert result.exit_code == 2 and "unknown method 'foo'" in result.output and "bitfit" in result.output
+    assert registry_state(zoo_home) == []
+
+
+def test_a_run_that_never_learned_says_so(tmp_path, tiny_model, zoo_home):
+    """Before: a best-mode run whose loss never left chance was registered without a word."""
+    import random
+
+    rng = random.Random(0)
+    rows = [{"text": " ".join(rng.choice(("alpha", "beta", "gamma", "delta")) for _ in range(4)),
+             "label": rng.choice(("x", "y"))} for _ in range(48)]  # labels unrelated to the texts: nothing to learn
+    path = write_csv(tmp_path / "noise.csv", rows)
+    result = run("--no-builtin", "train", path, "--mode", "best", "--epochs", "1", "--lr", "1e-5",
+                 "--base-model", tiny_model)
+    assert result.exit_code == 0, result.output
+    assert "warning: noise: bitfit did not learn: its training loss stayed within 10% of chance" in result.stderr
+    learned = write_csv(tmp_path / "clear.csv", sentiment_rows(64, seed=1))
+    result = run("--no-builtin", "train", learned, "--until-learned", "0.1", "--lr", "5e-3", "--base-model", tiny_model)
+    assert result.exit_code == 0, result.output
+    line = next(line.removeprefix("warning: ") for line in result.stderr.splitlines()
+                if line.removeprefix("warning: ").startswith("clear: bitfit "))
+    assert line.startswith("clear: bitfit learned after ") or "never fell 10% below chance before the cap" in line

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .embedders import DEFAULT_EMBEDDER, get_embedder
+from .embedders import get_embedder
 from .errors import RankingError, ZooRankError
 from .executors import Executor, InProcessExecutor, Resources, unwrap
 from .ingest import AddResult, embed_each, new_entry, register, safe_name, validate_name
@@ -20,6 +20,7 @@ from .jobs import Embedded, TrainedFiles, embed_checkpoint, train_job
 from .ranker import Ranking, rank_embeddings
 from .readers import find_checkpoints
 from .registry import Entry, NewEntry, Registry, lookup
+from .space_choice import AUTO
 from .targets import resolve_target
 from .families import family_of
 from .weights import canonical_base_model
@@ -145,14 +146,9 @@ def train(
     # every data file is read and checked first: a bad file is refused before torch is imported
     datasets = [load_data(spec, split=split, home=registry.home, tasks_dir=tasks_dir, **(columns or {}))
                 for spec in specs]
-    from .training import resolve_base_model, resolve_device
+    from .training import base_model_name as name_of_base, require_training_stack, resolve_base_model
 
-    if executor.local:
-        resolve_device(config.device)  # fail before any work when the device is not there
-    base = resolve_base_model(base_model, registry.home, base_model_name)
-    for dataset in datasets:  # said once nothing else stands in the way: an error comes alone
-        for message in dataset.warnings:
-            (warn or _no_warning)(f"{dataset.source}: {message}")
+    base_name = name_of_base(base_model, base_model_name)
     outcomes: dict[int, Trained] = {}
     runs: list[tuple] = []  # (slot, dataset, run, data_sha, task)
     for dataset in datasets:
@@ -161,16 +157,33 @@ def train(
         task_name = None  # decided (and a name clash said) only when something is to be registered
         for method in dict.fromkeys(methods):
             run = config.with_method(method)
-            found = _reusable(registry, reuse, run, dataset, data_sha, base.name,
+            found = _reusable(registry, reuse, run, dataset, data_sha, base_name,
                               any_type=not (columns or {}).get("task_type"))
             slot = len(outcomes) + len(runs)
             if found is not None:
                 outcomes[slot] = Trained(found)
+                if announce is not None:
+                    announce(reused_line(found, dataset.source, reuse))
             else:
                 task_name = task_name or task or _own_task(registry, dataset, data_sha, warn or _no_warning)
                 runs.append((slot, dataset, run, data_sha, task_name))
-    if announce is not None:
-        _announce_runs(announce, registry.home, runs, base.name, config)
+    if runs:  # reused embeddings need no torch, no model and no device: a base install ranks them
+        require_training_stack(", ".join(dict.fromkeys(dataset.source for _, dataset, *_ in runs)))
+        if executor.local:
+            from .training import resolve_device
+
+            resolve_device(config.device)  # fail before any work when the device is not there
+    base = resolve_base_model(base_model, registry.home, base_model_name) if runs else None
+    for dataset in datasets:  # said once nothing else stands in the way: an error comes alone
+        for message in dataset.warnings:
+            (warn or _no_warning)(f"{dataset.source}: {message}")
+    from .training.rates import finished as finished_line
+
+    expected = _expected_steps(registry, runs)
+    if announce is not None and runs:
+        _announce_runs(announce, registry.home, runs, base_name, config, expected)
+    if progress is not None and expected:
+        progress = _honest_progress(progress, expected)
     jobs = [(dataset, run, base, dataset.name, cpus_per_job or (None if executor.local else 1))
             for _, dataset, run, _, _ in runs]
     resources = Resources(cpus=cpus_per_job or 1, gpus=gpus_per_job)
@@ -182,20 +195,73 @@ def train(
             slot, dataset, run, data_sha, task_name = runs[registered]
             outcomes[slot] = _register_trained(registry, unwrap(finished.pop(registered)), dataset, run, base,
                                                data_sha, task_name, name, split)
+            said, learned = finished_line(dataset.name, run.method, outcomes[slot].result)
+            if not learned:
+                (warn or _no_warning)(said)
+            elif announce is not None:
+                announce(said)
             registered += 1
     return [outcomes[slot] for slot in sorted(outcomes)]
 
 
-def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple], base_model: str, config) -> None:
+def reused_line(entry: Entry, source: str, reuse: str) -> str:
+    """What a reused embedding is, so that an unchanged answer is never a silent one."""
+    training = entry.metadata.get("training") or {}
+    config = training.get("config") or {}
+    how = [f"{config.get('mode', 'early')} mode"]
+    if config.get("steps") or config.get("epochs"):
+        how.append(f"{config['steps']} steps" if config.get("steps") else f"{config['epochs']} epochs")
+    elif training.get("steps"):
+        how.append(f"{training['steps']} steps")
+    how += [f"max length {config.get('max_length', 128)}", f"max examples {config.get('max_examples') or 'all'}"]
+    when = "the same settings" if reuse == "same-config" else ", ".join(how)
+    retrain = "--force trains again" if reuse == "same-config" else "--force or any training option trains anew"
+    return f"{source}: using {entry.name}, registered before from this data ({entry.task_type or 'task'}, {when}); {retrain}"
+
+
+def _expected_steps(registry: Registry, runs: list[tuple]) -> dict[str, tuple[list[int], int]]:
+    """For each run ended by the early rule, by its progress label: (the steps earlier runs of its
+    method took, the cap)."""
+    from .training.rates import typical_steps
+
+    found: dict[str, tuple[list[int], int]] = {}
+    entries = None
+    for _, dataset, run, _, _ in runs:
+        if run.learned_fraction:
+            entries = registry.entries() if entries is None else entries
+            found[f"{dataset.name}: {run.method}"] = (typical_steps(entries, run.method), run.planned_steps(len(dataset)))
+    return found
+
+
+def _honest_progress(progress, expected: dict[str, tuple[list[int], int]]):
+    """The progress callback with the likely length of a run ended by the early rule instead of its
+    cap: an ETA of the time likely left, not of 400 steps."""
+    from .training.rates import expected_steps, shown_total
+
+    def report(description: str, done: int, total: int, loss) -> None:
+        if description in expected:
+            typical, cap = expected[description]
+            total = shown_total(done, expected_steps(typical, cap), total)
+        progress(description, done, total, loss)
+
+    return report
+
+
+def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple], base_model: str, config,
+                   expected: dict[str, tuple[list[int], int]]) -> None:
     from .training import resolve_device
     from .training.rates import announce as line, measured
 
     device = str(resolve_device(config.device))
+    for dataset in {id(dataset): dataset for _, dataset, *_ in runs}.values():
+        announce(f"{dataset.source}: {len(dataset):,} examples, {dataset.label_reading()}")
     for _, dataset, run, _, _ in runs:
         steps = run.planned_steps(len(dataset))
         examples = min(len(dataset), run.max_examples or len(dataset))
         rate = measured(home, base_model, device, run.max_length)
-        announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.learned_fraction)))
+        typical = expected.get(f"{dataset.name}: {run.method}", ([], steps))[0]
+        announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.learned_fraction),
+                      typical=typical))
 
 
 def _no_warning(message: str) -> None:
@@ -292,7 +358,7 @@ def rank(
     target: str | Path,
     *,
     registry: Registry | None = None,
-    embedder: str = DEFAULT_EMBEDDER,
+    embedder: str = AUTO,
     center: bool = False,
     top: int | None = 10,
     task_type: str | None = None,
@@ -302,26 +368,67 @@ def rank(
     training: dict | None = None,
     index: str = "auto",
     prior: float = 0.0,
+    fetch_base_model: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Ranking:
     """Rank registered candidates for ``target`` (see ``resolve_target`` for what it may be).
 
-    ``base_model`` names the base model of a checkpoint-folder target whose config does not,
-    and restricts any target to that base model's spaces. ``ensemble`` (default: automatic when the target has several methods)
-    averages each candidate task's scores over methods, as in the paper. ``prior`` (0..1) blends
-    in the shipped source prior (``zoo_rank.prior``); a target whose own task was measured is
-    left out of it.
+    ``embedder="auto"`` ranks what zoo-rank trained (data targets, built-in tasks) in the
+    invariant weight space, and adapters it did not train in the behaviour space when their base
+    model is on this machine (``fetch_base_model``: download it when it is not); the ranking's
+    ``warnings`` and ``notes`` say which and why (``space_choice``). ``base_model`` names the
+    base model of a checkpoint-folder target whose config does not, and restricts any target to
+    that base model's spaces. ``ensemble`` (default: automatic when the target has several
+    methods) averages each candidate task's scores over methods, on one scale. ``prior`` (0..1)
+    blends in the shipped source prior (``zoo_rank.prior``); a target whose own task was
+    measured is left out of it. ``progress`` hears of entries embedded on demand.
     """
+    from .space_choice import NEAR_ZERO, WEIGHTS, choose_embedder, wild_target
+
     registry = registry or Registry()
-    get_embedder(embedder)  # an unknown name is an error before anything is trained
-    resolved = resolve_target(registry, target, embedder, base_model, training)
+    if embedder != AUTO:
+        get_embedder(embedder)  # an unknown name is an error before anything is trained
+    if not 0.0 <= prior <= 1.0:
+        raise ZooRankError(f"--prior {prior} is not a weight", hint="give a number from 0 (similarity only) to 1")
+    resolved = resolve_target(registry, target, WEIGHTS if embedder == AUTO else embedder, base_model, training)
+    options = dict(center=center, top=top, task_type=task_type, method=method, base_model=base_model,
+                   ensemble=ensemble, index=index, prior=prior)
+    if embedder != AUTO:
+        ranking = _rank_resolved(registry, resolved, **options)
+        if embedder in NEAR_ZERO and (embedder != WEIGHTS or wild_target(registry, resolved, target)):
+            ranking.notes.append(NEAR_ZERO[embedder])
+        return ranking
+    choice = choose_embedder(registry, resolved, target, fetch_base_model=fetch_base_model)
+    said = list(choice.warnings)
+    if choice.embedder != WEIGHTS:
+        from .backfill import embed_registered
+
+        if choice.to_embed and progress is not None:
+            progress(f"embedding {len(choice.to_embed)} registered adapter(s) by behaviour, once (the vectors are kept)")
+        embed_registered(registry, choice.embedder, choice.to_embed)
+        try:
+            ranking = _rank_resolved(registry, resolve_target(registry, target, choice.embedder, base_model, training),
+                                     **options)
+        except RankingError as exc:  # nothing to compare with there: the weight space, said so
+            said = [f"{resolved.label}: no ranking by behaviour ({exc}); ranked in weight space instead, where "
+                    "adapters trained apart score near 0 whatever their tasks"]
+            choice.notes = [NEAR_ZERO[WEIGHTS]]
+            ranking = _rank_resolved(registry, resolved, **options)
+    else:
+        ranking = _rank_resolved(registry, resolved, **options)
+    ranking.warnings[:0] = said
+    ranking.notes += choice.notes
+    return ranking
+
+
+def _rank_resolved(registry: Registry, resolved, *, center, top, task_type, method, base_model, ensemble, index,
+                   prior) -> Ranking:
     embeddings = resolved.embeddings
     if base_model is not None:  # a filter too: only the spaces of that base model
         embeddings = [e for e in embeddings if e.space.base_model == canonical_base_model(base_model)]
         if not embeddings:
             raise RankingError(f"target {resolved.label!r} has no embedding for base model {base_model!r}",
                                hint="run `zoo-rank show` on the target to see its spaces")
-    if not 0.0 <= prior <= 1.0:
-        raise ZooRankError(f"--prior {prior} is not a weight", hint="give a number from 0 (similarity only) to 1")
     own_tasks = {e.task for e in lookup(registry, resolved.exclude).values() if e.task} if prior else set()
     return rank_embeddings(
         registry, embeddings, label=resolved.label, exclude=resolved.exclude, center=center, top=top,

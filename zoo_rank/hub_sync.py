@@ -232,7 +232,6 @@ def _fetch_base_models(snapshots: list[Snapshot], result: SyncResult, keep_going
     """Fetch the base models the snapshots' checkpoints name and the cache lacks (before they are
     embedded, so an embedder that runs the base model finds it)."""
     from .hub.cache import cached_model_folder
-    from .hub.files import select_model_files
     from .readers import read_checkpoint
 
     wanted: list[str] = []
@@ -246,15 +245,23 @@ def _fetch_base_models(snapshots: list[Snapshot], result: SyncResult, keep_going
                 wanted.append(name)
     for name in wanted:
         try:
-            resolved = resolve(name, policy=hub["policy"], endpoint=hub["endpoint"], token=hub["token"],
-                               select=select_model_files)
-            fetch(resolved, **hub)
+            result.base_models.append(fetch_base_model(name, **hub))
         except ZooRankError as exc:
             if not keep_going:
                 raise
             result.failed.append(exc)
-            continue
-        result.base_models.append(f"{name}@{resolved.sha}")
+
+
+def fetch_base_model(name: str, *, endpoint: str | None = None, cache_dir: str | Path | None = None,
+                     token: str | bool | None = None, policy: RetryPolicy = RetryPolicy()) -> str:
+    """Download a base model's config, tokenizer and safetensors weights into the Hugging Face
+    cache (pinned to the commit seen, each file verified), for the behaviour embedder to run;
+    returns ``name@sha``."""
+    from .hub.files import select_model_files
+
+    resolved = resolve(name, policy=policy, endpoint=endpoint, token=token, select=select_model_files)
+    fetch(resolved, endpoint=endpoint, cache_dir=cache_dir, token=token, policy=policy)
+    return f"{name}@{resolved.sha}"
 
 
 def _split_revision(repo: str, default: str | None) -> tuple[str, str | None]:

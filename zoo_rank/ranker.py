@@ -19,8 +19,7 @@ from .spaces import TaskEmbedding
 from .errors import RankingError
 from .index import backends, choose_backend, shortlist_size
 from .registry import Registry, column, lookup
-from .similarity import cosines
-from .similarity import ensemble as ensemble_score
+from .similarity import cosines, ensemble_on_one_scale
 
 
 @dataclass
@@ -32,7 +31,8 @@ class Candidate:
     task: str | None = None
     method: str | None = None
     base_model: str | None = None
-    scores: dict[str, float] = field(default_factory=dict)  # per method family
+    scores: dict[str, float] = field(default_factory=dict)  # per method family: its raw cosine
+    methods: list[str] = field(default_factory=list)  # the method families the score rests on
     entries: list[str] = field(default_factory=list)
     similarity: float | None = None  # with --prior: the similarity part (score is then the blend)
     prior: float | None = None  # with --prior: the source's mean measured gain on other tasks (None: unmeasured)
@@ -53,6 +53,9 @@ class Ranking:
     spread: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # family -> (min, max, sd)
     alike: list[str] = field(default_factory=list)  # families whose scores barely separate the candidates
     prior_weight: float = 0.0  # > 0: scores blend standardised similarity and the source prior
+    levels: dict[str, float] = field(default_factory=dict)  # ensemble of several methods: each one's mean score,
+    # subtracted from its cosines before they are averaged (similarity.ensemble_on_one_scale); empty: raw cosines
+    notes: list[str] = field(default_factory=list)  # what a score near 0 means here, and how the space was chosen
 
     def to_list(self) -> list[dict]:
         return [c.to_dict() for c in self.candidates]
@@ -84,6 +87,34 @@ def score_spread(per_space) -> tuple[dict[str, tuple[float, float, float]], list
         if others and sd < ALIKE_RATIO * float(np.median(others)):
             alike.append(family)
     return spread, sorted(alike)
+
+
+FEW_CANDIDATES = 3  # fewer than this share the target's space: said, with the spaces that exist and the next step
+
+
+def _elsewhere(counts: dict[str, int], targets: list[TaskEmbedding]) -> str:
+    """The registry's other spaces, which the target is never compared with, by base model."""
+    from .spaces import Space
+
+    mine = {t.space.id for t in targets}
+    by_base: dict[str, list[int]] = {}
+    for space_id, count in counts.items():
+        if space_id not in mine:
+            by_base.setdefault(Space.from_id(space_id).base_model, []).append(count)
+    if not by_base:
+        return "the registry holds no other space"
+    total = sum(sum(c) for c in by_base.values())
+    ranked = sorted(by_base.items(), key=lambda item: -sum(item[1]))
+    shown = "; ".join(f"{base}: {sum(c)} in {len(c)} space{'s' if len(c) != 1 else ''}" for base, c in ranked[:3])
+    more = f"; {len(ranked) - 3} more base models" if len(ranked) > 3 else ""
+    return (f"the registry's other {total} vectors are in spaces it is never compared with (other base models, "
+            f"methods or embedders: {shown}{more}; `zoo-rank spaces` lists them)")
+
+
+def _more_sources(targets: list[TaskEmbedding]) -> str:
+    base = targets[0].space.base_model
+    return (f"To rank more sources, add adapters of {base} (`zoo-rank add DIR`, `zoo-rank pull --base-model {base}`) "
+            f"or train the built-in tasks on it (`zoo-rank train --builtin-tasks --base-model {base}`)")
 
 
 MIN_CENTRED_SPACE = 5  # fewer vectors than this: centring is said to be unreliable
@@ -153,8 +184,7 @@ def rank_embeddings(
             per_space.append((target, ids[keep], scores[keep]))
     if not per_space:
         spaces = ", ".join(t.space.label for t in targets)
-        hint = ("add adapters of the same base model and method (`zoo-rank add PATH`); `zoo-rank spaces` lists what "
-                "the registry holds")
+        hint = f"{_elsewhere(counts, targets)}. {_more_sources(targets)}"
         on_demand = sorted({t.space.embedder for t in targets if not getattr(
             all_embedders().get(t.space.embedder), "on_ingest", True)})
         if on_demand:
@@ -167,32 +197,62 @@ def rank_embeddings(
                 f"of that space or rank without --centred"
                 for t, *_ in per_space if center and counts[t.space.id] < MIN_CENTRED_SPACE]
     warnings += registry.notes
+    found = len(np.unique(np.concatenate([ids for _, ids, _ in per_space])))
+    if found < FEW_CANDIDATES:
+        shared = ", ".join(t.space.label for t, *_ in per_space)
+        warnings.append(f"only {found} candidate{'s' if found != 1 else ''} share{'s' if found == 1 else ''} the space "
+                        f"of {label} ({shared}); {_elsewhere(counts, targets)}. {_more_sources(targets)}")
     ensemble = len(per_space) > 1 if ensemble is None else ensemble
     spread, alike = score_spread(per_space)
     for family in alike:
         low, high, sd = spread[family]
         others = ", ".join(f"{f} {spread[f][2]:.3f}" for f in sorted(spread) if f != family)
         consequence = ("so the order comes from the other methods" if ensemble
-                       else "and in this one list of every method they sit above the others whatever the target")
+                       else f"so the {family} list says little")
         warnings.append(f"{family} scores are all alike ({low:.3f} to {high:.3f}, sd {sd:.3f}; {others}): they barely "
                         f"separate the candidates, {consequence}")
-    candidates = _group_by_task(registry, per_space) if ensemble else _by_entry(registry, per_space,
-                                                                                 None if prior else top)
+    families = sorted({t.space.family for t, *_ in per_space})
+    if ensemble:
+        candidates, levels = _group_by_task(registry, per_space)
+        warnings += _mixed_method_sets(candidates, families)
+    else:
+        candidates, levels = _by_entry(registry, per_space, None if prior else top), {}
     if prior:
         warnings += _apply_prior(registry, candidates, prior, prior_leave_out)
-    candidates.sort(key=lambda c: (-c.score, c.name))
+    if not ensemble and len(families) > 1:
+        # one list per method, never interleaved: cosines of different spaces are not on one scale
+        candidates.sort(key=lambda c: (families.index(c.methods[0]), -c.score, c.name))
+        if top:
+            candidates = [c for f in families for c in [c for c in candidates if c.methods[0] == f][:top]]
+    else:
+        candidates.sort(key=lambda c: (-c.score, c.name))
+        candidates = candidates[:top] if top else candidates
     return Ranking(
         target=label,
         embedder=targets[0].space.embedder,
         centred=center,
         ensemble=ensemble,
         spaces=[t.space.id for t, *_ in per_space],
-        candidates=candidates[:top] if top else candidates,
+        candidates=candidates,
         warnings=warnings,
         spread=spread,
         alike=alike,
         prior_weight=prior,
+        levels=levels,
     )
+
+
+def _mixed_method_sets(candidates: list[Candidate], families: list[str]) -> list[str]:
+    """Say which candidates are scored on fewer methods than the others: their scores are on the
+    same scale (each method measured from its own level) but rest on less evidence."""
+    partial = [c for c in candidates if len(c.methods) < len(families)]
+    if len(families) < 2 or not partial:
+        return []
+    shown = ", ".join(f"{c.name} ({'+'.join(c.methods)})" for c in sorted(partial, key=lambda c: -c.score)[:5])
+    more = f" and {len(partial) - 5} more" if len(partial) > 5 else ""
+    return [f"{len(partial)} of {len(candidates)} candidates lack some of the methods {'+'.join(families)}: {shown}"
+            f"{more}; each is scored over the methods it has, every method measured from its own average over the "
+            "candidates (so 0 is an average candidate whatever its methods), and rests on less evidence"]
 
 
 def _apply_prior(registry: Registry, candidates: list[Candidate], weight: float, leave_out: str | None) -> list[str]:
@@ -235,7 +295,7 @@ def _by_entry(registry: Registry, per_space, top: int | None) -> list[Candidate]
     ids = np.concatenate([ids for _, ids, _ in per_space])
     scores = np.concatenate([scores for _, _, scores in per_space])
     families = np.concatenate([[t.space.family] * len(i) for t, i, _ in per_space])
-    if top and top < len(scores):  # partial sort: the top of a million costs one pass, not a full sort
+    if top and top < len(scores) and len(per_space) == 1:  # partial sort: the top of a million costs one pass, not a full sort
         head = np.argpartition(-scores, top - 1)[:top]
         order = head[np.argsort(-scores[head], kind="stable")]
     else:
@@ -244,18 +304,22 @@ def _by_entry(registry: Registry, per_space, top: int | None) -> list[Candidate]
     candidates = []
     for i in order:
         entry = entries[int(ids[i])]
+        family = str(families[i])
         candidates.append(Candidate(
             name=entry.name, score=float(scores[i]), task=entry.task, method=entry.method,
-            base_model=entry.base_model, scores={str(families[i]): float(scores[i])}, entries=[entry.name],
+            base_model=entry.base_model, scores={family: float(scores[i])}, methods=[family], entries=[entry.name],
         ))
     return candidates
 
 
-def _group_by_task(registry: Registry, per_space) -> list[Candidate]:
-    """The paper's ensemble: mean over methods of each candidate task's similarity.
+def _group_by_task(registry: Registry, per_space) -> tuple[list[Candidate], dict[str, float]]:
+    """The paper's ensemble over methods, on one scale: (candidates, each method's level).
 
-    Entries without a task stand for themselves. A candidate scored by only some of the
-    methods is averaged over those; ``scores`` shows which.
+    Entries without a task stand for themselves. With one method a score is the candidate's
+    cosine; with several, the mean over the methods it has of its cosine minus that method's
+    level (``similarity.ensemble_on_one_scale``), so a candidate that lacks a method is neither
+    lifted nor sunk by that method's level. ``scores`` keeps the raw cosines, ``methods`` says
+    which the score rests on.
     """
     entries = lookup(registry, np.unique(np.concatenate([ids for _, ids, _ in per_space])))
     groups: dict[str, dict[str, list[float]]] = {}
@@ -268,11 +332,14 @@ def _group_by_task(registry: Registry, per_space) -> list[Candidate]:
             groups.setdefault(key, {}).setdefault(target.space.family, []).append(score)
             members.setdefault(key, []).append(entry.name)
             tasks[key] = entry.task
-    candidates = []
-    for key, by_family in groups.items():
-        family_scores = {family: float(np.mean(values)) for family, values in by_family.items()}
-        candidates.append(Candidate(
-            name=key, score=ensemble_score(family_scores), task=tasks[key],
-            scores=family_scores, entries=sorted(members[key]),
-        ))
-    return candidates
+    per_candidate = {key: {family: float(np.mean(values)) for family, values in by_family.items()}
+                     for key, by_family in groups.items()}
+    several = len({family for by_family in per_candidate.values() for family in by_family}) > 1
+    if several:
+        combined, levels = ensemble_on_one_scale(per_candidate)
+    else:
+        combined, levels = {key: next(iter(s.values())) for key, s in per_candidate.items()}, {}
+    candidates = [Candidate(name=key, score=combined[key], task=tasks[key], scores=family_scores,
+                            methods=sorted(family_scores), entries=sorted(members[key]))
+                  for key, family_scores in per_candidate.items()]
+    return candidates, levels

@@ -53,8 +53,35 @@ def _product(matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
 
 def ensemble(per_method: Mapping[str, float]) -> float:
     """The paper's ensemble: the mean of a candidate's per-method scores (over the methods
-    that scored it)."""
+    that scored it). Only for candidates that all have the same methods: otherwise see
+    ``ensemble_on_one_scale``."""
     return float(np.mean(list(per_method.values())))
+
+
+def method_levels(per_candidate: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Each method's mean score over the candidates that have it: what 'an average candidate'
+    scores in that method's space (raw prefix cosines sit near 0.98, LoRA's near 0.05)."""
+    sums: dict[str, list[float]] = {}
+    for scores in per_candidate.values():
+        for method, score in scores.items():
+            sums.setdefault(method, []).append(score)
+    return {method: float(np.mean(values)) for method, values in sums.items()}
+
+
+def ensemble_on_one_scale(per_candidate: Mapping[str, Mapping[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(score per candidate, level per method): each candidate's mean, over the methods it has,
+    of its score minus that method's level (``method_levels``).
+
+    Raw cosines of different methods sit at different levels, so a mean over whichever methods
+    a candidate happens to have ranks it by which methods it has: a BitFit-only candidate is sunk
+    below every candidate with a prefix cosine of 0.98. Measured from each method's level, 0 is
+    an average candidate in every method, whatever methods it has. For candidates that all have
+    the same methods this orders exactly as the paper's mean of cosines (a constant per method
+    changes no order), so the evaluated ensemble is unchanged (docs/method.md, "One scale")."""
+    levels = method_levels(per_candidate)
+    scores = {name: float(np.mean([s - levels[m] for m, s in by_method.items()]))
+              for name, by_method in per_candidate.items()}
+    return scores, levels
 
 
 def mean_excluding(vectors: Mapping[str, np.ndarray], left_out: Iterable[str]) -> np.ndarray:

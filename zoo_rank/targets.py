@@ -81,11 +81,23 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
 def _data_target(registry: Registry, label: str, embedder: str, base_model: str | None, training: dict | None) -> Target:
     from .api import train  # the API trains; this module only decides what the target is
 
-    options = {"methods": ("bitfit",), "reuse": "any", **(training or {})}
+    options = {"methods": ("bitfit",), "reuse": data_reuse((training or {}).get("config")), **(training or {})}
     trained = train(label, registry=registry, base_model=base_model, **options)
     exclude = own_data(registry, [t.entry for t in trained])
     embeddings = [e for t in trained for e in embeddings_on_demand(registry, t.entry, embedder)]
     return Target(label, "data", embeddings, exclude)
+
+
+def data_reuse(config) -> str:
+    """Which registered embedding of a data target will do: with no training option given, any
+    embedding of the same examples, model and method (``train`` says which it uses); once an
+    option is given (mode, max examples, max length, until-learned, seed, ...), only one trained
+    with exactly those settings, so the option takes effect."""
+    from .training.config import TrainConfig
+
+    if config is None or config == TrainConfig(device=config.device):
+        return "any"
+    return "same-config"
 
 
 def _average_per_space(embeddings: list[TaskEmbedding]) -> list[TaskEmbedding]:

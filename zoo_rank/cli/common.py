@@ -7,6 +7,7 @@ stays fast and torch-free.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -31,6 +32,21 @@ def open_registry(ctx: click.Context):
 def split_list(value: str | None) -> list[str]:
     """``--method bitfit,lora`` → ["bitfit", "lora"]."""
     return [m.strip() for m in (value or "").split(",") if m.strip()]
+
+
+def known_methods(names: list[str], option: str) -> list[str]:
+    """``names`` if each is a method or family zoo-rank knows (plugins included); else a usage error
+    naming the unknown one and the choices, before anything is read or trained."""
+    from ..families import families
+
+    known = families()
+    choices = sorted({*known, *(m for f in known.values() for m in f.methods)})
+    for name in names:
+        if name not in choices:
+            raise click.BadParameter(f"unknown method {name!r}; choose from {', '.join(sorted(known))} "
+                                     f"(or a method name: {', '.join(m for m in choices if m not in known)})",
+                                     param_hint=option)
+    return names
 
 
 def data_columns(text_column, pair_column, label_column, task_type) -> dict:
@@ -137,16 +153,35 @@ def make_table(title: str, *columns: str, **options):
 def console():
     from rich.console import Console
 
-    # Piped output keeps full names instead of wrapping them to 80 columns.
-    return Console(width=None if sys.stdout.isatty() else 200)
+    # Piped output keeps full names instead of wrapping them to 80 columns; COLUMNS, when set, wins.
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) >= 40 else None if sys.stdout.isatty() else 200
+    return Console(width=width)
+
+
+def grouped_failures(failed: list, at_least: int = 3) -> list[str]:
+    """One line per failure, except that failures with the same reason (``"<id>: <reason>"``: a
+    hub without a network refuses every repo alike) are said once, with the ids they hit."""
+    reasons: dict[str, list[str]] = {}
+    for error in failed:
+        who, sep, why = str(error).partition(": ")
+        reasons.setdefault(why if sep else str(error), []).append(who if sep else "")
+    lines = []
+    for why, who in reasons.items():
+        if len(who) >= at_least:
+            shown = ", ".join(who[:3]) + (f" and {len(who) - 3} more" if len(who) > 3 else "")
+            lines.append(f"{len(who)} sources ({shown}): {why}")
+        else:
+            lines += [f"{w}: {why}" if w else why for w in who]
+    return lines
 
 
 def report_added(result, as_json: bool) -> None:
     """Warnings and failures on stderr, what was registered on stdout (``AddResult`` or ``SyncResult``)."""
     for message in result.warnings:
         warn(message)
-    for error in result.failed:
-        click.echo(f"skipped: {error}", err=True)
+    for line in grouped_failures(result.failed):
+        click.echo(f"skipped: {line}", err=True)
     synced = hasattr(result, "skipped")
     if as_json:
         document = {"added": [e.to_dict() for e in result.added], "existing": [e.name for e in result.existing],

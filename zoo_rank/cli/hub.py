@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import console, echo_json, executor_context, executor_options, make_table, open_registry, report_added
+from .common import (console, echo_json, executor_context, executor_options, grouped_failures, make_table, open_registry,
+                     report_added)
 from .root import cli
 
 
@@ -119,10 +120,19 @@ def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, tim
         result = refresh_registry(offline=offline, registry=open_registry(ctx), catalog=catalog, endpoint=endpoint,
                                   workers=workers, policy=retry_policy(retries, timeout), progress=progress,
                                   executor=runner)
+    sources = len(catalog.sources)
+    unreachable = not offline and sources and len(result.failed) >= sources
+    if unreachable:  # every catalog source failed: one line, not one per source, and a failing exit
+        failed, result.failed = result.failed, []
     report_added(result, as_json)
     if not as_json and result.scanned == 0:
         click.echo(f"0 adapters found in {result.cache} (the Hugging Face cache: HF_HUB_CACHE, else HF_HOME/hub)",
                    err=True)
+    if unreachable:
+        reasons = grouped_failures(failed, at_least=1)
+        raise click.ClickException(f"none of the {sources} catalog sources could be pulled ("
+                                   f"{reasons[0] if len(reasons) == 1 else f'{len(reasons)} different reasons; first: {reasons[0]}'}"
+                                   f"); `zoo-rank refresh --offline` registers what the Hugging Face cache holds")
 
 
 @cli.command(name="catalog")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
-                     family_settings, make_table, open_registry, say, split_list, train_config, warn)
+                     family_settings, known_methods, make_table, open_registry, say, split_list, train_config, warn)
 from .root import cli
 
 
@@ -88,7 +88,7 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, u
     with executor_context(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
         gpus = gpus_per_job if gpus_per_job is not None else (
             0.25 if runner is not None and not runner.local and runner.gpus and device != "cpu" else 0.0)
-        results = train_data(data, methods=split_list(method), registry=registry, config=config, base_model=base_model,
+        results = train_data(data, methods=known_methods(split_list(method), "--method"), registry=registry, config=config, base_model=base_model,
                              base_model_name=base_model_name, split=split, task=task, name=name,
                              columns=data_columns(text_column, pair_column, label_column, task_type),
                              reuse="never" if force else "same-config", progress=progress, warn=warn,
@@ -119,13 +119,24 @@ def datasets(ctx, as_json, tasks_dir):
     if as_json:
         echo_json(rows)
         return
-    table = make_table(title, title_justify="left")
-    for column in ("name", "task", "type", "labels", "size", "licence", "source", "here"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        shipped = "" if r.get("shipped", True) else " (trainable; not in the shipped registry)"
-        table.add_row(r["name"], r["title"] + shipped, r["task_type"] + (" (pairs)" if r["pair"] else ""), r["labels"],
-                      f"{r['size']:,}", r["licence"], r["source"], "yes" if r["available"] else "no")
+    import re
+
+    missing = [r["name"] for r in rows if not r["available"]]
+    caption = ((f"* data not on this machine: `zoo-rank fetch {' '.join(missing[:3])}`. " if missing else "")
+               + "--json: each task's description, files and full licence terms")
+    table = make_table(title, title_justify="left", caption=caption, caption_justify="left")
+    licences = [re.sub(r"\s*\(.*?\)", "", r["licence"]).split(";")[0].strip() or r["licence"] for r in rows]
+    longest = {"labels": max((len(w) for r in rows for w in r["labels"].split()), default=6),
+               "licence": max((len(w) for text in licences for w in text.split()), default=7)}
+    # identifiers never wrap (a name broken mid-word cannot be copied); prose wraps between words, never inside one
+    for column in ("name", "type", "size", "labels", "licence", "from"):
+        table.add_column(column, no_wrap=column not in longest, min_width=longest.get(column),
+                         justify="right" if column == "size" else "left", ratio=1 if column in longest else None)
+    for r, licence in zip(rows, licences):
+        shipped = "" if r.get("shipped", True) else " (not shipped)"
+        kind = f"{len(r['labels'].split(' / '))} classes" if r["task_type"] == "classification" else r["task_type"]
+        table.add_row(r["name"] + ("" if r["available"] else "*") + shipped, kind + (", pairs" if r["pair"] else ""),
+                      f"{r['size']:,}", r["labels"], licence, r["source"].split("==")[0])
     console().print(table)
 
 

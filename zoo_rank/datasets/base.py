@@ -41,6 +41,19 @@ class Dataset:
     def num_labels(self) -> int:
         return 1 if self.task_type == "regression" else len(self.label_names or ())
 
+    def label_reading(self) -> str:
+        """How the labels were read, in words, with the option that reads them the other way: a
+        column of 1-5 star ratings is classes or scores, and the embedding differs."""
+        if self.task_type == "regression":
+            low, high = min(self.labels), max(self.labels)
+            return (f"labels read as numbers (regression, {low:g} to {high:g}); --task-type classification reads "
+                    "them as classes")
+        names = self.label_names or []
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        numeric = all(_as_number(name) is not None for name in names)
+        return f"labels read as {len(names)} classes ({shown})" + (
+            "; --task-type regression reads them as numbers" if numeric else "")
+
     def sha256(self) -> str:
         """Content hash of the examples: the same data under another file name is the same task."""
         return self._digest(self.task_type.encode(), self.labels)

@@ -14,7 +14,8 @@ from .config import METHOD_NAMES, MODES, PAPER_LEARNING_RATES, TrainConfig
 # data file) costs no torch import.
 _LAZY = {"TrainResult": "loop", "train_checkpoint": "loop", "apply_bitfit": "methods",
          "DEFAULT_BASE_MODEL": "models", "BaseModel": "models", "default_model_dir": "models",
-         "resolve_base_model": "models", "resolve_device": "models"}
+         "resolve_base_model": "models", "resolve_device": "models", "base_model_name": "models",
+         "require_training_stack": "stack"}
 
 
 def __getattr__(name: str):
@@ -23,5 +24,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DEFAULT_BASE_MODEL", "METHOD_NAMES", "MODES", "PAPER_LEARNING_RATES", "BaseModel", "TrainConfig",
-           "TrainResult", "apply_bitfit", "default_model_dir", "resolve_base_model", "resolve_device",
+           "TrainResult", "apply_bitfit", "base_model_name", "default_model_dir", "require_training_stack", "resolve_base_model", "resolve_device",
            "train_checkpoint"]

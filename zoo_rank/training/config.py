@@ -14,6 +14,7 @@ PAPER_LEARNING_RATES: dict[str, tuple[float, ...]] = {n: f.learning_rates for n,
 METHOD_NAMES = tuple(PAPER_LEARNING_RATES)  # zoo-rank's own; ``trainable()`` adds plugin families'
 
 MODES = ("early", "best")
+TRAINING_FILE = "zoo_rank_training.json"  # beside each checkpoint zoo-rank trains: how it was trained
 VALIDATION_EXAMPLES = 500
 # --until-learned: never judged before this many steps (a smoothed loss needs some), and capped
 LEARNED_MIN_STEPS = 32

@@ -18,13 +18,12 @@ from typing import Callable
 
 from ..datasets import Dataset
 from ..errors import TrainingError
-from .config import LEARNED_MIN_STEPS, TrainConfig, run_steps
+from .config import LEARNED_MIN_STEPS, TRAINING_FILE, TrainConfig, run_steps
 from .methods import head_prefixes, is_head_parameter, recipe
 from .models import BaseModel, load_for_classification, resolve_device
 
 # progress(description, steps done, steps in total, latest loss)
 Progress = Callable[[str, int, int, "float | None"], None]
-TRAINING_FILE = "zoo_rank_training.json"
 
 
 @dataclass
@@ -98,7 +97,7 @@ def train_checkpoint(
         method.load_state(model, best.pop("state"))
     directory.mkdir(parents=True)
     method.save(model, directory)
-    metrics = {"train_loss": best["loss"], "epochs": best["epoch"]}
+    metrics = {"train_loss": best["loss"], "epochs": best["epoch"], "chance_loss": chance_loss(targets, regression)}
     if rule is not None:
         metrics.update(chance_loss=rule.chance, smoothed_loss=rule.smoothed,
                        stopped_by="learned" if rule.reached else "cap")

@@ -30,12 +30,25 @@ class BaseModel:
     local: bool
 
 
+def base_model_name(spec: str | None = None, name: str | None = None) -> str:
+    """The name spaces are keyed by for a ``--base-model`` spec, without looking for the model's
+    files: enough to find an embedding trained before, with no model, torch or network here."""
+    if spec is None or canonical_base_model(spec) == DEFAULT_BASE_MODEL:
+        return DEFAULT_BASE_MODEL
+    path = Path(spec).expanduser()
+    return name or canonical_base_model(str(path) if _is_path(spec, path) else spec)
+
+
+def _is_path(spec: str, path: Path) -> bool:
+    return path.exists() or spec.startswith((".", "/", "~"))
+
+
 def resolve_base_model(spec: str | None = None, home: str | Path | None = None, name: str | None = None) -> BaseModel:
     """The default model, a local model folder, or a hub id (from the local HF cache when offline)."""
     if spec is None or canonical_base_model(spec) == DEFAULT_BASE_MODEL:
         return BaseModel(DEFAULT_BASE_MODEL, str(default_model_dir(home)), True)
     path = Path(spec).expanduser()
-    if path.exists() or spec.startswith((".", "/", "~")):
+    if _is_path(spec, path):
         if not path.is_dir():
             raise TrainingError(f"{spec}: base model is not a folder", hint="give a model folder or a hub id")
         if not (path / "config.json").is_file():
@@ -43,11 +56,11 @@ def resolve_base_model(spec: str | None = None, home: str | Path | None = None, 
                                 hint="point --base-model at a folder written by save_pretrained()")
         if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
             raise TrainingError(f"{path}: has a config.json but no weights (*.safetensors or *.bin)")
-        return BaseModel(name or canonical_base_model(str(path)), str(path.resolve()), True)
+        return BaseModel(base_model_name(spec, name), str(path.resolve()), True)
     if not _REPO_ID.match(spec) or ".." in spec:
         raise TrainingError(f"{spec!r} is neither a model folder nor a valid hub id",
                             hint="use a path, or an id like bert-base-uncased or org/model")
-    return BaseModel(name or canonical_base_model(spec), spec, False)
+    return BaseModel(base_model_name(spec, name), spec, False)
 
 
 def default_model_dir(home: str | Path | None = None) -> Path:

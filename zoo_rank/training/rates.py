@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 FILE = "training-rates.json"
+LEARNED_MARGIN = 0.1  # a fixed-length run "learned" when its loss ends this far below chance (the early rule's default)
 BENCHMARK_SECONDS_PER_STEP = 1.3  # default model, 2 CPU cores, batch 32 x 128 tokens (docs/benchmarks.md)
 
 
@@ -54,20 +55,79 @@ def record(home: Path, base_model: str, device: str, max_length: int, seconds: f
         pass
 
 
+def typical_steps(entries, method: str) -> list[int]:
+    """Steps that earlier runs of ``method`` ended by the early rule took (the shipped built-in runs
+    and this machine's own), from their registered metadata: what a new run will most likely take,
+    where the rule's cap (400) is only what it may take."""
+    from ..families import family_of
+
+    steps = []
+    for entry in entries:
+        training = entry.metadata.get("training") or {}
+        if family_of(entry.method) == method and (training.get("metrics") or {}).get("stopped_by") and \
+                isinstance(training.get("steps"), int):
+            steps.append(training["steps"])
+    return sorted(steps)
+
+
+def expected_steps(typical: list[int], cap: int) -> int:
+    """The median of ``typical`` (``typical_steps``), or the cap when nothing has been measured."""
+    return min(cap, typical[len(typical) // 2]) if typical else cap
+
+
 def announce(examples: int, label: str, method: str, steps: int, rate: float | None, device: str,
-             capped: bool = False) -> str:
+             capped: bool = False, typical: list[int] = ()) -> str:
     """The line said before a run: how much data, which method, and how long, from what
-    (``capped``: ``steps`` is a cap the run may stop before, so the time is a most)."""
-    if rate is not None:
-        when = f"{'at most' if capped else 'about'} {_duration(steps * rate)} at {rate:.2f} s/step measured on this machine"
-    elif device.startswith("cuda"):
+    (``capped``: ``steps`` is a cap the run may stop before; ``typical``: the steps earlier runs
+    of the method ended by the rule took, so the time said is the likely one, and the cap a most)."""
+    likely = expected_steps(list(typical), steps) if capped else steps
+    seconds_per_step = rate if rate is not None else BENCHMARK_SECONDS_PER_STEP
+    if rate is None and device.startswith("cuda"):
         when = "no rate measured on this GPU yet"
     else:
-        when = (f"{'at most' if capped else 'about'} {_duration(steps * BENCHMARK_SECONDS_PER_STEP)} if this machine is "
-                f"like the 2-core benchmark "
-                f"({BENCHMARK_SECONDS_PER_STEP} s/step; measured here after this run)")
-    count = f"until learned, at most {steps} steps" if capped else f"{steps} steps"
+        source = (f"at {rate:.2f} s/step measured on this machine" if rate is not None else
+                  f"if this machine is like the 2-core benchmark ({BENCHMARK_SECONDS_PER_STEP} s/step; measured "
+                  "here after this run)")
+        if capped and typical:
+            when = (f"likely about {_duration(likely * seconds_per_step)}, at most {_duration(steps * seconds_per_step)}"
+                    f" {source}")
+        else:
+            when = f"{'at most' if capped else 'about'} {_duration(steps * seconds_per_step)} {source}"
+    if capped and typical:
+        count = (f"until learned: typically {likely} steps ({typical[0]}-{typical[-1]} in {len(typical)} earlier "
+                 f"run{'s' if len(typical) != 1 else ''}), at most {steps}")
+    else:
+        count = f"until learned, at most {steps} steps" if capped else f"{steps} steps"
     return f"training {method} on {examples:,} examples of {label} ({count}): {when}{_busy()}"
+
+
+def shown_total(done: int, expected: int, cap: int) -> int:
+    """The length a progress bar shows for a run ended by the early rule: the expected steps while
+    the run is short of them, then a little more than it has done (never past the cap), so that
+    its ETA is the likely time left, not the cap's."""
+    return min(cap, max(expected, done + max(4, done // 5)))
+
+
+def finished(label: str, method: str, result) -> tuple[str, bool]:
+    """The line said after a run, how it ended and what it cost, and whether it learned (a run that
+    did not is said as a warning: its embedding describes the starting point more than the task)."""
+    metrics = result.metrics or {}
+    chance = metrics.get("chance_loss")
+    loss = metrics.get("smoothed_loss", metrics.get("train_loss"))
+    numbers = f"loss {loss:.3f}, chance {chance:.3f}" if loss is not None and chance is not None else (
+        f"loss {loss:.3f}" if loss is not None else "")
+    how = f"{result.steps} steps ({numbers}) in {result.seconds:.0f} s"
+    meaning = ("so its embedding describes the starting point more than the task (more examples, a longer "
+               "--max-length or another --lr may help)")
+    if metrics.get("stopped_by") == "learned":
+        return f"{label}: {method} learned after {how}", True
+    if metrics.get("stopped_by") == "cap":
+        return f"{label}: {method} did not learn: its loss never fell {LEARNED_MARGIN:.0%} below chance before the " \
+               f"cap, {how}, {meaning}", False
+    if chance is not None and loss is not None and loss > chance * (1 - LEARNED_MARGIN):
+        return (f"{label}: {method} did not learn: its training loss stayed within {LEARNED_MARGIN:.0%} of chance "
+                f"after {how}, {meaning}"), False
+    return f"{label}: {method} trained {how}", True
 
 
 def _busy() -> str:
