@@ -6,6 +6,7 @@ imported (as in the base-install CI tier, where they are not installed at all).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,8 +28,8 @@ NO_TRAINING_STACK = (
 )
 
 
-def run_without_torch(home, *args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ZOO_RANK_HOME": str(home), "ZOO_RANK_BUILTIN": "0"}
+def run_without_torch(home, *args, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ZOO_RANK_HOME": str(home), "ZOO_RANK_BUILTIN": "0", **(env or {})}
     return subprocess.run([sys.executable, "-c", NO_TRAINING_STACK, *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=120)
 
@@ -84,3 +85,37 @@ def test_registered_entries_rank_list_and_show_without_torch(tmp_path, zoo_home)
     for args in (("--target", "mine/bitfit"), ("--target", "mine"), ("list",), ("show", "mine/bitfit"), ("spaces",)):
         done = run_without_torch(zoo_home, *args)
         assert done.returncode == 0, (args, done.stderr)
+
+
+def _bitfit(folder, seed: int):
+    """A BitFit checkpoint in zoo-rank's format, written with numpy and safetensors only."""
+    from zoo_rank.readers.bitfit import save_bitfit
+
+    rng = np.random.default_rng(seed)
+    deltas = {f"bert.encoder.layer.{layer}.{module}.bias": rng.normal(0, 0.01, 8).astype(np.float32)
+              for layer in range(2) for module in ("attention.self.query", "output.dense")}
+    return save_bitfit(folder, deltas, base_model="zoo-rank/tiny-bert")
+
+
+def test_add_pull_refresh_and_rank_adapters_without_torch(tmp_path, zoo_home):
+    from hubserver import HubServer, repo_from_folder
+
+    _bitfit(tmp_path / "local-a", 1)
+    _bitfit(tmp_path / "local-b", 2)
+    _bitfit(tmp_path / "hub-c", 3)
+    added = run_without_torch(zoo_home, "add", tmp_path / "local-a", tmp_path / "local-b")
+    assert added.returncode == 0, added.stderr
+    cache = {"HF_HUB_CACHE": str(tmp_path / "hf-cache")}
+    with HubServer() as server:
+        server.add(repo_from_folder("someone/bitfit-c", tmp_path / "hub-c", tags=["peft"]))
+        pulled = run_without_torch(zoo_home, "pull", "someone/bitfit-c", "--retries", "1", "--timeout", "5",
+                                   env={"HF_ENDPOINT": server.endpoint, "HF_HUB_OFFLINE": "0", **cache})
+    assert pulled.returncode == 0, pulled.stderr
+    refreshed = run_without_torch(zoo_home, "refresh", "--offline", env=cache)
+    assert refreshed.returncode == 0, refreshed.stderr
+    listed = run_without_torch(zoo_home, "list", "--json")
+    assert {e["name"] for e in json.loads(listed.stdout)} == {"local-a", "local-b", "someone/bitfit-c"}
+    ranked = run_without_torch(zoo_home, "--target", "local-a", "--json")
+    assert ranked.returncode == 0 and "Traceback" not in ranked.stderr, ranked.stderr
+    assert {c["name"] for c in json.loads(ranked.stdout)} == {"local-b", "someone/bitfit-c"}
+    assert "ranking by behaviour runs the base model and needs torch" in ranked.stderr  # said, not a crash

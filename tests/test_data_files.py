@@ -116,3 +116,25 @@ def test_how_labels_were_read_is_said_with_the_option_that_reads_them_the_other_
                                                  "classification reads them as classes")
     words = write_csv(tmp_path / "words.csv", [{"text": f"review {i}", "label": "ab"[i % 2]} for i in range(40)])
     assert load_data(words).label_reading() == "labels read as 2 classes (a, b)"
+
+
+@pytest.mark.core
+def test_numeric_class_labels_are_one_class_per_value_in_every_format(tmp_path):
+    """Before: CSV labels `1` and `1.0` became two classes (JSONL merged them)."""
+    import json
+
+    from synthetic import write_csv
+    from zoo_rank.datasets import load_data
+
+    values = ["1", "1.0", "2", "2.00", "3"] * 8
+    csv = load_data(write_csv(tmp_path / "l.csv", [{"text": f"t{i}", "label": v} for i, v in enumerate(values)]),
+                    task_type="classification")
+    jsonl = tmp_path / "l.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": f"t{i}", "label": float(v) if "." in v else int(v)}) + "\n"
+                             for i, v in enumerate(values)))
+    lines = load_data(jsonl, task_type="classification")
+    assert csv.label_names == lines.label_names == ["1", "2", "3"]
+    assert csv.labels == lines.labels and csv.sha256() == lines.sha256()
+    mixed = load_data(write_csv(tmp_path / "m.csv", [{"text": f"t{i}", "label": v} for i, v in
+                                                     enumerate(["1", "one", "2.0"] * 10)]))
+    assert mixed.label_names == ["1", "2.0", "one"]  # not all numbers: the labels are text, kept as written

@@ -125,6 +125,8 @@ def _print_ranking(ranking) -> None:
 def _caption(ranking) -> str:
     """What the numbers are, in the words a user needs to act on them."""
     families = ", ".join(ranking.families) or "one method"
+    if ranking.families == ["any"]:
+        families = "every method in one behaviour space"
     centred = " (after subtracting the space's mean vector)" if ranking.centred else ""
     if ranking.ensemble and ranking.levels:
         levels = ", ".join(f"{f} {level:.3f}" for f, level in sorted(ranking.levels.items()))

@@ -167,6 +167,8 @@ def build_dataset(
                        list(map(str, pairs)) if pairs is not None else None, None, dict(info or {}),
                        _warnings(texts, pairs, None, rows))
     interned: dict = {}
+    if all_numeric:  # numbers are classes by their value, whatever the format wrote: "1", "1.0" and 1 are one class
+        labels = numbers
     classes = [interned.setdefault(label, _label_text(label)) if isinstance(label, (str, int, float, bool))
                else _label_text(label) for label in labels]
     names = sorted(set(classes), key=_class_order)

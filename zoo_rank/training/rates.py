@@ -81,6 +81,7 @@ def announce(examples: int, label: str, method: str, steps: int, rate: float | N
     (``capped``: ``steps`` is a cap the run may stop before; ``typical``: the steps earlier runs
     of the method ended by the rule took, so the time said is the likely one, and the cap a most)."""
     likely = expected_steps(list(typical), steps) if capped else steps
+    typical = typical if likely < steps else []  # a cap below the typical length: the cap is what it will take
     seconds_per_step = rate if rate is not None else BENCHMARK_SECONDS_PER_STEP
     if rate is None and device.startswith("cuda"):
         when = "no rate measured on this GPU yet"
