@@ -51,7 +51,9 @@ class Fault:
     """Applied to requests whose path matches ``pattern`` (and ``method``), ``times`` times (None: always)."""
 
     pattern: str
-    kind: str  # "status", "delay", "truncate", "corrupt", "slow" (value: bytes/s), "stall" (value: bytes sent)
+    # "status", "delay", "truncate", "corrupt", "slow" (value: bytes/s), "stall" (value: bytes sent),
+    # "trickle" (value: seconds between single bytes, for ever), "endless" (the file, then bytes for ever, no length)
+    kind: str
     value: float = 0
     times: int | None = 1
     method: str | None = None
@@ -243,6 +245,9 @@ def _handler(hub: HubServer):
             if self.command == "GET" and fault and fault.kind == "slow":
                 self._send_slow(status, headers, body, fault.value)
                 return
+            if self.command == "GET" and fault and fault.kind in ("trickle", "endless"):
+                self._send_forever(status, headers, body, fault)
+                return
             self._send(status, body, headers)
 
         def _send_partial(self, status: int, headers: dict, body: bytes, hang: bool = False) -> None:
@@ -271,6 +276,25 @@ def _handler(hub: HubServer):
                     self.wfile.flush()
                     time.sleep(0.05)
             except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def _send_forever(self, status: int, headers: dict, body: bytes, fault: Fault) -> None:
+            """Never finish: one byte every ``fault.value`` s (trickle), or the body and then more (endless)."""
+            self.send_response(status)
+            for key, value in headers.items():
+                if fault.kind != "endless" or key != "Content-Length":
+                    self.send_header(key, str(value))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                if fault.kind == "endless":
+                    self.wfile.write(body)
+                while not hub.stopping.is_set():
+                    self.wfile.write(b"x" if fault.kind == "trickle" else b"x" * 65536)
+                    self.wfile.flush()
+                    if fault.kind == "trickle":
+                        hub.stopping.wait(fault.value)
+            except (BrokenPipeError, ConnectionResetError, OSError):
                 pass
 
     return Handler

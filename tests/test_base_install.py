@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -119,3 +120,24 @@ def test_add_pull_refresh_and_rank_adapters_without_torch(tmp_path, zoo_home):
     assert ranked.returncode == 0 and "Traceback" not in ranked.stderr, ranked.stderr
     assert {c["name"] for c in json.loads(ranked.stdout)} == {"local-b", "someone/bitfit-c"}
     assert "ranking by behaviour runs the base model and needs torch" in ranked.stderr  # said, not a crash
+
+
+HOSTILE = "evil\x1b]0;pwned\x07\x1b[2J\u202etxt"  # a title change, a cleared screen, a right-to-left override
+
+
+def test_names_from_catalogs_and_users_never_reach_the_terminal_as_commands(tmp_path, zoo_home):
+    """Before: task names from a third-party catalog or --task were printed raw by catalog, list and show."""
+    catalog = json.loads(open(Path(__file__).parents[1] / "registry.json", encoding="utf-8").read())
+    catalog["sources"][0]["task"] = HOSTILE
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    _bitfit(tmp_path / "a", 1)
+    outputs = [run_without_torch(zoo_home, "catalog", path),
+               run_without_torch(zoo_home, "add", tmp_path / "a", "--task", HOSTILE, "--name", "a"),
+               run_without_torch(zoo_home, "list"), run_without_torch(zoo_home, "show", "a"),
+               run_without_torch(zoo_home, "show", HOSTILE)]
+    for done in outputs:
+        assert done.returncode == 0, done.stderr
+        text = done.stdout + done.stderr
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b]0;pwned\\x07" in outputs[0].stdout + outputs[3].stdout  # shown, escaped

@@ -349,7 +349,8 @@ def test_an_adapter_from_elsewhere_whose_base_model_is_absent_is_explained(tmp_p
     assert "a was not trained by zoo-rank: ranked by its weights, where adapters trained apart score near 0" in said
     assert "add --fetch-base-model to download it once" in said
     assert "only 1 candidate shares the space of a" in said and "zoo-rank pull --base-model zoo-rank/tiny-bert" in said
-    assert "adapters trained apart (other seeds, ranks, modules, authors) score near 0" in " ".join(ranked.stdout.split())
+    caption = " ".join(ranked.stdout.split())
+    assert "adapters trained apart (other seeds, ranks, modules, authors) score near 0" in caption
 
 
 def test_fetch_base_model_downloads_it_when_asked_and_ranks_by_behaviour(tmp_path, zoo_home, tiny_model, monkeypatch):

@@ -174,3 +174,32 @@ def test_ctrl_c_after_the_commit_reports_what_was_registered(zoo, zoo_home, monk
     assert "Interrupted after 2 entries were registered; they stay" in result.output
     names = {e.name for e in Registry(zoo_home).entries()}
     assert {"peft-lora", "peft-ia3"} <= names
+
+
+@needs_mounts
+@pytest.mark.core
+def test_a_read_only_copy_with_a_wal_but_no_shm_is_refused_not_read_without_its_last_writes(tmp_path, env):
+    """Before: SQLite's immutable mode read the main file only, and the entries still in registry.db-wal were
+    silently missing from `list` and from every ranking."""
+    home = tmp_path / "home"
+    _synthetic_registry(home, 20)
+    writer = sqlite3.connect(home / "registry.db")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("SELECT COUNT(*) FROM entries").fetchone()  # an open connection: the WAL outlives the next one
+    with Registry(home, builtin=False) as registry:  # written while the writer holds the WAL open: it stays there
+        register_vectors(registry, clustered_unit_vectors(5, 256, seed=9), prefix="late")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("registry.db", "registry.db-wal"):
+        shutil.copy(home / name, copy / name)
+    writer.close()
+    assert (copy / "registry.db-wal").stat().st_size > 0 and not (copy / "registry.db-shm").exists()
+    ro = f"mount --bind {copy} {copy}; mount -o remount,bind,ro {copy}"
+    listed = _in_namespace(ro, "--home", str(copy), "list", "--json", env=env)
+    if listed.returncode == 0:  # SQLite could read the WAL after all: then every entry must be there
+        import json
+
+        assert len(json.loads(listed.stdout)) == 25
+        return
+    (line,) = listed.stderr.strip().splitlines()
+    assert line.startswith("Error: ") and "registry.db-wal: holds writes not yet in registry.db" in line

@@ -481,3 +481,72 @@ def test_refresh_without_a_network_fails_in_one_line_not_one_per_source(tmp_path
     assert f"none of the {sources} catalog sources could be pulled ({sources} sources (" in errors[0]
     assert "ConnectionRefused" in errors[0] and "zoo-rank refresh --offline" in errors[0]
     assert len(entries()) == before
+
+
+def test_a_body_trickling_a_byte_at_a_time_is_cut_and_the_healthy_repos_are_registered(hub, tmp_path):
+    """Before: each byte reset the per-read timeout, so a trickle of 1 byte every 3 s was never cut off and one such
+    repo blocked a whole `pull --base-model` (nothing registered)."""
+    import time
+
+    hub.fault(r"karangarg/hate-lora/resolve/.*safetensors$", "trickle", 0.2, times=None, method="GET")
+    started = time.monotonic()
+    result = run("pull", "--base-model", "distilbert-base-uncased", "--json", "--retries", "2", "--timeout", "1")
+    took = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "dayanidhi/emotion-lora" in {e["name"] for e in report["added"]}
+    (failure,) = report["failed"]
+    assert failure.startswith("karangarg/hate-lora") and "SlowBody" in failure and "after 2 attempts" in failure
+    assert took < 30  # 2 attempts x (1 s + the listed size at 32 KiB/s) + 1 s backoff, and the healthy repos
+
+
+def test_a_body_longer_than_the_listed_size_is_cut_at_that_size_and_nothing_of_it_kept(hub, tmp_path):
+    """Before: the loop read until the server stopped: 3.1 GB written to blobs/*.incomplete for a file listed at
+    1,002 bytes."""
+    hub.fault(r"dayanidhi/emotion-lora/resolve/.*adapter_config.json$", "endless", times=None, method="GET")
+    result = run("pull", "dayanidhi/emotion-lora", "--retries", "1", "--timeout", "5")
+    assert result.exit_code == 1
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and "the server sent more than the" in error[0] and "bytes listed" in error[0]
+    cache = tmp_path / "hf-cache"
+    written = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
+    assert written < 2 << 20  # the adapter's own files at most, not the endless body
+    assert not [p for p in cache.rglob("*.incomplete") if p.stat().st_size]
+
+
+def _flip_weights(cache: Path, repo: str) -> Path:
+    """Change numbers inside the cached safetensors blob, keeping its size and header: still readable, now wrong."""
+    weights = next((cache / f"models--{repo.replace('/', '--')}" / "snapshots").iterdir()) / "adapter_model.safetensors"
+    blob = weights.resolve()
+    data = bytearray(blob.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")
+    for i in range(header + 64, min(len(data), header + 4096), 4):
+        data[i + 3] ^= 0x40  # a float32's exponent bits: the value changes, nothing becomes unreadable
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    return blob
+
+
+def test_a_cache_blob_damaged_on_disk_is_never_registered_and_pull_repairs_it(hub, tmp_path, monkeypatch):
+    """Before: `refresh --offline` registered a damaged blob (a score of 0.062 became -0.008) and `pull` answered
+    "already registered", leaving it damaged."""
+    assert run("pull", "dayanidhi/emotion-lora", "karangarg/hate-lora", *fast()).exit_code == 0
+    cache = tmp_path / "hf-cache"
+    good = {e.name: e.content_sha256 for e in entries()}
+    blob = _flip_weights(cache, "dayanidhi/emotion-lora")
+    monkeypatch.setenv("ZOO_RANK_HOME", str(tmp_path / "fresh-home"))
+    result = run("refresh", "--offline", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [e["name"] for e in report["added"]] == ["karangarg/hate-lora"]
+    (failure,) = report["failed"]
+    assert "emotion-lora" in failure and "adapter_model.safetensors does not match its hash" in failure
+    assert "zoo-rank pull dayanidhi/emotion-lora@" in failure
+    monkeypatch.setenv("ZOO_RANK_HOME", str(tmp_path / "zoo-home"))  # the registry that has it, from the good bytes
+    again = run("pull", "dayanidhi/emotion-lora", "--json", *fast())
+    assert again.exit_code == 0, again.output
+    assert "did not match its hash; fetched again" in again.stderr
+    from zoo_rank.hub.http import file_digest
+
+    assert file_digest(blob, "sha256") == blob.name  # repaired in place
+    assert {e.name: e.content_sha256 for e in entries()} == good

@@ -65,7 +65,8 @@ def test_index_persists_and_is_rebuilt_when_the_registry_changes(space, monkeypa
     registry, space_, vectors, queries = space
     _ranked(registry, space_, queries[0], "faiss-ivf")
     files = sorted(p.name for p in (registry.home / "indexes").iterdir())
-    assert len(files) == 1 and "-1.faiss-ivf." in files[0]  # <instance>-<generation>
+    first = registry.space_info(space_.id)[0]  # <instance>-<generation>
+    assert len(files) == 1 and f".g{first}.faiss-ivf." in files[0]
 
     def no_build(*args, **kwargs):
         raise AssertionError("a fresh index was rebuilt")
@@ -78,7 +79,8 @@ def test_index_persists_and_is_rebuilt_when_the_registry_changes(space, monkeypa
     names, _ = _ranked(registry, space_, newcomer, "faiss-ivf")
     assert names[0] == "new0"  # found: the stale index was rebuilt
     files = sorted(p.name for p in (registry.home / "indexes").iterdir())
-    assert len(files) == 1 and "-2.faiss-ivf." in files[0]  # the old generation is gone
+    second = registry.space_info(space_.id)[0]
+    assert second != first and len(files) == 1 and f".g{second}.faiss-ivf." in files[0]  # the old one is gone
 
 
 def test_a_filtered_shortlist_is_widened_until_enough_candidates_survive(space):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from zoo_rank import Registry, add
 from zoo_rank.executors import PROCESSES_FROM, InProcessExecutor, get_executor, ingest_executor
 from zoo_rank.executors.processes import ProcessExecutor
@@ -82,3 +84,83 @@ def _count(home) -> int:
         return 0
     with sqlite3.connect(home / "registry.db") as db:
         return db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid``, from /proc."""
+    import os
+
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+
+@pytest.mark.core
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads the process table from /proc")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_worker_processes_die_with_an_add_that_is_killed(tmp_path, zoo_home, signal_name):
+    """Before: SIGTERM or SIGKILL of a large `add` left its pool workers (and the resource tracker) alive for 15+
+    minutes holding the pipes: `zoo-rank add DIR | cat` never returned."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import numpy as np
+
+    from zoo_rank.readers.bitfit import save_bitfit
+
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        deltas = {f"bert.encoder.layer.{layer}.output.dense.bias": rng.normal(0, 0.01, 512).astype(np.float32)
+                  for layer in range(12)}
+        save_bitfit(tmp_path / "many" / f"a{i:03d}", deltas, base_model="m")
+    env = {**os.environ, "ZOO_RANK_HOME": str(zoo_home), "ZOO_RANK_BUILTIN": "0"}
+    code = "import sys; from zoo_rank.cli import main; sys.argv = ['zoo-rank', *sys.argv[1:]]; main()"
+    process = subprocess.Popen([sys.executable, "-c", code, "add", str(tmp_path / "many"), "--executor", "processes"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2 and process.poll() is None:
+        workers = _children(process.pid)
+        time.sleep(0.05)
+    assert workers, "no worker process was started"
+    time.sleep(1.0)  # let them start working
+    process.send_signal(getattr(signal, signal_name))
+    process.wait(timeout=30)
+    started = time.monotonic()
+    reader = threading.Thread(target=process.stdout.read, daemon=True)  # returns once no process holds the pipe:
+    reader.start()  # what `| cat` waits for
+    reader.join(timeout=15)
+    while _alive(workers) and time.monotonic() - started < 15:
+        time.sleep(0.2)
+    survivors = _alive(workers)
+    for pid in survivors:  # never left behind, whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"{len(survivors)} worker(s) outlived the killed add"
+    assert not reader.is_alive(), "the add's stdout stayed open after it was killed"

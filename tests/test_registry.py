@@ -115,3 +115,95 @@ def test_a_registry_made_anew_never_ranks_from_the_old_ones_cache(zoo_home, tmp_
     assert all(c.score < 0.999 for c in again.candidates)
     shutil.rmtree(zoo_home / "spaces", ignore_errors=True)
     assert np.allclose([c.score for c in rank("b0", top=None).candidates], [c.score for c in again.candidates])
+
+
+@pytest.mark.core
+def test_a_registry_restored_from_a_backup_never_ranks_from_a_cache_written_after_it(zoo_home, tmp_path):
+    """Before: the backup's generation counters, counted on again, reached the numbers of cache files written
+    after the backup: an unrelated adapter scored 1.0 (its row held the vector of one added after the backup)."""
+    import shutil
+
+    from zoo_rank.registry import NewEntry
+    from zoo_rank.spaces import Space, TaskEmbedding
+
+    space = Space("m", "lora", "invariant", 1, 3)
+
+    def entry(name: str, vector) -> NewEntry:
+        v = np.asarray(vector, np.float32)
+        return NewEntry(name=name, source="synthetic", content_sha256=name, files={}, method="lora", format="peft",
+                        base_model="m", embeddings=[TaskEmbedding(space, v / np.linalg.norm(v), 1.0)])
+
+    with Registry(zoo_home, builtin=False) as registry:
+        registry.insert([entry("target", [1, 0, 0]), entry("other", [0, 1, 0])])
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(zoo_home / "registry.db") as db, sqlite3.connect(backup) as copy:
+        db.backup(copy)
+    with Registry(zoo_home, builtin=False) as registry:
+        registry.insert([entry("twin", [1, 0, 0])])  # added after the backup: the target's own direction
+    assert rank("target", embedder="invariant").candidates[0].score == pytest.approx(1.0)  # cached
+    for leftover in zoo_home.glob("registry.db*"):
+        leftover.unlink()
+    shutil.copy(backup, zoo_home / "registry.db")  # restored; spaces/ keeps the files written since
+    with Registry(zoo_home, builtin=False) as registry:
+        registry.insert([entry("unrelated", [0, 0, 1])])  # takes the id the twin had
+    scores = {c.name: c.score for c in rank("target", embedder="invariant", top=None).candidates}
+    assert scores == pytest.approx({"other": 0.0, "unrelated": 0.0}, abs=1e-6)
+
+
+@pytest.mark.core
+@pytest.mark.parametrize("damaged", ["candidate", "target"])
+def test_a_damaged_vector_blob_is_refused_with_a_recovery_hint_not_ranked_as_nan(zoo_home, damaged):
+    """Before: random bytes inside a vector blob gave NaN scores with exit 0 (PRAGMA integrity_check says ok)."""
+    from click.testing import CliRunner
+
+    from zoo_rank.cli import cli
+    from zoo_rank.registry import NewEntry
+    from zoo_rank.spaces import Space, TaskEmbedding
+
+    space = Space("m", "lora", "invariant", 1, 4)
+    rng = np.random.default_rng(0)
+    with Registry(zoo_home, builtin=False) as registry:
+        registry.insert([NewEntry(name=name, source="synthetic", content_sha256=name, files={}, method="lora",
+                                  format="peft", base_model="m",
+                                  embeddings=[TaskEmbedding(space, rng.standard_normal(4).astype(np.float32), 1.0)])
+                         for name in ("target", "candidate", "third")])
+    blob = np.array([0.5, np.nan, 0.1, 0.2], np.float32).tobytes()
+    with sqlite3.connect(zoo_home / "registry.db") as db:
+        db.execute("UPDATE vectors SET vector = ? WHERE entry_id = (SELECT id FROM entries WHERE name = ?)",
+                   (blob, damaged))
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    result = CliRunner().invoke(cli, ["--no-builtin", "--target", "target", "--embedder", "invariant", "--json"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"stored vector of '{damaged}'" in lines[0] and "NaN or infinite" in lines[0]
+    assert f"zoo-rank remove {damaged}" in lines[0]
+
+
+@pytest.mark.core
+def test_catalog_spellings_of_a_base_model_land_in_the_space_add_uses_and_old_registries_are_merged(zoo_home):
+    """Before: refresh kept the catalog's literal `bert-base-uncased` while add and pull registered under
+    `google-bert/bert-base-uncased`: two spaces, so ranking said "no candidates" or left the catalog's out."""
+    from zoo_rank.catalog import load_catalog
+    from zoo_rank.registry import NewEntry
+    from zoo_rank.spaces import Space, TaskEmbedding
+
+    assert {s.base_model for s in load_catalog().sources} >= {"google-bert/bert-base-uncased"}
+    assert "bert-base-uncased" not in {s.base_model for s in load_catalog().sources}
+
+    def entry(name: str, base: str, vector) -> NewEntry:
+        v = np.asarray(vector, np.float32)
+        return NewEntry(name=name, source="synthetic", content_sha256=name, files={}, method="lora", format="peft",
+                        base_model=base, embeddings=[TaskEmbedding(Space(base, "lora", "invariant", 1, 3),
+                                                                   v / np.linalg.norm(v), 1.0)])
+
+    with Registry(zoo_home, builtin=False) as registry:  # what an older zoo-rank wrote: both spellings
+        registry.insert([entry("added", "google-bert/bert-base-uncased", [1, 0, 0]),
+                         entry("from-catalog", "bert-base-uncased", [1, 1, 0])])
+    with sqlite3.connect(zoo_home / "registry.db") as db:
+        db.execute("PRAGMA user_version = 4")
+    with Registry(zoo_home, builtin=False) as registry:
+        assert {e.base_model for e in registry.entries()} == {"google-bert/bert-base-uncased"}
+        assert [(s.base_model, n) for s, n in registry.spaces()] == [("google-bert/bert-base-uncased", 2)]
+    ranked = rank("added", embedder="invariant")
+    assert [c.name for c in ranked.candidates] == ["from-catalog"]
+    assert ranked.candidates[0].score == pytest.approx(2 ** -0.5, abs=1e-6)

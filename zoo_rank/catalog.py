@@ -10,13 +10,14 @@ docs/catalog.md; every entry is validated on load and each bad one is named in t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from .errors import ZooRankError
+from .jsontext import JSONProblem, parse
 from .hub.ids import HubError, validate_repo_id, validate_revision
+from .weights import canonical_base_model
 
 SCHEMA_VERSION = 1
 FORMATS = ("peft", "adapterhub", "bitfit")
@@ -76,6 +77,10 @@ _BUILTIN_KEYS = {"task": str, "base_model": str, "methods": list, "task_type": (
                  "train_size": (int, type(None)), "license": (str, type(None))}
 
 
+_KIND_WORDS = {str: "a string", list: "a list", (str, type(None)): "a string or null",
+               (int, type(None)): "an integer or null"}
+
+
 def _check(where: str, item: object, keys: dict, required: tuple[str, ...]) -> list[str]:
     if not isinstance(item, dict):
         return [f"{where}: must be an object"]
@@ -84,7 +89,7 @@ def _check(where: str, item: object, keys: dict, required: tuple[str, ...]) -> l
     for key, kind in keys.items():
         value = item.get(key)
         if key in item and value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            problems.append(f"{where}: {key} must be {getattr(kind, '__name__', 'a string or null')}")
+            problems.append(f"{where}: {key} must be {_KIND_WORDS[kind]} (got {type(value).__name__} {value!r:.40})")
     if isinstance(item.get("train_size"), int) and not isinstance(item["train_size"], bool) and item["train_size"] <= 0:
         problems.append(f"{where}: train_size must be a positive integer")
     if isinstance(item.get("task_type"), str) and item["task_type"] not in TASK_TYPES:
@@ -106,17 +111,18 @@ def _source(where: str, item: dict, problems: list[str]) -> CatalogSource | None
         if sub and (sub.startswith("/") or ".." in sub.split("/") or "\\" in sub):
             found.append(f"{where}: subfolder {sub!r} must be a relative path inside the repo")
     problems += found
-    return None if found else CatalogSource(**item)
+    # the spelling add and pull register under (docs/formats.md): one model, one space
+    return None if found else CatalogSource(**{**item, "base_model": canonical_base_model(item["base_model"])})
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read and validate a catalog (default: the packaged ``registry.json``)."""
     path = Path(path) if path is not None else default_catalog_path()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = parse(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, JSONProblem) as exc:
         raise CatalogError(f"{path}: is not valid JSON ({exc})", hint="fix the file; its schema is in docs/catalog.md") from exc
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
         raise CatalogError(f"{path}: needs \"schema_version\": {SCHEMA_VERSION} at the top level",
@@ -137,7 +143,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         found = _check(where, item, _BUILTIN_KEYS, ("task", "base_model", "methods"))
         problems += found
         if not found:
-            catalog.builtin.append(CatalogBuiltin(**{**item, "methods": tuple(item["methods"])}))
+            catalog.builtin.append(CatalogBuiltin(**{**item, "methods": tuple(item["methods"]),
+                                                     "base_model": canonical_base_model(item["base_model"])}))
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise CatalogError(f"{path}: {'; '.join(problems[:3])}{more}", hint="fix those entries; the schema is in docs/catalog.md")

@@ -27,7 +27,8 @@ from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
 from .ingest import AddResult, embed_each, gather, new_entry, register
 from .hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
 from .hub import search as _search
-from .hub.cache import scan
+from .hub.cache import corrupt_files, scan
+from .hub.ids import HubError
 from .registry import Entry, NewEntry, Registry
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -91,12 +92,19 @@ class _Job:
     base_model: str | None
 
 
-def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result: SyncResult) -> list[_Job]:
+def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result: SyncResult,
+          anew: frozenset[str] = frozenset()) -> list[_Job]:
     jobs = []
     for subfolder in snapshot.checkpoints:
         key = snapshot_key(snapshot.repo_id, snapshot.sha, subfolder)
-        if _up_to_date(known, key):
+        if _up_to_date(known, key) and key not in anew:
             result.skipped.append(key)
+            continue
+        damaged = corrupt_files(snapshot.checkpoint_dir(subfolder))
+        if damaged:
+            result.failed.append(HubError(snapshot.repo_id, f"{key}: the cached {', '.join(damaged)} does not match "
+                                                            "its hash (damaged on disk)",
+                                          hint=f"`zoo-rank pull {snapshot.repo_id}@{snapshot.sha}` fetches it again"))
             continue
         listed = catalog.source(snapshot.repo_id, subfolder)
         stale = known.get(key)
@@ -106,10 +114,12 @@ def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result:
 
 
 def _embed_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Catalog, known: dict[str, Entry],
-                     result: SyncResult, executor: Executor | None, keep_going: bool) -> list[NewEntry]:
+                     result: SyncResult, executor: Executor | None, keep_going: bool,
+                     anew: frozenset[str] = frozenset()) -> list[NewEntry]:
     """Embed (through ``executor``; None: chosen by the amount of work) the checkpoints of ``snapshots``
-    the registry lacks; returns the new entries in snapshot order; stale entries get their new vectors at once."""
-    jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result)]
+    the registry lacks (and those of ``anew``, source keys whose cache files were repaired); returns the
+    new entries in snapshot order; stale entries get their new vectors at once."""
+    jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result, anew)]
     taken: set[str] = set()
 
     def describe(index: int, embedded) -> NewEntry | None:
@@ -191,6 +201,7 @@ def pull(
     known = registry.by_source_prefix("hf://")
     lock = threading.Lock()
     done = [0, 0]
+    repaired: set[str] = set()
 
     def tick(size: int) -> None:
         with lock:
@@ -202,9 +213,17 @@ def pull(
         resolved = resolve(repo_id, rev, endpoint=endpoint, token=token, policy=policy)
         keys = [snapshot_key(repo_id, resolved.sha, sub) for sub in resolved.files.checkpoints]
         if all(_up_to_date(known, k) for k in keys):
-            with lock:
-                result.skipped += keys
-            return None
+            folder = hub_cache_dir(cache_dir) / f"models--{repo_id.replace('/', '--')}" / "snapshots" / resolved.sha
+            damaged = [f"{sub}/{name}".lstrip("/") for sub in resolved.files.checkpoints
+                       for name in corrupt_files(folder / sub if sub else folder)]
+            if not damaged:
+                with lock:
+                    result.skipped += keys
+                return None
+            with lock:  # registered, but its cache files were damaged since: fetched again (fetch checks each blob)
+                repaired.update(keys)
+                result.warnings.append(f"{repo_id}: the cached {', '.join(damaged)} did not match its hash; fetched "
+                                       "again and embedded anew")
         with lock:
             done[1] += resolved.size
         return fetch(resolved, endpoint=endpoint, cache_dir=cache_dir, token=token, policy=policy,
@@ -217,7 +236,7 @@ def pull(
         _fetch_base_models(snapshots, result, keep_going, endpoint=endpoint, cache_dir=cache_dir, token=token,
                            policy=policy)
     pending = _embed_snapshots(registry, snapshots, catalog, known, result, executor,
-                               keep_going)
+                               keep_going, frozenset(repaired))
     models = [snapshot.model.to_dict() for snapshot in snapshots]
     registering = time.perf_counter()
     register(registry, pending, result)

@@ -105,7 +105,41 @@ def _m004_space_sizes(db: sqlite3.Connection) -> None:
                "BEGIN UPDATE spaces SET size = size - 1 WHERE id = OLD.space_id; END")
 
 
-MIGRATIONS = [_m001_initial, _m002_meta_and_training, _m003_hub_models, _m004_space_sizes]
+def _m005_canonical_base_models(db: sqlite3.Connection) -> None:
+    """One spelling per base model: `refresh` once registered catalog adapters under the catalog's
+    literal ``bert-base-uncased`` while `add` and `pull` used ``google-bert/bert-base-uncased``, two
+    spaces that never met. Entries, spaces and vectors move to the canonical name; a space that
+    exists under both names is merged, and every space touched gets a new generation (its cached
+    matrix is stale)."""
+    import secrets
+
+    from .spaces import Space
+    from .weights import canonical_base_model
+
+    for (name,) in db.execute("SELECT DISTINCT base_model FROM entries").fetchall():
+        canonical = canonical_base_model(name) or name
+        if canonical != name:
+            db.execute("UPDATE entries SET base_model = ? WHERE base_model = ?", (canonical, name))
+    for space_id, base_model in db.execute("SELECT id, base_model FROM spaces").fetchall():
+        canonical = canonical_base_model(base_model) or base_model
+        if canonical == base_model:
+            continue
+        old = Space.from_id(space_id)
+        new = Space(canonical, old.family, old.embedder, old.version, old.dim, old.layout).id
+        if db.execute("SELECT 1 FROM spaces WHERE id = ?", (new,)).fetchone() is None:
+            db.execute("INSERT INTO spaces (id, base_model, family, embedder, embedder_version, dim, layout, "
+                       "created_at) SELECT ?, ?, family, embedder, embedder_version, dim, layout, created_at "
+                       "FROM spaces WHERE id = ?",
+                       (new, canonical, space_id))
+        db.execute("UPDATE OR IGNORE vectors SET space_id = ? WHERE space_id = ?", (new, space_id))
+        db.execute("DELETE FROM vectors WHERE space_id = ?", (space_id,))  # an entry already in both: keep one
+        db.execute("DELETE FROM spaces WHERE id = ?", (space_id,))
+        db.execute("UPDATE spaces SET size = (SELECT COUNT(*) FROM vectors WHERE space_id = ?), generation = ? "
+                   "WHERE id = ?", (new, secrets.randbits(62), new))
+
+
+MIGRATIONS = [_m001_initial, _m002_meta_and_training, _m003_hub_models, _m004_space_sizes,
+              _m005_canonical_base_models]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -121,6 +155,13 @@ def migrate(db: sqlite3.Connection) -> int:
         )
     if found == SCHEMA_VERSION:
         return found
+    if found == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").fetchone():
+        where = db.execute("PRAGMA database_list").fetchone()[2] or "the registry"
+        raise RegistryError(
+            f"{where}: holds zoo-rank's tables but says schema version 0 (its version number was reset)",
+            hint="restore registry.db from a backup, or move it aside and start a new registry; zoo-rank will not "
+                 "guess which migrations it has had",
+        )
     db.execute("BEGIN IMMEDIATE")
     try:
         current = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won

@@ -107,7 +107,8 @@ def _elsewhere(counts: dict[str, int], targets: list[TaskEmbedding]) -> str:
     ranked = sorted(by_base.items(), key=lambda item: -sum(item[1]))
     shown = "; ".join(f"{base}: {sum(c)} in {len(c)} space{'s' if len(c) != 1 else ''}" for base, c in ranked[:3])
     more = f"; {len(ranked) - 3} more base models" if len(ranked) > 3 else ""
-    return (f"the registry's other {total} vectors are in spaces it is never compared with (other base models, "
+    return (f"the registry's other {total} vector{'s are' if total != 1 else ' is'} in spaces it is never compared "
+            f"with (other base models, "
             f"methods or embedders: {shown}{more}; `zoo-rank spaces` lists them)")
 
 

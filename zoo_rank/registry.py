@@ -4,8 +4,8 @@ SQLite is the single source of truth: every write is one ``BEGIN IMMEDIATE`` tra
 (WAL mode, so readers never block and concurrent writers queue rather than fail), and the
 same content (sha256 of config and weight files) is never stored twice. What is derived from
 it for ranking (each space's memory-mappable matrix, the faiss indexes) belongs to the space
-cache (``space_cache.py``), keyed by the space's generation counter, which every write here
-bumps.
+cache (``space_cache.py``), keyed by the space's generation, which every write here draws anew
+at random.
 
 Vectors are stored as float32, or as float16 once the registry's ``vector_dtype`` is set to
 it (``ZOO_RANK_VECTOR_DTYPE=float16`` when a command writes, remembered by the registry):
@@ -116,6 +116,13 @@ class Registry:
                                 hint="set ZOO_RANK_HOME (or --home) to a folder you can write") from cause
         uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
         for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+            wal = self.path.with_name(self.path.name + "-wal")
+            if "immutable" in mode and wal.is_file() and wal.stat().st_size:
+                # immutable reads the main file only: the entries still in the WAL would silently be missing
+                raise RegistryError(f"{wal}: holds writes not yet in {self.path.name}, and this read-only folder "
+                                    f"cannot hold the index SQLite needs to read them ({self.path.name}-shm)",
+                                    hint="copy the registry folder somewhere writable (or open it once where it can "
+                                         "be written, which folds the WAL into the database)") from cause
             db = sqlite3.connect(uri + mode, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
             try:
                 found = db.execute("PRAGMA user_version").fetchone()[0]
@@ -247,7 +254,8 @@ class Registry:
         embeddings = []
         for space_id, blob, norm in rows:
             space = Space.from_id(space_id)
-            embeddings.append(TaskEmbedding(space, decode(blob, space.dim), norm, {"entry": entry.name}))
+            vector = _finite(self.db, space_id, np.array([entry.id]), decode(blob, space.dim))
+            embeddings.append(TaskEmbedding(space, vector, norm, {"entry": entry.name}))
         return embeddings
 
     def spaces(self) -> list[tuple[Space, int]]:
@@ -378,7 +386,7 @@ class Registry:
                 f"SELECT entry_id, vector FROM vectors WHERE space_id = ? AND entry_id IN ({marks})", (space_id, *chunk)
             ).fetchall()
         ids = np.array([entry_id for entry_id, _ in found], dtype=np.int64)
-        return ids, _decode_rows([blob for _, blob in found], Space.from_id(space_id).dim)
+        return ids, _finite(self.db, space_id, ids, _decode_rows([blob for _, blob in found], Space.from_id(space_id).dim))
 
     def iter_space(self, space_id: str, rows: int = 32_768):
         """Yield (entry ids, float32 block) over a space in entry order, from one read snapshot."""
@@ -458,7 +466,22 @@ def _vector_blocks(db: sqlite3.Connection, space_id: str, dim: int, rows: int):
     cursor = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
     while batch := cursor.fetchmany(rows):
         ids = np.fromiter((entry_id for entry_id, _ in batch), dtype=np.int64, count=len(batch))
-        yield ids, _decode_rows([blob for _, blob in batch], dim)
+        yield ids, _finite(db, space_id, ids, _decode_rows([blob for _, blob in batch], dim))
+
+
+def _finite(db: sqlite3.Connection, space_id: str, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``rows`` if every value is a finite number; else one error naming the entries whose stored vector is
+    damaged (random bytes in a blob pass SQLite's integrity check and would rank as NaN)."""
+    bad = ~np.isfinite(rows).all(axis=1) if rows.ndim == 2 else np.array([not np.isfinite(rows).all()])
+    if not bad.any():
+        return rows
+    names = [row[0] for i in ids[bad][:3]
+             for row in db.execute("SELECT name FROM entries WHERE id = ?", (int(i),)).fetchall()]
+    listed = ", ".join(repr(n) for n in names) + (f" and {int(bad.sum()) - 3} more" if bad.sum() > 3 else "")
+    raise RegistryError(f"the registry's stored vector of {listed} in space {space_id} holds NaN or infinite values "
+                        "(the database file is damaged)",
+                        hint=f"`zoo-rank remove {names[0] if names else 'NAME'}` and add it again (`zoo-rank refresh` "
+                             "for pulled adapters), or restore registry.db from a backup")
 
 
 def _decode_rows(blobs: list[bytes], dim: int) -> np.ndarray:
@@ -484,8 +507,13 @@ def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, no
 
 
 def _bump(db: sqlite3.Connection, space_ids: set[str]) -> None:
+    """Give each written space a new generation, drawn at random rather than counted: a registry
+    restored from a backup counts from the backup's numbers again, and a counter would then reach
+    the numbers of cache files written after the backup (other content, the same name). A random
+    generation names one content: a cache file of the restored state is still right, and none
+    written since can be taken for a new one."""
     for space_id in space_ids:
-        db.execute("UPDATE spaces SET generation = generation + 1 WHERE id = ?", (space_id,))
+        db.execute("UPDATE spaces SET generation = ? WHERE id = ?", (secrets.randbits(62), space_id))
 
 
 def _chunks(values: list, size: int = 900):

@@ -3,7 +3,7 @@ ranking matrix (``<home>/spaces``) and the faiss indexes (``<home>/indexes``).
 
 The SQLite registry is the truth; everything here is a cache of it. A file is named after
 its space and the space's generation token (``Registry.generation_token``: the registry's
-instance and the space's write counter), so a write makes every derived file of that space
+instance and the space's generation, drawn at random by each write), so a write makes every derived file of that space
 stale; the next reader builds new ones, written atomically, and the old generations are
 deleted. Any of these files may be deleted at any time: it only costs a rebuild. A disk that
 is read-only or full costs speed, never a result: the matrix is then built in memory.
@@ -79,7 +79,7 @@ class SpaceCache:
         notes = notes if notes is not None else []
         count, dim = shape
         stem = self.matrix_stem(space_id, token)
-        f32_max = int(os.environ.get("ZOO_RANK_CACHE_F32_MAX", str(4 << 30)))
+        f32_max = _bytes_setting("ZOO_RANK_CACHE_F32_MAX", 4 << 30)
         dtype = np.float16 if float16 and count * dim * 4 > f32_max else np.float32
         ids = np.empty(count, dtype=np.int64)
         matrix, scratch = _matrix_file(stem, shape, dtype)
@@ -122,6 +122,19 @@ def _replace_atomically(path: Path, write: Callable[[str], None]) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _bytes_setting(name: str, default: int) -> int:
+    """A size in bytes from the environment; anything but a non-negative integer is one line naming it."""
+    from .errors import ZooRankError
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ZooRankError(f"{name}={value[:40]!r} is not a number of bytes",
+                           hint=f"unset it, or give a whole number such as {default}")
+    return int(value)
 
 
 def drop_older_generations(folder: Path, current: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import click
@@ -125,12 +126,23 @@ def executor_context(executor: str, ray_address: str | None):
     return chosen if chosen is not None else contextlib.nullcontext()
 
 
+# C0/C1 control characters (ESC starts terminal commands: a title change, a cleared screen) and the bidi
+# overrides that reorder what a terminal shows; tab and newline stay
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\x1b``): task names and file names come
+    from catalogs, hub repos and users, and a terminal would otherwise obey them."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(f"warning: {printable(message)}", err=True)
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
 
 
 def echo_json(value) -> None:
@@ -145,9 +157,11 @@ def make_table(title: str, *columns: str, **options):
 
     class PlainTable(Table):
         def add_row(self, *cells, **kwargs):
-            super().add_row(*(escape(c) if isinstance(c, str) else c for c in cells), **kwargs)
+            super().add_row(*(escape(printable(c)) if isinstance(c, str) else c for c in cells), **kwargs)
 
-    return PlainTable(*columns, title=escape(title) if title else None, **options)
+    if isinstance(options.get("caption"), str):
+        options["caption"] = escape(printable(options["caption"]))
+    return PlainTable(*columns, title=escape(printable(title)) if title else None, **options)
 
 
 def console():
@@ -181,7 +195,7 @@ def report_added(result, as_json: bool) -> None:
     for message in result.warnings:
         warn(message)
     for line in grouped_failures(result.failed):
-        click.echo(f"skipped: {line}", err=True)
+        click.echo(f"skipped: {printable(line)}", err=True)
     synced = hasattr(result, "skipped")
     if as_json:
         document = {"added": [e.to_dict() for e in result.added], "existing": [e.name for e in result.existing],
@@ -193,12 +207,12 @@ def report_added(result, as_json: bool) -> None:
         return
     for entry in result.added:
         revision = f", {entry.revision[:8]}" if entry.revision else ""
-        click.echo(f"added {entry.name} ({entry.method}, {entry.base_model}{revision})")
+        click.echo(printable(f"added {entry.name} ({entry.method}, {entry.base_model}{revision})"))
     for entry in result.existing:
-        click.echo(f"already registered as {entry.name}: {entry.source}")
+        click.echo(printable(f"already registered as {entry.name}: {entry.source}"))
     if synced:
         for entry in result.reembedded:
-            click.echo(f"re-embedded {entry.name}")
+            click.echo(printable(f"re-embedded {entry.name}"))
         for model in result.base_models:
             click.echo(f"fetched base model {model}")
         if result.skipped:

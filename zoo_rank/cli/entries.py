@@ -8,7 +8,7 @@ import click
 
 from .. import CATALOG_TASK_TYPES  # light: json and id checks
 from .common import (EMBEDDER_CHOICES, console, echo_json, executor_context, executor_options, make_table,
-                     open_registry, report_added)
+                     open_registry, printable, report_added)
 from .root import cli
 
 
@@ -120,7 +120,7 @@ def show(ctx, name, as_json):
     for key, value in entry.to_dict().items():
         if isinstance(value, (dict, list)):
             value = json.dumps(value, default=str)
-        click.echo(f"{key:>15}: {value}")
+        click.echo(printable(f"{key:>15}: {value}"))
 
 
 @cli.command()
@@ -133,7 +133,7 @@ def remove(ctx, names):
         registry.require(name)
     for name in names:
         registry.remove(name)
-        click.echo(f"removed {name}")
+        click.echo(printable(f"removed {name}"))
 
 
 @cli.command()

@@ -76,7 +76,7 @@ class RootGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if ctx.params.get("debug"):
                 raise
             # Every write is one transaction, so the registry holds all or none of what was being written.
@@ -86,13 +86,22 @@ class RootGroup(click.Group):
                     "(`zoo-rank list` shows them)." if done else "Interrupted. Nothing is half-registered "
                     "(`zoo-rank list` shows what is).")
             click.echo(f"{said} An interrupted download resumes next time.", err=True)
-            ctx.exit(130)
+            ctx.exit(143 if isinstance(stop, Terminated) else 130)
         except Exception as exc:
             from .. import ZooRankError
 
+            if isinstance(exc, OSError) and not ctx.params.get("debug") and not _output_failed(exc):
+                # the file system's answer about a path (too long, permission, a vanished file): one line, not a trace
+                from ..readers import shown_path
+
+                where = f"{shown_path(exc.filename, 200)}: " if exc.filename else ""
+                raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
             if ctx.params.get("debug") or not isinstance(exc, (ZooRankError, sqlite3.Error)):
                 raise
-            raise click.ClickException(str(exc) if isinstance(exc, ZooRankError) else f"registry error: {exc}") from exc
+            from .common import printable
+
+            said = str(exc) if isinstance(exc, ZooRankError) else f"registry error: {exc}"
+            raise click.ClickException(printable(said)) from exc
 
 
 @click.group(cls=RootGroup, invoke_without_command=True,
@@ -109,7 +118,8 @@ def cli(ctx, home, builtin, tasks_dir, debug):
 
     The score is the cosine similarity (-1..1) of the target's task embedding and a
     candidate's, within one space (base model x method); with several methods, the mean over
-    methods (the paper's ensemble). The order is the advice; the size is not a predicted gain.
+    the methods a candidate has of each cosine minus that method's average over the candidates
+    (the paper's ensemble, on one scale). The order is the advice; the size is not a predicted gain.
 
     \b
     Examples:
@@ -123,5 +133,43 @@ def cli(ctx, home, builtin, tasks_dir, debug):
         click.echo(ctx.get_help())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is (transactions roll back, worker processes stop), then exit 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _output_failed(exc: OSError) -> bool:
+    """Whether ``exc`` came from writing the command's output (stdout at /dev/full, a closed pipe)."""
+    import errno
+
+    return isinstance(exc, BrokenPipeError) or (exc.errno in (errno.ENOSPC, errno.EIO) and exc.filename is None)
+
+
 def main() -> None:
-    cli(prog_name="zoo-rank")
+    """The ``zoo-rank`` command. Output that the terminal's encoding cannot show is escaped (``\\u2013``)
+    rather than a crash (``PYTHONIOENCODING=ascii``); output that cannot be written at all (stdout at
+    /dev/full, a pipe closed by ``head``) ends the command with one line on stderr, not a traceback."""
+    import os
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # not a text stream we may reconfigure: leave it
+            pass
+    try:
+        cli(prog_name="zoo-rank")
+    except BrokenPipeError:  # `zoo-rank list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        if not _output_failed(exc):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is buffered can go nowhere either
+        print(f"Error: cannot write the output ({exc.strerror or exc})", file=sys.stderr)
+        sys.exit(1)

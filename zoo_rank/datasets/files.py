@@ -13,11 +13,11 @@ from __future__ import annotations
 import codecs
 from array import array
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Iterator
 
+from ..jsontext import JSONProblem, parse
 from ..errors import DataError
 from .base import Dataset, build_dataset
 
@@ -144,10 +144,21 @@ def _columns(path: Path, kind: str) -> list[str]:
 def _csv_rows(path: Path, kind: str) -> Iterator[tuple[int, list[str]]]:
     previous = csv.field_size_limit()
     csv.field_size_limit(min(MAX_FIELD, sys.maxsize))
-    reader = csv.reader(_lines(path), delimiter="," if kind == "csv" else "\t")
+    row_lines: list[str] = []  # the raw lines of the row being read: the reader takes just as many as it needs
+
+    def lines() -> Iterator[str]:
+        for line in _lines(path):
+            row_lines.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter="," if kind == "csv" else "\t")
     start = 1
     try:
         for fields in reader:
+            if reader.line_num > start and "".join(row_lines).count('"') % 2:
+                raise DataError(path, f"a quote on line {start} is never closed: the field runs on to line "
+                                      f"{reader.line_num}", hint="close the quote, or double it (\"\") inside a field")
+            row_lines.clear()
             yield start, fields
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -176,9 +187,9 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict]]:
     if kind == "json":
         text = "".join(_lines(path))
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+            data = parse(text)
+        except JSONProblem as exc:
+            raise DataError(path, f"is not valid JSON ({exc})") from None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise DataError(path, "must hold a JSON array of objects", hint="or use JSON lines (.jsonl)")
         yield from enumerate(data, 1)
@@ -187,9 +198,9 @@ def _records(path: Path, kind: str) -> Iterator[tuple[int, dict]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"line {number} is not valid JSON ({exc.msg})",
+            record = parse(line)
+        except JSONProblem as exc:
+            raise DataError(path, f"line {number} is not valid JSON ({exc})",
                             hint="each line must be one JSON object") from None
         if not isinstance(record, dict):
             raise DataError(path, f"line {number} is not a JSON object")

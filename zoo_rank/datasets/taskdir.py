@@ -15,11 +15,11 @@ the file and the line: a long benchmark must not die in its fourth hour on a str
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from ..jsontext import JSONProblem, parse
 from ..errors import DataError
 from .base import Dataset, build_dataset
 from .scoring import METRICS, default_metric, positive_label
@@ -46,8 +46,8 @@ class TaskFolder:
         source = self.path / SOURCE_FILE
         if source.is_file():
             try:
-                self.info = json.loads(source.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                self.info = parse(source.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, JSONProblem) as exc:
                 raise DataError(source, f"is not valid JSON ({exc})", hint="fix or remove it; it is optional") from None
             if not isinstance(self.info, dict):
                 raise DataError(source, "must hold a JSON object")
@@ -183,11 +183,11 @@ def _read(path: Path, name: str, task_type: str | None, train: Dataset | None = 
         if not line.strip():
             continue
         try:
-            record = json.loads(line.decode("utf-8"))
+            record = parse(line.decode("utf-8"))
         except UnicodeDecodeError:
             raise DataError(path, f"line {number} is not UTF-8", hint="re-encode the file as UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"line {number} is not valid JSON ({exc.msg})",
+        except JSONProblem as exc:
+            raise DataError(path, f"line {number} is not valid JSON ({exc})",
                             hint="each line must be one JSON object") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or "label" not in record:
             raise DataError(path, f"line {number} is not an object with a string \"text\" and a \"label\"")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..errors import ZooRankError
 from ..plugins import EMBEDDER_GROUP, load
-from ..weights import AdapterWeights
+from ..weights import AdapterWeights, canonical_base_model
 from ..spaces import Space, TaskEmbedding, cosine
 from .behaviour import BehaviourEmbedder
 from .invariant import InvariantEmbedder
@@ -71,7 +71,9 @@ def get_embedder(name: str):
 
 
 def embed(weights: AdapterWeights, embedder: str = DEFAULT_EMBEDDER, *, base_model: str | None = None) -> TaskEmbedding:
-    """Embed one checkpoint's weights with the named embedder."""
+    """Embed one checkpoint's weights with the named embedder. ``base_model`` (default: the one the
+    checkpoint names) is taken in its canonical spelling, whoever passes it (a catalog's
+    ``bert-base-uncased`` and a config's ``google-bert/bert-base-uncased`` are one space)."""
     chosen = get_embedder(embedder)
     weights.check_finite()
-    return chosen.embed(weights, base_model=base_model)
+    return chosen.embed(weights, base_model=canonical_base_model(base_model))

@@ -36,6 +36,31 @@ def _pinned_environment() -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker's initializer: it must not outlive the process that started it. A parent killed with
+    SIGKILL (or SIGTERM before it could shut the pool down) otherwise leaves its workers blocked on the
+    job queue for good, holding the parent's stdout: `zoo-rank add DIR | cat` never returned."""
+    import signal
+    import threading
+    import time
+
+    try:  # Linux: the kernel sends SIGKILL the moment the parent dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # everywhere else, and for a parent that died before prctl: ask every second
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="zoo-rank-parent-watch").start()
+
+
 def _broken(error: BrokenProcessPool):
     """The one-line error for worker processes that died. The usual cause from the Python API is a
     script that starts them at import: spawned workers import the caller's main module again."""
@@ -61,7 +86,9 @@ class ProcessExecutor:
 
         with _pinned_environment():
             pool = ProcessPoolExecutor(min(self.workers, max(1, len(args))),
-                                       mp_context=multiprocessing.get_context("spawn"))
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_die_with_parent, initargs=(os.getpid(),))
+            finished = False
             try:
                 # at most two jobs queued per worker: a Ctrl-C cancels the rest without waiting for them
                 pending: dict[Future, int] = {}
@@ -81,8 +108,13 @@ class ProcessExecutor:
                         following = next(upcoming, None)
                         if following is not None:
                             pending[pool.submit(fn, *following[1])] = following[0]
+                finished = True
             finally:
+                processes = list((getattr(pool, "_processes", None) or {}).values())
                 pool.shutdown(wait=False, cancel_futures=True)
+                if not finished:  # Ctrl-C, SIGTERM, an error: a job mid-way is not waited for
+                    for process in processes:
+                        process.terminate()
 
     def close(self) -> None:
         pass

@@ -38,6 +38,27 @@ def _files_under(folder: Path) -> list[RepoFile]:
     return files
 
 
+def corrupt_files(folder: Path) -> list[str]:
+    """The files of one checkpoint folder of a snapshot whose bytes do not match the hash their blob is
+    named after (sha256 for LFS files, git's blob sha1 otherwise), or whose blob is gone: a cache file
+    damaged on disk must be neither embedded nor trusted as "already registered". Files that are not
+    links into ``blobs/`` (a cache written by copying) cannot be checked and are taken as they are."""
+    from .http import file_digest
+
+    bad = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if not path.is_symlink():
+            continue
+        etag = Path(os.readlink(path)).name
+        algorithm = {64: "sha256", 40: "gitsha1"}.get(len(etag))
+        try:
+            if algorithm and file_digest(path, algorithm) != etag:
+                bad.append(path.name)
+        except OSError:  # the link points at nothing
+            bad.append(path.name)
+    return bad
+
+
 def card_metadata(folder: Path) -> dict:
     """The YAML header of a snapshot's README.md (tags, datasets, license, base_model), if any."""
     card = folder / "README.md"

@@ -98,6 +98,8 @@ def _first_line(exc: BaseException, limit: int) -> str:
 
 def _describe(exc: BaseException) -> str:
     names = {cls.__name__ for cls in type(exc).__mro__}
+    if "SlowBody" in names:
+        return f"SlowBody ({_first_line(exc, 160)})"
     if names & {"TimeoutError", "timeout", "Timeout", "TimeoutException", "ReadTimeout", "ConnectTimeout"}:
         return "Timeout (no answer within the --timeout)"
     if "ConnectionRefusedError" in names:
@@ -126,6 +128,13 @@ def classify(repo_id: str, exc: BaseException, what: str, attempts: int | None =
     if code == "EntryNotFound":
         return HubError(repo_id, f"{what}: a file it lists is missing on the server",
                         hint="the repo may have changed; pull it again")
+    if type(exc).__name__ == "OversizedBody":
+        return HubError(repo_id, f"{what}: {_first_line(exc, 200)}",
+                        hint="the server is not serving the file the hub lists; check HF_ENDPOINT and any proxy")
+    if code == "NotJSON":
+        answered = getattr(exc, "message", "") or "answered with something that is not JSON"
+        return HubError(repo_id, f"{what}: the server {answered}",
+                        hint="check HF_ENDPOINT (or --endpoint) and any proxy in between")
     if status in (401, 403):
         return HubError(repo_id, f"{what}: access denied (HTTP {status})",
                         hint="log in with an account that can read it (`hf auth login` or HF_TOKEN)")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import platform
 import urllib.error
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..jsontext import JSONProblem, parse
+
 CHUNK = 1 << 20
 
 
@@ -38,7 +39,7 @@ class HubHTTPError(Exception):
     """The hub answered with an error status; ``code`` is its ``X-Error-Code`` (RepoNotFound, …)."""
 
     def __init__(self, status: int, code: str, message: str, url: str) -> None:
-        self.status, self.code, self.url = status, code, url
+        self.status, self.code, self.url, self.message = status, code, url, message
         super().__init__(f"HTTP {status}{f' {code}' if code else ''}: {message or url}")
 
     @property
@@ -52,6 +53,42 @@ class HubHTTPError(Exception):
 
 class IncompleteBody(Exception):
     """The connection closed before the announced number of bytes arrived."""
+
+
+class SlowBody(TimeoutError):
+    """A body that keeps arriving, a byte now and then, past its deadline (the per-read timeout never fires)."""
+
+
+class OversizedBody(Exception):
+    """The server sent more bytes than the hub lists for the file."""
+
+
+MIN_RATE = 32 << 10  # bytes/s: a body that falls behind this pace, after a first --timeout of grace, is cut
+MAX_LISTING = 64 << 20  # bytes: an API answer larger than this is no repo listing
+
+
+def read_blocks(response, grace: float, limit: int | None, what: str) -> Iterator[bytes]:
+    """The body in blocks as they arrive (``read1``: one socket read each, so a trickle still returns).
+
+    The per-read timeout never fires on a body that sends a byte now and then; so past ``grace``
+    seconds the body must keep ``MIN_RATE`` on average (t seconds in: at least MIN_RATE × (t − grace)
+    bytes), or it is cut with ``SlowBody`` (retried like a timeout). Past ``limit`` bytes (the listed
+    size) it is cut with ``OversizedBody``: nothing more than the file is ever written."""
+    import time
+
+    started, have = time.monotonic(), 0
+    read = getattr(response, "read1", None) or response.read
+    while True:
+        block = read(CHUNK if limit is None else max(1, min(CHUNK, limit - have + 1)))
+        if not block:
+            return
+        have += len(block)
+        if limit is not None and have > limit:
+            raise OversizedBody(f"{what}: the server sent more than the {limit:,} bytes listed")
+        yield block
+        elapsed = time.monotonic() - started
+        if elapsed > grace and have < MIN_RATE * (elapsed - grace):
+            raise SlowBody(f"{what}: {have:,} bytes in {elapsed:.0f} s, slower than {MIN_RATE >> 10} KiB/s")
 
 
 class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
@@ -106,12 +143,14 @@ class HubHTTP:
     def json(self, path: str, params: list[tuple[str, str]] | None = None):
         """A JSON document, and the URL of the next page when the hub paginates (``Link: rel="next"``)."""
         with self._request(path, params, {"Accept": "application/json"}) as response:
-            body = response.read()
+            body = b"".join(read_blocks(response, self.timeout, MAX_LISTING, path))
             following = _next_link(response.headers.get("Link", ""))
         try:
-            return json.loads(body), following
-        except json.JSONDecodeError as exc:
-            raise HubHTTPError(200, "NotJSON", f"the answer is not JSON ({exc.msg})", path) from None
+            return parse(body), following
+        except JSONProblem as exc:
+            kind = response.headers.get("Content-Type") or "no content type"
+            raise HubHTTPError(200, "NotJSON", f"answered with something that is not JSON ({kind}: {exc}); is "
+                                               "HF_ENDPOINT a Hugging Face hub?", path) from None
 
     def download(self, path: str, target: Path, size: int | None, on_bytes: Callable[[int], None] | None = None) -> None:
         """Append the file at ``path`` to ``target`` from its current length (resuming), until ``size``."""
@@ -130,16 +169,18 @@ class HubHTTP:
             if have and response.status != 206:  # the server ignored the Range: start again
                 have = 0
                 target.write_bytes(b"")
+            left = None if size is None else size - have
             with open(target, "ab") as out:
-                while True:
-                    block = response.read(CHUNK)
-                    if not block:
-                        break
-                    out.write(block)
-                    out.flush()
-                    have += len(block)
-                    if on_bytes:
-                        on_bytes(len(block))
+                try:
+                    for block in read_blocks(response, self.timeout, left, path):
+                        out.write(block)
+                        out.flush()
+                        have += len(block)
+                        if on_bytes:
+                            on_bytes(len(block))
+                except OversizedBody:
+                    out.truncate(0)  # not the listed file: nothing of it is kept, the next attempt starts clean
+                    raise
         if size is not None and have < size:
             raise IncompleteBody(f"the connection closed after {have} of {size} bytes")
 

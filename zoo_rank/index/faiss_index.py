@@ -8,7 +8,7 @@
   per query; the shortlist is then re-scored exactly from the registry.
   10⁶ vectors of any dimension take ~2 GB.
 
-An index file is named after its space and the space's generation counter, so a registry
+An index file is named after its space and the space's generation (random, new at each write), so a registry
 write (which bumps the generation) makes it stale; the next query builds a new one, written
 atomically, and deletes the old. Deleting the folder only costs a rebuild.
 """

@@ -63,11 +63,25 @@ def _has_config(directory: Path) -> bool:
     return any((directory / name).is_file() for name in _config_files())
 
 
+def shown_path(path: str | Path, limit: int = 300) -> str:
+    """A path as it can be printed: bytes that are not UTF-8 as ``\\xff``, and a very long one cut."""
+    text = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}"
+
+
 def _as_directory(path: Path) -> Path:
-    if path.is_file():
-        return path.parent
-    if not path.exists():
-        raise CheckpointError(path, "does not exist")
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CheckpointError(shown_path(path), "has a name that is not valid UTF-8",
+                              hint="rename it; zoo-rank stores sources as text") from None
+    try:
+        if path.is_file():
+            return path.parent
+        if not path.exists():
+            raise CheckpointError(shown_path(path), "does not exist")
+    except OSError as exc:  # a name longer than the file system takes, a folder that cannot be listed
+        raise CheckpointError(shown_path(path), f"cannot be read ({exc.strerror or exc})") from None
     return path
 
 

