@@ -180,3 +180,21 @@ def test_a_hub_that_answers_something_else_than_json_is_said_to_be_no_hub(tmp_pa
         server.shutdown()
     line = one_line(result, "answered with something that is not JSON (text/html", "HF_ENDPOINT")
     assert "answered HTTP 200" not in line
+
+
+def test_a_bin_that_would_inflate_far_past_its_size_is_refused_before_torch_reads_it(tmp_path, zoo_home):
+    """Before: a 1 MB deflate-bombed adapter_model.bin peaked at 2.27 GB."""
+    import zipfile
+
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["query"],
+        "base_model_name_or_path": "zoo-rank/tiny-bert"}))
+    with zipfile.ZipFile(folder / "adapter_model.bin", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("archive/data/0", "w", force_zip64=True) as member:
+            zeros = bytes(1 << 20)
+            for _ in range(256):  # 256 MiB of zeros: a few hundred KB on disk
+                member.write(zeros)
+    assert (folder / "adapter_model.bin").stat().st_size < 2 << 20
+    one_line(run("add", folder), "adapter_model.bin: would inflate to 0.2 GiB from", "no adapter written by torch")

@@ -151,9 +151,17 @@ def test_a_registry_restored_from_a_backup_never_ranks_from_a_cache_written_afte
 
 
 @pytest.mark.core
-@pytest.mark.parametrize("damaged", ["candidate", "target"])
-def test_a_damaged_vector_blob_is_refused_with_a_recovery_hint_not_ranked_as_nan(zoo_home, damaged):
-    """Before: random bytes inside a vector blob gave NaN scores with exit 0 (PRAGMA integrity_check says ok)."""
+@pytest.mark.parametrize("damaged, bytes_, said", [
+    ("candidate", "nan", "does not match the checksum it was stored with"),
+    ("target", "nan", "does not match the checksum it was stored with"),
+    ("candidate", "finite", "does not match the checksum it was stored with"),  # a plausible, wrong score
+    ("candidate", "nan-checksummed", "holds NaN or infinite values"),
+])
+def test_a_damaged_vector_blob_is_refused_with_a_recovery_hint_not_ranked_as_nan(zoo_home, damaged, bytes_, said):
+    """Before: random bytes inside a vector blob gave NaN scores with exit 0 (PRAGMA integrity_check says ok), or,
+    where they stayed finite, a wrong score said with confidence."""
+    import zlib
+
     from click.testing import CliRunner
 
     from zoo_rank.cli import cli
@@ -167,15 +175,18 @@ def test_a_damaged_vector_blob_is_refused_with_a_recovery_hint_not_ranked_as_nan
                                   format="peft", base_model="m",
                                   embeddings=[TaskEmbedding(space, rng.standard_normal(4).astype(np.float32), 1.0)])
                          for name in ("target", "candidate", "third")])
-    blob = np.array([0.5, np.nan, 0.1, 0.2], np.float32).tobytes()
+    blob = np.array([0.5, np.nan if bytes_.startswith("nan") else 0.3, 0.1, 0.2], np.float32).tobytes()
     with sqlite3.connect(zoo_home / "registry.db") as db:
         db.execute("UPDATE vectors SET vector = ? WHERE entry_id = (SELECT id FROM entries WHERE name = ?)",
                    (blob, damaged))
+        if bytes_ == "nan-checksummed":  # damage the checksum cannot see: written with a matching one
+            db.execute("UPDATE vectors SET crc = ? WHERE entry_id = (SELECT id FROM entries WHERE name = ?)",
+                       (zlib.crc32(blob), damaged))
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     result = CliRunner().invoke(cli, ["--no-builtin", "--target", "target", "--embedder", "invariant", "--json"])
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and f"stored vector of '{damaged}'" in lines[0] and "NaN or infinite" in lines[0]
+    assert len(lines) == 1 and f"stored vector of '{damaged}'" in lines[0] and said in lines[0]
     assert f"zoo-rank remove {damaged}" in lines[0]
 
 

@@ -138,8 +138,19 @@ def _m005_canonical_base_models(db: sqlite3.Connection) -> None:
                    "WHERE id = ?", (new, secrets.randbits(62), new))
 
 
+def _m006_vector_checksums(db: sqlite3.Connection) -> None:
+    """A CRC-32 of each stored vector, checked on every read: random bytes inside a blob pass SQLite's
+    integrity check and would rank as a wrong score (or NaN)."""
+    import zlib
+
+    if "crc" not in {row[1] for row in db.execute("PRAGMA table_info(vectors)")}:
+        db.execute("ALTER TABLE vectors ADD COLUMN crc INTEGER")
+    db.create_function("zoo_rank_crc32", 1, lambda blob: zlib.crc32(blob), deterministic=True)
+    db.execute("UPDATE vectors SET crc = zoo_rank_crc32(vector)")
+
+
 MIGRATIONS = [_m001_initial, _m002_meta_and_training, _m003_hub_models, _m004_space_sizes,
-              _m005_canonical_base_models]
+              _m005_canonical_base_models, _m006_vector_checksums]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

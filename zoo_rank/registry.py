@@ -22,6 +22,7 @@ import secrets
 import sqlite3
 import time
 import urllib.parse
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -250,12 +251,12 @@ class Registry:
                 )
 
     def embeddings_of(self, entry: Entry) -> list[TaskEmbedding]:
-        rows = self.db.execute("SELECT space_id, vector, norm FROM vectors WHERE entry_id = ?", (entry.id,))
+        rows = self.db.execute("SELECT space_id, vector, norm, crc FROM vectors WHERE entry_id = ?", (entry.id,))
         embeddings = []
-        for space_id, blob, norm in rows:
+        for space_id, blob, norm, crc in rows:
             space = Space.from_id(space_id)
-            vector = _finite(self.db, space_id, np.array([entry.id]), decode(blob, space.dim))
-            embeddings.append(TaskEmbedding(space, vector, norm, {"entry": entry.name}))
+            _, vectors = _intact(self.db, space_id, [(entry.id, blob, crc)], space.dim)
+            embeddings.append(TaskEmbedding(space, vectors[0], norm, {"entry": entry.name}))
         return embeddings
 
     def spaces(self) -> list[tuple[Space, int]]:
@@ -379,14 +380,12 @@ class Registry:
 
     def vectors_for(self, space_id: str, entry_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(entry ids, float32 rows) of these entries' vectors in a space (for re-scoring a shortlist)."""
-        found: list[tuple[int, bytes]] = []
+        found: list[tuple[int, bytes, int | None]] = []
         for chunk in _chunks([int(i) for i in entry_ids]):
             marks = ",".join("?" * len(chunk))
-            found += self.db.execute(
-                f"SELECT entry_id, vector FROM vectors WHERE space_id = ? AND entry_id IN ({marks})", (space_id, *chunk)
-            ).fetchall()
-        ids = np.array([entry_id for entry_id, _ in found], dtype=np.int64)
-        return ids, _finite(self.db, space_id, ids, _decode_rows([blob for _, blob in found], Space.from_id(space_id).dim))
+            found += self.db.execute(f"SELECT entry_id, vector, crc FROM vectors WHERE space_id = ? AND entry_id IN "
+                                     f"({marks})", (space_id, *chunk)).fetchall()
+        return _intact(self.db, space_id, found, Space.from_id(space_id).dim)
 
     def iter_space(self, space_id: str, rows: int = 32_768):
         """Yield (entry ids, float32 block) over a space in entry order, from one read snapshot."""
@@ -463,22 +462,27 @@ def decode(blob: bytes, dim: int) -> np.ndarray:
 
 def _vector_blocks(db: sqlite3.Connection, space_id: str, dim: int, rows: int):
     """(entry ids, float32 block) over a space's vectors in entry order, ``rows`` at a time."""
-    cursor = db.execute("SELECT entry_id, vector FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
+    cursor = db.execute("SELECT entry_id, vector, crc FROM vectors WHERE space_id = ? ORDER BY entry_id", (space_id,))
     while batch := cursor.fetchmany(rows):
-        ids = np.fromiter((entry_id for entry_id, _ in batch), dtype=np.int64, count=len(batch))
-        yield ids, _finite(db, space_id, ids, _decode_rows([blob for _, blob in batch], dim))
+        yield _intact(db, space_id, batch, dim)
 
 
-def _finite(db: sqlite3.Connection, space_id: str, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``rows`` if every value is a finite number; else one error naming the entries whose stored vector is
-    damaged (random bytes in a blob pass SQLite's integrity check and would rank as NaN)."""
-    bad = ~np.isfinite(rows).all(axis=1) if rows.ndim == 2 else np.array([not np.isfinite(rows).all()])
+def _intact(db: sqlite3.Connection, space_id: str, rows: list[tuple[int, bytes, int | None]],
+            dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(entry ids, float32 matrix) of stored ``(entry id, blob, crc32)`` rows, each checked against the checksum
+    it was written with and for finite values: random bytes in a blob pass SQLite's integrity check, and would
+    otherwise rank as NaN or, worse, as a plausible wrong score. One error names the damaged entries."""
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    changed = np.array([crc is not None and zlib.crc32(blob) != crc for _, blob, crc in rows], dtype=bool)
+    matrix = _decode_rows([blob for _, blob, _ in rows], dim) if rows else np.empty((0, dim), np.float32)
+    bad = changed | ~np.isfinite(matrix).all(axis=1)
     if not bad.any():
-        return rows
+        return ids, matrix
     names = [row[0] for i in ids[bad][:3]
              for row in db.execute("SELECT name FROM entries WHERE id = ?", (int(i),)).fetchall()]
     listed = ", ".join(repr(n) for n in names) + (f" and {int(bad.sum()) - 3} more" if bad.sum() > 3 else "")
-    raise RegistryError(f"the registry's stored vector of {listed} in space {space_id} holds NaN or infinite values "
+    what = "does not match the checksum it was stored with" if changed.any() else "holds NaN or infinite values"
+    raise RegistryError(f"the registry's stored vector of {listed} in space {space_id} {what} "
                         "(the database file is damaged)",
                         hint=f"`zoo-rank remove {names[0] if names else 'NAME'}` and add it again (`zoo-rank refresh` "
                              "for pulled adapters), or restore registry.db from a backup")
@@ -500,10 +504,9 @@ def _insert_vector(db: sqlite3.Connection, entry_id: int, emb: TaskEmbedding, no
         "VALUES (?,?,?,?,?,?,?,?)",
         (space.id, space.base_model, space.family, space.embedder, space.version, space.dim, space.layout, now),
     )
-    db.execute(
-        "INSERT INTO vectors (entry_id, space_id, vector, norm) VALUES (?,?,?,?)",
-        (entry_id, space.id, np.ascontiguousarray(emb.vector, dtype).tobytes(), emb.norm),
-    )
+    blob = np.ascontiguousarray(emb.vector, dtype).tobytes()
+    db.execute("INSERT INTO vectors (entry_id, space_id, vector, norm, crc) VALUES (?,?,?,?,?)",
+               (entry_id, space.id, blob, emb.norm, zlib.crc32(blob)))
 
 
 def _bump(db: sqlite3.Connection, space_ids: set[str]) -> None:

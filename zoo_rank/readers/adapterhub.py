@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
 from .checks import positive_number, tensor_rank
 from .spec import ReaderSpec
-from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
+from .tensorfile import held, load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
 WEIGHT_FILES = ("adapter.safetensors", "pytorch_adapter.bin")
@@ -94,21 +95,21 @@ def _method_of(config: dict, config_path: Path) -> str:
     )
 
 
-def _read_layered(weights: AdapterWeights, tensors: dict, config: dict, name: str, path: Path) -> None:
+def _read_layered(weights: AdapterWeights, tensors: Mapping, config: dict, name: str, path: Path) -> None:
     bottleneck = re.compile(rf"^(?P<module>.+)\.adapters\.{name}\.(?P<param>.+)$")
     lora = re.compile(rf"^(?P<module>.+)\.loras\.{name}\.(?P<param>lora_[AB])$")
     pattern = bottleneck if weights.method == "bottleneck" else lora
     ranks = set()
-    for key, tensor in tensors.items():
+    for key in tensors:
         match = pattern.match(key)
         layer, kind = split_layer(match["module"]) if match else (None, key)
         if match is None:
-            weights.head[key] = tensor
+            weights.head[key] = held(tensors, key)
             continue
         if layer is None:
             weights.skipped.append(key)
             continue
-        param = match["param"]
+        param, tensor = match["param"], tensors[key]
         if weights.method == "bottleneck":
             param = param.replace("adapter_down.0.", "down.").replace("adapter_up.", "up.")
             weights.put(layer, kind, param, tensor)
@@ -139,16 +140,17 @@ def _read_layered(weights: AdapterWeights, tensors: dict, config: dict, name: st
         weights.info.update(bottleneck_size=sorted(ranks), reduction_factor=config.get("reduction_factor"))
 
 
-def _read_prefix(weights: AdapterWeights, tensors: dict, config: dict, name: str, path: Path) -> None:
+def _read_prefix(weights: AdapterWeights, tensors: Mapping, config: dict, name: str, path: Path) -> None:
     # Every layer's state dict repeats the shared pool; one copy per location is enough.
     pool = re.compile(rf"(?:^|\.)prefix_tunings\.{name}\.(?P<location>[^.]+)\.(?P<param>.+)$")
     locations: dict[str, dict[str, np.ndarray]] = {}
-    for key, tensor in tensors.items():
+    for key in tensors:
         match = pool.search(key)
         if match is None:
-            weights.head[key] = tensor
+            weights.head[key] = held(tensors, key)
             continue
-        locations.setdefault(match["location"], {}).setdefault(match["param"], tensor)
+        if match["param"] not in locations.setdefault(match["location"], {}):
+            locations[match["location"]][match["param"]] = tensors[key]
     length = config.get("prefix_length")
     if not isinstance(length, int) or length <= 0:
         raise CheckpointError(path.parent / CONFIG, "misses config.prefix_length")
@@ -191,7 +193,7 @@ def _read_head(weights: AdapterWeights, directory: Path) -> None:
     if head_path is None:
         return
     head = load_tensor_file(head_path)
-    weights.head.update(head.tensors)
+    weights.head.update({key: held(head.tensors, key) for key in head.tensors})
     if (directory / "head_config.json").is_file():
         head_config = read_json(directory / "head_config.json").get("config") or {}
         weights.info["head"] = {k: head_config.get(k) for k in ("head_type", "num_labels") if k in head_config}

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
 from .spec import ReaderSpec
-from .tensorfile import load_safetensors, read_json, sha256_of
+from .tensorfile import held, load_safetensors, read_json, sha256_of
 
 CONFIG = "bitfit_config.json"
 WEIGHTS = "bitfit_model.safetensors"
@@ -54,17 +54,17 @@ def read_bitfit(directory: Path) -> AdapterWeights:
         files={CONFIG: sha256_of(config_path), WEIGHTS: loaded.sha256},
     )
     head_modules = tuple(config.get("modules_to_save") or ())
-    for key, tensor in loaded.tensors.items():
+    for key in loaded.tensors:
         module, _, leaf = key.rpartition(".")
         layer, kind = split_layer(module)
         if any(module == m or module.endswith("." + m) or module.startswith(m + ".") for m in head_modules):
-            weights.head[key] = tensor
+            weights.head[key] = held(loaded.tensors, key)
         elif leaf != "bias":
             raise CheckpointError(weight_path, f"holds {key!r}, which is not a bias")
         elif layer is None:
             weights.skipped.append(key)
         else:
-            weights.put(layer, kind, "bias", tensor.reshape(-1))
+            weights.put(layer, kind, "bias", loaded.tensors[key].reshape(-1))
     if not weights.layers:
         raise CheckpointError(weight_path, "holds no per-layer bias deltas")
     return weights

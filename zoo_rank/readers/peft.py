@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from ..errors import CheckpointError
 from ..weights import AdapterWeights, canonical_base_model, split_layer
 from .checks import number_patterns, positive_int, positive_number, tensor_rank
 from .spec import ReaderSpec
-from .tensorfile import load_tensor_file, read_json, sha256_of, weight_file
+from .tensorfile import Renamed, held, load_tensor_file, read_json, sha256_of, weight_file
 
 CONFIG = "adapter_config.json"
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
@@ -87,7 +88,7 @@ def read_peft(directory: Path) -> AdapterWeights:
         files={CONFIG: sha256_of(config_path), weight_path.name: loaded.sha256},
         info={"peft_type": peft_type, "peft_task_type": config.get("task_type")},
     )
-    tensors = {_strip_wrapper(k): v for k, v in loaded.tensors.items()}
+    tensors = Renamed(loaded.tensors, _strip_wrapper)
     if method == "lora":
         _read_lora(weights, tensors, config, weight_path)
     elif method == "ia3":
@@ -105,13 +106,14 @@ def read_peft(directory: Path) -> AdapterWeights:
     return weights
 
 
-def _read_lora(weights: AdapterWeights, tensors: dict, config: dict, path: Path) -> None:
+def _read_lora(weights: AdapterWeights, tensors: Mapping, config: dict, path: Path) -> None:
     modules: dict[str, dict[str, np.ndarray]] = {}
-    for key, tensor in tensors.items():
+    for key in tensors:
         match = _LORA_KEY.match(key)
         if match is None:
-            weights.head[key] = tensor
+            weights.head[key] = held(tensors, key)
             continue
+        tensor = tensors[key]
         param = match["param"] + (".bias" if match["leaf"] == "bias" else "")
         modules.setdefault(match["module"], {})[param] = tensor
     use_rslora = bool(config.get("use_rslora"))
@@ -147,17 +149,17 @@ def _read_lora(weights: AdapterWeights, tensors: dict, config: dict, path: Path)
     )
 
 
-def _read_ia3(weights: AdapterWeights, tensors: dict, path: Path) -> None:
-    for key, tensor in tensors.items():
+def _read_ia3(weights: AdapterWeights, tensors: Mapping, path: Path) -> None:
+    for key in tensors:
         match = _IA3_KEY.match(key)
         layer, kind = split_layer(match["module"]) if match else (None, key)
         if match is None or layer is None:
-            weights.head[key] = tensor
+            weights.head[key] = held(tensors, key)
             continue
-        weights.put(layer, kind, "ia3_l", tensor.reshape(-1))
+        weights.put(layer, kind, "ia3_l", tensors[key].reshape(-1))
 
 
-def _read_prefix(weights: AdapterWeights, tensors: dict, config: dict, path: Path) -> None:
+def _read_prefix(weights: AdapterWeights, tensors: Mapping, config: dict, path: Path) -> None:
     prompt = _take_prompt(weights, tensors, path)
     num_layers = positive_int(config["num_layers"], "num_layers", path.parent / CONFIG)
     tokens, width = prompt.shape
@@ -172,19 +174,19 @@ def _read_prefix(weights: AdapterWeights, tensors: dict, config: dict, path: Pat
     weights.info.update(num_virtual_tokens=tokens, num_layers=num_layers)
 
 
-def _read_prompt(weights: AdapterWeights, tensors: dict, path: Path) -> None:
+def _read_prompt(weights: AdapterWeights, tensors: Mapping, path: Path) -> None:
     prompt = _take_prompt(weights, tensors, path)
     weights.inputs["prompt"] = prompt
     weights.info.update(num_virtual_tokens=prompt.shape[0])
 
 
-def _take_prompt(weights: AdapterWeights, tensors: dict, path: Path) -> np.ndarray:
+def _take_prompt(weights: AdapterWeights, tensors: Mapping, path: Path) -> np.ndarray:
     prompt = None
-    for key, tensor in tensors.items():
+    for key in tensors:
         if key.split(".")[0] == "prompt_embeddings":
-            prompt = tensor
+            prompt = tensors[key]
         else:
-            weights.head[key] = tensor
+            weights.head[key] = held(tensors, key)
     if prompt is None or prompt.ndim != 2:
         raise CheckpointError(path, "has no 2-D prompt_embeddings tensor", hint="is this a prompt-learning adapter?")
     return prompt

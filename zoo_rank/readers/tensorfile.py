@@ -14,6 +14,7 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -39,11 +40,91 @@ _NUMPY_DTYPES: dict[str, np.dtype] = {
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """Tensors of one weight file (float tensors as float32) and the sha256 of its bytes."""
+    """Tensors of one weight file (float tensors as float32) and the sha256 of its bytes.
+
+    ``tensors`` maps every name in the file; a safetensors file's values are read from disk when first
+    looked up (``LazyTensors``), so a reader that only counts the tensors it does not embed (a 1 GiB
+    ``modules_to_save`` head) never holds them in memory."""
 
     path: Path
     sha256: str
-    tensors: dict[str, np.ndarray]
+    tensors: Mapping[str, np.ndarray]
+
+
+class LazyTensors(Mapping):
+    """A safetensors file's tensors by name, each read (and converted to float32) when looked up. Names,
+    shapes and offsets come from the validated header, so nothing here can read outside a tensor."""
+
+    def __init__(self, path: Path, body_start: int, entries: dict[str, tuple[str, tuple[int, ...], int, int]]):
+        self.path, self._start, self._entries = path, body_start, entries
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        dtype_name, shape, start, end = self._entries[name]
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._start + start)
+                data = handle.read(end - start)
+        except OSError as exc:
+            raise CheckpointError(self.path, f"cannot be read ({exc.strerror or exc})") from exc
+        if len(data) != end - start:
+            raise CheckpointError(self.path, "was cut short while it was read", hint="download the checkpoint again")
+        raw = np.frombuffer(data, dtype=_NUMPY_DTYPES[dtype_name]).reshape(shape)
+        return _to_float32(raw, dtype_name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._entries[name][1]
+
+    def ref(self, name: str) -> "TensorRef":
+        return TensorRef(self, name)
+
+
+class Renamed(Mapping):
+    """``tensors`` under other names (``rename(old)``; where two old names meet, the later wins), values still
+    read only when looked up."""
+
+    def __init__(self, tensors: Mapping, rename) -> None:
+        self._tensors = tensors
+        self._names = {rename(name): name for name in tensors}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._tensors[self._names[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def ref(self, name: str):
+        return held(self._tensors, self._names[name])
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """A tensor left on disk (a head, kept out of the embedding): its shape, and ``load()`` to read it."""
+
+    tensors: LazyTensors
+    name: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.tensors.shape(self.name)
+
+    def load(self) -> np.ndarray:
+        return self.tensors[self.name]
+
+
+def held(tensors: Mapping, name: str):
+    """What a reader keeps of a tensor it does not embed: a ``TensorRef`` where the file is read lazily (so
+    a 1 GiB head costs no memory), else the array it already has."""
+    ref = getattr(tensors, "ref", None)
+    return ref(name) if ref is not None else tensors[name]
 
 
 def read_checked_bytes(path: Path) -> bytes:
@@ -52,44 +133,65 @@ def read_checked_bytes(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if not data:
+    _refuse_empty_or_pointer(path, data)
+    return data
+
+
+def _refuse_empty_or_pointer(path: Path, head: bytes) -> None:
+    if not head:
         raise CheckpointError(path, "is empty (0 bytes)", hint="download the checkpoint again")
-    if data.startswith(_LFS_MAGIC):
+    if head.startswith(_LFS_MAGIC):
         raise CheckpointError(
             path,
             "is a Git LFS pointer, not the weights",
             hint="run `git lfs pull` in that repository or download the file from the hub",
         )
-    return data
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read a block at a time (a weight file is never held whole)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    return digest.hexdigest()
 
 
 def load_safetensors(path: Path) -> LoadedFile:
-    """Parse a safetensors file into float32 numpy arrays, validating every offset."""
-    data = read_checked_bytes(path)
+    """A safetensors file's header, validated (every offset inside the file, no overlaps), and its tensors
+    read lazily as float32 numpy arrays. Only the header is read here, and the bytes once for their hash."""
     truncated = "is truncated or not a safetensors file"
     hint = "download the checkpoint again"
-    if len(data) < 8:
-        raise CheckpointError(path, truncated, hint=hint)
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > _MAX_HEADER or 8 + header_len > len(data):
-        raise CheckpointError(path, truncated, hint=hint)
     try:
-        header = json.loads(data[8 : 8 + header_len])
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            _refuse_empty_or_pointer(path, head + handle.read(len(_LFS_MAGIC) - len(head)) if head else head)
+            if len(head) < 8:
+                raise CheckpointError(path, truncated, hint=hint)
+            (header_len,) = struct.unpack("<Q", head)
+            if header_len > _MAX_HEADER or 8 + header_len > size:
+                raise CheckpointError(path, truncated, hint=hint)
+            handle.seek(8)
+            raw_header = handle.read(header_len)
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    try:
+        header = json.loads(raw_header)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(path, f"{truncated} (header is not JSON)", hint=hint) from exc
     except RecursionError as exc:
         raise CheckpointError(path, f"{truncated} (header is nested too deeply)", hint=hint) from exc
     if not isinstance(header, dict):
         raise CheckpointError(path, f"{truncated} (header is not an object)", hint=hint)
-    body = memoryview(data)[8 + header_len :]
-    entries = [(name, _header_entry(path, name, info, len(body))) for name, info in header.items()
-               if name != "__metadata__"]
-    _refuse_overlaps(path, [(name, start, end) for name, (_, _, start, end) in entries])
-    tensors: dict[str, np.ndarray] = {}
-    for name, (dtype_name, shape, start, end) in entries:
-        raw = np.frombuffer(body[start:end], dtype=_NUMPY_DTYPES[dtype_name]).reshape(shape)
-        tensors[name] = _to_float32(raw, dtype_name)
-    return LoadedFile(path, hashlib.sha256(data).hexdigest(), tensors)
+    body_size = size - 8 - header_len
+    entries = {name: _header_entry(path, name, info, body_size) for name, info in header.items()
+               if name != "__metadata__"}
+    _refuse_overlaps(path, [(name, start, end) for name, (_, _, start, end) in entries.items()])
+    return LoadedFile(path, file_sha256(path), LazyTensors(path, 8 + header_len, entries))
 
 
 def _header_entry(path: Path, name: str, info: object, body_size: int) -> tuple[str, tuple[int, ...], int, int]:
@@ -142,8 +244,28 @@ def _to_float32(raw: np.ndarray, dtype_name: str) -> np.ndarray:
     return raw.copy()
 
 
+def _refuse_zip_bomb(path: Path) -> None:
+    """A PyTorch file is a zip archive whose tensors torch stores uncompressed; one that would inflate to
+    many times its size (a 1 MB deflate bomb held 2 GB) is refused from its directory, before torch reads it."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # not a readable zip: torch says what it is
+    size = path.stat().st_size
+    if inflated > 4 * size + (64 << 20):
+        raise CheckpointError(path, f"would inflate to {inflated / 2**30:.1f} GiB from {size / 2**20:.1f} MiB "
+                                    "(PyTorch stores tensors uncompressed: this is no adapter written by torch)",
+                              hint="download the checkpoint again, or use its safetensors file")
+
+
 def load_torch_pickle(path: Path) -> LoadedFile:
     """Load a PyTorch ``.bin`` with ``weights_only=True``; anything but tensors is refused."""
+    _refuse_zip_bomb(path)
     data = read_checked_bytes(path)
     try:
         import torch
