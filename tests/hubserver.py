@@ -84,6 +84,7 @@ class HubServer:
         self.requests: list[tuple[str, str, dict]] = []
         self._lock = threading.Lock()
         self.stopping = threading.Event()
+        self.mutate_json = None  # Callable[[object], object]: rewrites every 200 JSON answer (fuzzing)
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -158,6 +159,8 @@ def _handler(hub: HubServer):
                 self.wfile.write(body)
 
         def _json(self, status: int, document, headers: dict | None = None) -> None:
+            if status == 200 and hub.mutate_json is not None:  # a fuzz test's hub: answers of other shapes
+                document = hub.mutate_json(document)
             self._send(status, json.dumps(document).encode(), {"Content-Type": "application/json", **(headers or {})})
 
         def _error(self, status: int, code: str, message: str) -> None:

@@ -550,3 +550,26 @@ def test_a_cache_blob_damaged_on_disk_is_never_registered_and_pull_repairs_it(hu
 
     assert file_digest(blob, "sha256") == blob.name  # repaired in place
     assert {e.name: e.content_sha256 for e in entries()} == good
+
+
+def test_fuzzed_hub_answers_pull_cleanly_or_fail_in_one_line(hub, tmp_path):
+    """The stand-in hub answers its API routes with seeded mutations of the real documents (other types, huge
+    numbers, deep nesting, control characters, missing keys): every pull and search ends in a registration or in
+    one line, never a traceback, and the registry keeps only whole entries."""
+    import random
+
+    from test_fuzz_inputs import _mutate_json
+
+    rng = random.Random("hub-answers")
+    hub.mutate_json = lambda document: _mutate_json(document, rng) if rng.random() < 0.7 else document
+    for round_ in range(24):
+        args = (["search", "--base-model", "distilbert-base-uncased", "--json"] if round_ % 3 == 0 else
+                ["pull", rng.choice(["dayanidhi/emotion-lora", "karangarg/hate-lora", "anhu/metaphor"])])
+        result = run(*args, *fast(retries=1, timeout=3))
+        assert result.exit_code in (0, 1), (args, result.output)
+        assert "Traceback" not in result.output, (args, result.output)
+        if result.exit_code == 1:
+            errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+            assert len(errors) == 1, (args, result.output)
+    hub.mutate_json = None
+    assert all(e.source.startswith("hf://") for e in entries())

@@ -127,6 +127,10 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
         raise CatalogError(f"{path}: needs \"schema_version\": {SCHEMA_VERSION} at the top level",
                            hint="see docs/catalog.md for the schema")
+    for key in ("sources", "builtin"):
+        if not isinstance(document.get(key) or [], list):
+            raise CatalogError(f"{path}: {key} must be a list (got {type(document[key]).__name__})",
+                               hint="see docs/catalog.md for the schema")
     problems: list[str] = []
     catalog = Catalog(str(path))
     seen: set[tuple[str, str]] = set()

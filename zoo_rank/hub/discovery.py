@@ -120,9 +120,18 @@ def _listing(client, params: list[tuple[str, str]], limit: int | None) -> list[d
 def repo_listing(info: dict) -> list[RepoFile]:
     """A model document's files (fetched with ``blobs=true``) as ``RepoFile``s."""
     files = []
-    for sibling in info.get("siblings") or []:
+    siblings = info.get("siblings")
+    for sibling in siblings if isinstance(siblings, list) else []:
         if not isinstance(sibling, dict) or not isinstance(sibling.get("rfilename"), str):
             continue
         lfs = sibling.get("lfs") if isinstance(sibling.get("lfs"), dict) else {}
-        files.append(RepoFile(sibling["rfilename"], sibling.get("size"), sibling.get("blobId"), lfs.get("sha256")))
+        size = sibling.get("size")
+        files.append(RepoFile(sibling["rfilename"],
+                              size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+                              _text(sibling.get("blobId")), _text(lfs.get("sha256"))))
     return files
+
+
+def _text(value) -> str | None:
+    """A string field of a hub answer, or None where the answer put anything else there."""
+    return value if isinstance(value, str) else None

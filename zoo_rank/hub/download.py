@@ -70,8 +70,11 @@ def resolve(repo_id: str, revision: str | None = None, *, endpoint: str | None =
     if not isinstance(info, dict) or not is_commit(info.get("sha")):
         raise HubError(repo_id, f"the hub reported no commit sha for revision {revision or 'main'}",
                        hint="check HF_ENDPOINT points at a Hugging Face hub")
-    resolved = ResolvedRepo(repo_id, info["sha"], HubModel.from_json(info),
-                            select(repo_id, repo_listing(info)))
+    try:
+        resolved = ResolvedRepo(repo_id, info["sha"], HubModel.from_json(info), select(repo_id, repo_listing(info)))
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # fields of other types than a hub sends
+        raise HubError(repo_id, f"the hub's answer has an unexpected shape ({type(exc).__name__}: "
+                                f"{str(exc)[:120]})", hint="check that HF_ENDPOINT points at a Hugging Face hub") from exc
     resolved.revision = revision
     return resolved
 

@@ -34,8 +34,9 @@ def validate_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def is_commit(revision: str | None) -> bool:
-    return bool(revision) and bool(_COMMIT.match(revision))
+def is_commit(revision: object) -> bool:
+    """A 40-hex commit sha (anything else, whatever its type, is not)."""
+    return isinstance(revision, str) and bool(_COMMIT.match(revision))
 
 
 def validate_revision(repo_id: str, revision: str | None) -> str | None:
