@@ -37,7 +37,8 @@ save_file(tensors, sys.argv[1])
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--extra-mib", type=int, default=1024)
-    parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "realzoo" / "distilbert_emotion_dayanidhi")
+    parser.add_argument("--source", type=Path,
+                        default=ROOT.parent / "shared" / "realzoo" / "distilbert_emotion_dayanidhi")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "lora-with-head"

@@ -93,7 +93,8 @@ def test_a_full_disk_ranks_from_memory_with_one_warning_and_leaves_no_temp_files
     full = tmp_path / "full"
     full.mkdir()
     setup = f"mount -t tmpfs -o size={room} tmpfs {full}; cp {source}/registry.db {full}/"
-    script = f"{setup}; {shlex.quote(sys.executable)} -m zoo_rank.cli --home {full} --target a0 --top 3 --json --embedder invariant; " \
+    script = f"{setup}; {shlex.quote(sys.executable)} -m zoo_rank.cli --home {full} --target a0 --top 3 --json " \
+             "--embedder invariant; " \
              f"echo LEFT; ls -a {full}/spaces 2>/dev/null || true"
     result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env,
                             timeout=300)

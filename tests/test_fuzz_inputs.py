@@ -85,7 +85,8 @@ def test_fuzzed_data_files_read_cleanly_or_fail_in_one_line(tmp_path, kind):
         path = tmp_path / f"case{round_}.{kind}"
         if kind in ("jsonl", "json") and rng.random() < 0.5:
             document = [_mutate_json(r, rng) if rng.random() < 0.2 else r for r in rows]
-            path.write_text("".join(json.dumps(r) + "\n" for r in document) if kind == "jsonl" else json.dumps(document))
+            lines = "".join(json.dumps(r) + "\n" for r in document)
+            path.write_text(lines if kind == "jsonl" else json.dumps(document))
         else:
             path.write_bytes(_mutate_bytes(source.read_bytes(), rng))
         _check(load_data, path, (ZooRankError,))

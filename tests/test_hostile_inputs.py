@@ -4,6 +4,7 @@ the file or setting and says what to do, with a non-zero exit, or simply works. 
 from __future__ import annotations
 
 import json
+import re
 import os
 import sqlite3
 import subprocess
@@ -198,3 +199,14 @@ def test_a_bin_that_would_inflate_far_past_its_size_is_refused_before_torch_read
                 member.write(zeros)
     assert (folder / "adapter_model.bin").stat().st_size < 2 << 20
     one_line(run("add", folder), "adapter_model.bin: would inflate to 0.2 GiB from", "no adapter written by torch")
+
+
+def test_each_way_json_fails_is_named_for_what_it_is():
+    """JSON bytes that are not UTF-8 were once said to hold "a number too long to read" (UnicodeDecodeError is a
+    ValueError, like the 4,300-digit refusal)."""
+    from zoo_rank.jsontext import JSONProblem, parse
+
+    for text, said in ((b'{"a": "\xff"}', "not UTF-8 text (byte b'\\xff' at 7)"), ("[1,", "Expecting value"),
+                       ("[" * 100_000, "nested too deeply"), ("9" * 5000, "holds a number too long to read")):
+        with pytest.raises(JSONProblem, match=re.escape(said)):
+            parse(text)

@@ -187,7 +187,7 @@ def train(
             (warn or _no_warning)(f"{dataset.source}: {message}")
     from .training.rates import finished as finished_line
 
-    expected = _expected_steps(registry, runs)
+    expected = _expected_steps(registry, runs) if announce is not None or progress is not None else {}
     if announce is not None and runs:
         _announce_runs(announce, registry.home, runs, base_name, config, expected)
     if progress is not None and expected:
@@ -224,7 +224,8 @@ def reused_line(entry: Entry, source: str, reuse: str) -> str:
     how += [f"max length {config.get('max_length', 128)}", f"max examples {config.get('max_examples') or 'all'}"]
     when = "the same settings" if reuse == "same-config" else ", ".join(how)
     retrain = "--force trains again" if reuse == "same-config" else "--force or any training option trains anew"
-    return f"{source}: using {entry.name}, registered before from this data ({entry.task_type or 'task'}, {when}); {retrain}"
+    return (f"{source}: using {entry.name}, registered before from this data ({entry.task_type or 'task'}, {when}); "
+            f"{retrain}")
 
 
 def _expected_steps(registry: Registry, runs: list[tuple]) -> dict[str, tuple[list[int], int]]:
@@ -240,7 +241,8 @@ def _expected_steps(registry: Registry, runs: list[tuple]) -> dict[str, tuple[li
                 entries = registry.entries()
                 known = {e.content_sha256 for e in entries}
                 entries += [e for e in _shipped_runs() if e.content_sha256 not in known]
-            found[f"{dataset.name}: {run.method}"] = (typical_steps(entries, run.method), run.planned_steps(len(dataset)))
+            found[f"{dataset.name}: {run.method}"] = (typical_steps(entries, run.method),
+                                                      run.planned_steps(len(dataset)))
     return found
 
 
@@ -248,7 +250,7 @@ def _shipped_runs() -> list:
     from .builtin_registry import shipped_entries
 
     try:
-        return shipped_entries()
+        return shipped_entries(vectors=False)  # their training metadata is all an estimate reads
     except Exception:  # noqa: BLE001 - an estimate is never worth an error: without them, the cap is said
         return []
 
@@ -424,7 +426,8 @@ def rank(
         from .backfill import embed_registered
 
         if choice.to_embed and progress is not None:
-            progress(f"embedding {len(choice.to_embed)} registered adapter(s) by behaviour, once (the vectors are kept)")
+            progress(f"embedding {len(choice.to_embed)} registered adapter(s) by behaviour, once (the vectors are "
+                     "kept)")
         embed_registered(registry, choice.embedder, choice.to_embed)
         try:
             ranking = _rank_resolved(registry, resolve_target(registry, target, choice.embedder, base_model, training),

@@ -44,17 +44,19 @@ def shipped_version(path: Path | None = None) -> str | None:
     return row[0] if row else None
 
 
-def shipped_entries(path: Path | None = None) -> list:
-    """The shipped entries as ``NewEntry`` objects, ready for ``Registry.insert``."""
+def shipped_entries(path: Path | None = None, *, vectors: bool = True) -> list:
+    """The shipped entries as ``NewEntry`` objects, ready for ``Registry.insert``; ``vectors=False``:
+    their metadata only (what an estimate reads), without decoding every vector."""
     path = path or SHIPPED_DB
     from .entries import ENTRY_COLUMNS, NewEntry, entry_from_row
 
     db = _connect_read_only(path)
     try:
         rows = db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY name").fetchall()
-        vectors: dict[int, list[TaskEmbedding]] = {}
-        for entry_id, space_id, blob, norm in db.execute("SELECT entry_id, space_id, vector, norm FROM vectors"):
-            vectors.setdefault(entry_id, []).append(
+        stored: dict[int, list[TaskEmbedding]] = {}
+        for entry_id, space_id, blob, norm in (db.execute("SELECT entry_id, space_id, vector, norm FROM vectors")
+                                               if vectors else ()):
+            stored.setdefault(entry_id, []).append(
                 TaskEmbedding(Space.from_id(space_id), np.frombuffer(blob, dtype=np.float32).copy(), norm, {}))
     finally:
         db.close()
@@ -64,7 +66,7 @@ def shipped_entries(path: Path | None = None) -> list:
         items.append(NewEntry(
             name=entry.name, source=entry.source, content_sha256=entry.content_sha256, files=entry.files,
             method=entry.method, format=entry.format, base_model=entry.base_model,
-            embeddings=vectors.get(entry.id, []), revision=entry.revision, task=entry.task,
+            embeddings=stored.get(entry.id, []), revision=entry.revision, task=entry.task,
             task_type=entry.task_type, train_size=entry.train_size, metadata=entry.metadata,
         ))
     return items

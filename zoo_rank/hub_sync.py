@@ -100,7 +100,7 @@ def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result:
         if _up_to_date(known, key) and key not in anew:
             result.skipped.append(key)
             continue
-        damaged = corrupt_files(snapshot.checkpoint_dir(subfolder))
+        damaged = [] if snapshot.verified else corrupt_files(snapshot.checkpoint_dir(subfolder))
         if damaged:
             result.failed.append(HubError(snapshot.repo_id, f"{key}: the cached {', '.join(damaged)} does not match "
                                                             "its hash (damaged on disk)",
@@ -213,7 +213,9 @@ def pull(
         resolved = resolve(repo_id, rev, endpoint=endpoint, token=token, policy=policy)
         keys = [snapshot_key(repo_id, resolved.sha, sub) for sub in resolved.files.checkpoints]
         if all(_up_to_date(known, k) for k in keys):
-            folder = hub_cache_dir(cache_dir) / f"models--{repo_id.replace('/', '--')}" / "snapshots" / resolved.sha
+            from .hub.http import repo_folder
+
+            folder = repo_folder(hub_cache_dir(cache_dir), repo_id) / "snapshots" / resolved.sha
             damaged = [f"{sub}/{name}".lstrip("/") for sub in resolved.files.checkpoints
                        for name in corrupt_files(folder / sub if sub else folder)]
             if not damaged:

@@ -23,5 +23,7 @@ def parse(text: str | bytes):
         raise JSONProblem(f"{exc.msg} at line {exc.lineno}") from None
     except RecursionError:
         raise JSONProblem("nested too deeply (over ~1,000 levels of arrays or objects)") from None
+    except UnicodeDecodeError as exc:  # bytes that are no UTF-8 (a ValueError too: said before the last case)
+        raise JSONProblem(f"not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at {exc.start})") from None
     except ValueError as exc:  # an integer too long to convert
         raise JSONProblem(f"holds a number too long to read ({str(exc).split(':')[0]})") from None

@@ -108,8 +108,7 @@ def _elsewhere(counts: dict[str, int], targets: list[TaskEmbedding]) -> str:
     shown = "; ".join(f"{base}: {sum(c)} in {len(c)} space{'s' if len(c) != 1 else ''}" for base, c in ranked[:3])
     more = f"; {len(ranked) - 3} more base models" if len(ranked) > 3 else ""
     return (f"the registry's other {total} vector{'s are' if total != 1 else ' is'} in spaces it is never compared "
-            f"with (other base models, "
-            f"methods or embedders: {shown}{more}; `zoo-rank spaces` lists them)")
+            f"with (other base models, methods or embedders: {shown}{more}; `zoo-rank spaces` lists them)")
 
 
 def _more_sources(targets: list[TaskEmbedding]) -> str:
@@ -296,7 +295,8 @@ def _by_entry(registry: Registry, per_space, top: int | None) -> list[Candidate]
     ids = np.concatenate([ids for _, ids, _ in per_space])
     scores = np.concatenate([scores for _, _, scores in per_space])
     families = np.concatenate([[t.space.family] * len(i) for t, i, _ in per_space])
-    if top and top < len(scores) and len(per_space) == 1:  # partial sort: the top of a million costs one pass, not a full sort
+    # partial sort (the top of a million costs one pass, not a full sort); with several methods, each list is cut later
+    if top and top < len(scores) and len(per_space) == 1:
         head = np.argpartition(-scores, top - 1)[:top]
         order = head[np.argsort(-scores[head], kind="stable")]
     else:

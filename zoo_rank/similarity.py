@@ -68,7 +68,8 @@ def method_levels(per_candidate: Mapping[str, Mapping[str, float]]) -> dict[str,
     return {method: float(np.mean(values)) for method, values in sums.items()}
 
 
-def ensemble_on_one_scale(per_candidate: Mapping[str, Mapping[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+def ensemble_on_one_scale(
+        per_candidate: Mapping[str, Mapping[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
     """(score per candidate, level per method): each candidate's mean, over the methods it has,
     of its score minus that method's level (``method_levels``).
 

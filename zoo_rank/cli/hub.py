@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import (console, echo_json, executor_context, executor_options, grouped_failures, make_table, open_registry,
-                     report_added)
+from .common import (console, echo_json, executor_context, executor_options, grouped_failures, make_table,
+                     open_registry, report_added)
 from .root import cli
 
 
@@ -130,9 +130,9 @@ def refresh(ctx, offline, catalog_path, workers, as_json, endpoint, retries, tim
                    err=True)
     if unreachable:
         reasons = grouped_failures(failed, at_least=1)
-        raise click.ClickException(f"none of the {sources} catalog sources could be pulled ("
-                                   f"{reasons[0] if len(reasons) == 1 else f'{len(reasons)} different reasons; first: {reasons[0]}'}"
-                                   f"); `zoo-rank refresh --offline` registers what the Hugging Face cache holds")
+        why = reasons[0] if len(reasons) == 1 else f"{len(reasons)} different reasons; first: {reasons[0]}"
+        raise click.ClickException(f"none of the {sources} catalog sources could be pulled ({why}); "
+                                   "`zoo-rank refresh --offline` registers what the Hugging Face cache holds")
 
 
 @cli.command(name="catalog")

@@ -52,9 +52,9 @@ from .root import cli, global_options, set_globals
 @data_options
 @global_options(hidden=True)
 @click.pass_context
-def rank_command(ctx, target, top, as_json, embedder, fetch_base_model, center, task_type, method, mode, max_examples, max_length,
-                 until_learned, force, base_model, ensemble, prior, index, text_column, pair_column, label_column, device,
-                 home, builtin, tasks_dir, debug):
+def rank_command(ctx, target, top, as_json, embedder, fetch_base_model, center, task_type, method, mode, max_examples,
+                 max_length, until_learned, force, base_model, ensemble, prior, index, text_column, pair_column,
+                 label_column, device, home, builtin, tasks_dir, debug):
     """Rank candidate sources for --target T (`zoo-rank --target T` runs this).
 
     The score is the cosine similarity (-1..1) of the target's task embedding and a

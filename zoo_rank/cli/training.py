@@ -88,7 +88,8 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, u
     with executor_context(executor, ray_address) as runner, training_bars(enabled=not as_json) as progress:
         gpus = gpus_per_job if gpus_per_job is not None else (
             0.25 if runner is not None and not runner.local and runner.gpus and device != "cpu" else 0.0)
-        results = train_data(data, methods=known_methods(split_list(method), "--method"), registry=registry, config=config, base_model=base_model,
+        results = train_data(data, methods=known_methods(split_list(method), "--method"), registry=registry,
+                             config=config, base_model=base_model,
                              base_model_name=base_model_name, split=split, task=task, name=name,
                              columns=data_columns(text_column, pair_column, label_column, task_type),
                              reuse="never" if force else "same-config", progress=progress, warn=warn,

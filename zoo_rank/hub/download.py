@@ -47,6 +47,7 @@ class Snapshot:
     folder: Path
     checkpoints: list[str] = field(default_factory=list)
     model: HubModel | None = None
+    verified: bool = False  # every file just checked against its listed hash (``fetch``); a cache scan's is not
 
     def checkpoint_dir(self, subfolder: str) -> Path:
         return self.folder / subfolder if subfolder else self.folder
@@ -73,8 +74,8 @@ def resolve(repo_id: str, revision: str | None = None, *, endpoint: str | None =
     try:
         resolved = ResolvedRepo(repo_id, info["sha"], HubModel.from_json(info), select(repo_id, repo_listing(info)))
     except (TypeError, ValueError, AttributeError, KeyError) as exc:  # fields of other types than a hub sends
-        raise HubError(repo_id, f"the hub's answer has an unexpected shape ({type(exc).__name__}: "
-                                f"{str(exc)[:120]})", hint="check that HF_ENDPOINT points at a Hugging Face hub") from exc
+        raise HubError(repo_id, f"the hub's answer has an unexpected shape ({type(exc).__name__}: {str(exc)[:120]})",
+                       hint="check that HF_ENDPOINT points at a Hugging Face hub") from exc
     resolved.revision = revision
     return resolved
 
@@ -131,7 +132,7 @@ def fetch(resolved: ResolvedRepo, *, endpoint: str | None = None, cache_dir: str
     if resolved.revision and resolved.revision != sha:
         write_ref(cache, repo_id, resolved.revision, sha)
     folder = repo_folder(cache, repo_id) / "snapshots" / sha
-    return Snapshot(repo_id, sha, folder, sorted(resolved.files.checkpoints), resolved.model)
+    return Snapshot(repo_id, sha, folder, sorted(resolved.files.checkpoints), resolved.model, verified=True)
 
 
 def snapshot_key(repo_id: str, sha: str, subfolder: str = "") -> str:

@@ -216,14 +216,12 @@ def blob_lock(cache: Path, repo_id: str, etag: str) -> Iterator[None]:
 
 
 def file_digest(path: Path, algorithm: str) -> str:
+    """The hash a hub lists for a file: ``sha256`` (LFS files) or ``gitsha1`` (git's blob id)."""
+    from ..readers.tensorfile import hash_file
+
     if algorithm == "gitsha1":
-        digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    else:
-        digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hash_file(path, hashlib.sha1(b"blob %d\0" % path.stat().st_size))
+    return hash_file(path, hashlib.new(algorithm))
 
 
 def link_snapshot(cache: Path, repo_id: str, sha: str, filename: str, blob: Path) -> Path:

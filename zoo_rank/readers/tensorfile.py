@@ -9,7 +9,6 @@ Pickled ``.bin`` files are only ever opened with ``torch.load(..., weights_only=
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import struct
 from dataclasses import dataclass
@@ -148,16 +147,22 @@ def _refuse_empty_or_pointer(path: Path, head: bytes) -> None:
         )
 
 
+def hash_file(path: Path, digest) -> str:
+    """``digest`` (a hashlib object) fed the file's bytes a block at a time, into one reused buffer: a weight
+    file or a hub blob is never held whole, and no block is allocated anew. OSError is the caller's."""
+    buffer = memoryview(bytearray(1 << 20))
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(buffer[:count])
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, read a block at a time (a weight file is never held whole)."""
-    digest = hashlib.sha256()
+    """sha256 of a weight file, or its one-line error."""
     try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return hash_file(path, hashlib.sha256())
     except OSError as exc:
         raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    return digest.hexdigest()
 
 
 def load_safetensors(path: Path) -> LoadedFile:
@@ -168,11 +173,11 @@ def load_safetensors(path: Path) -> LoadedFile:
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
-            head = handle.read(8)
-            _refuse_empty_or_pointer(path, head + handle.read(len(_LFS_MAGIC) - len(head)) if head else head)
-            if len(head) < 8:
+            prefix = handle.read(len(_LFS_MAGIC))  # the header's length, or a Git LFS pointer's first words
+            _refuse_empty_or_pointer(path, prefix)
+            if len(prefix) < 8:
                 raise CheckpointError(path, truncated, hint=hint)
-            (header_len,) = struct.unpack("<Q", head)
+            (header_len,) = struct.unpack("<Q", prefix[:8])
             if header_len > _MAX_HEADER or 8 + header_len > size:
                 raise CheckpointError(path, truncated, hint=hint)
             handle.seek(8)
@@ -180,11 +185,9 @@ def load_safetensors(path: Path) -> LoadedFile:
     except OSError as exc:
         raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from exc
     try:
-        header = json.loads(raw_header)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(path, f"{truncated} (header is not JSON)", hint=hint) from exc
-    except RecursionError as exc:
-        raise CheckpointError(path, f"{truncated} (header is nested too deeply)", hint=hint) from exc
+        header = parse(raw_header)
+    except (UnicodeDecodeError, JSONProblem) as exc:
+        raise CheckpointError(path, f"{truncated} (header is not JSON: {exc})", hint=hint) from exc
     if not isinstance(header, dict):
         raise CheckpointError(path, f"{truncated} (header is not an object)", hint=hint)
     body_size = size - 8 - header_len

@@ -24,5 +24,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DEFAULT_BASE_MODEL", "METHOD_NAMES", "MODES", "PAPER_LEARNING_RATES", "BaseModel", "TrainConfig",
-           "TrainResult", "apply_bitfit", "base_model_name", "default_model_dir", "require_training_stack", "resolve_base_model", "resolve_device",
-           "train_checkpoint"]
+           "TrainResult", "apply_bitfit", "base_model_name", "default_model_dir", "require_training_stack",
+           "resolve_base_model", "resolve_device", "train_checkpoint"]

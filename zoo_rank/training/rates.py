@@ -13,8 +13,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from .config import DEFAULT_UNTIL_LEARNED
+
 FILE = "training-rates.json"
-LEARNED_MARGIN = 0.1  # a fixed-length run "learned" when its loss ends this far below chance (the early rule's default)
 BENCHMARK_SECONDS_PER_STEP = 1.3  # default model, 2 CPU cores, batch 32 x 128 tokens (docs/benchmarks.md)
 
 
@@ -90,8 +91,8 @@ def announce(examples: int, label: str, method: str, steps: int, rate: float | N
                   f"if this machine is like the 2-core benchmark ({BENCHMARK_SECONDS_PER_STEP} s/step; measured "
                   "here after this run)")
         if capped and typical:
-            when = (f"likely about {_duration(likely * seconds_per_step)}, at most {_duration(steps * seconds_per_step)}"
-                    f" {source}")
+            when = (f"likely about {_duration(likely * seconds_per_step)}, "
+                    f"at most {_duration(steps * seconds_per_step)} {source}")
         else:
             when = f"{'at most' if capped else 'about'} {_duration(steps * seconds_per_step)} {source}"
     if capped and typical:
@@ -122,11 +123,13 @@ def finished(label: str, method: str, result) -> tuple[str, bool]:
                "--max-length or another --lr may help)")
     if metrics.get("stopped_by") == "learned":
         return f"{label}: {method} learned after {how}", True
+    # the run's own --until-learned fraction; a fixed-length run is judged by the early rule's default
+    margin = (result.config or {}).get("until_learned") or DEFAULT_UNTIL_LEARNED
     if metrics.get("stopped_by") == "cap":
-        return f"{label}: {method} did not learn: its loss never fell {LEARNED_MARGIN:.0%} below chance before the " \
+        return f"{label}: {method} did not learn: its loss never fell {margin:.0%} below chance before the " \
                f"cap, {how}, {meaning}", False
-    if chance is not None and loss is not None and loss > chance * (1 - LEARNED_MARGIN):
-        return (f"{label}: {method} did not learn: its training loss stayed within {LEARNED_MARGIN:.0%} of chance "
+    if chance is not None and loss is not None and loss > chance * (1 - margin):
+        return (f"{label}: {method} did not learn: its training loss stayed within {margin:.0%} of chance "
                 f"after {how}, {meaning}"), False
     return f"{label}: {method} trained {how}", True
 

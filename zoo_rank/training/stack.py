@@ -12,7 +12,8 @@ from ..errors import TrainingError
 
 TRAINING_PACKAGES = ("torch", "transformers", "peft")
 # A plain `pip install torch` takes a multi-GB CUDA build on most Linux machines; PyTorch's CPU index does not.
-INSTALL_HINT = ('install it with: pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install "zoo-rank[train]" '
+INSTALL_HINT = ('install it with: pip install torch --index-url https://download.pytorch.org/whl/cpu && '
+                'pip install "zoo-rank[train]" '
                 '(in a checkout: pip install -e ".[train]"; with a GPU, the plain `pip install torch`)')
 
 
