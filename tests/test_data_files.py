@@ -138,3 +138,155 @@ def test_numeric_class_labels_are_one_class_per_value_in_every_format(tmp_path):
     mixed = load_data(write_csv(tmp_path / "m.csv", [{"text": f"t{i}", "label": v} for i, v in
                                                      enumerate(["1", "one", "2.0"] * 10)]))
     assert mixed.label_names == ["1", "2.0", "one"]  # not all numbers: the labels are text, kept as written
+
+
+def _rows_file(tmp_path: Path, name: str, rows: list[tuple]) -> Path:
+    import csv
+
+    path = tmp_path / name
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "text_pair", "label"][: len(rows[0])] if len(rows[0]) == 3 else ["text", "label"])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("labels", ["classes", "numbers"])
+def test_a_data_file_is_checked_without_holding_its_texts_and_gives_what_memory_gives(tmp_path, labels):
+    """`--target big.csv` streams the file (#35): the checked file holds its labels, not its texts,
+    and its samples, content hashes, warnings and label reading are exactly those of the file
+    read into memory."""
+    import random
+
+    from zoo_rank.datasets import DataFile, load_data
+
+    rng = random.Random(0)
+    rows = [(f"text {rng.randrange(400)} \"quoted\"\nline é", f"pair {i % 7}",
+             rng.choice(["pos", "neg", "neu"]) if labels == "classes" else f"{rng.random() * 5:.2f}")
+            for i in range(3000)]
+    path = _rows_file(tmp_path, "big.csv", rows)
+    streamed, held = load_data(path), read_table(path)
+    assert isinstance(streamed, DataFile)
+    for n, seed in ((1000, 0), (37, 5), (2999, 1)):
+        mine, theirs = streamed.sample(n, seed), held.sample(n, seed)
+        assert (mine.texts, mine.pairs, mine.labels) == (theirs.texts, theirs.pairs, theirs.labels)
+    assert (streamed.sha256(), streamed.examples_sha256()) == (held.sha256(), held.examples_sha256())
+    assert streamed.warnings == held.warnings and streamed.label_reading() == held.label_reading()
+    assert (len(streamed), streamed.task_type, streamed.label_names) == (len(held), held.task_type, held.label_names)
+    if labels == "classes":
+        assert any("repeat an earlier text with a different label" in w for w in streamed.warnings)
+    assert "_loaded" not in vars(streamed)  # no step above held every text
+
+
+def test_a_file_changed_between_two_reads_is_refused_in_one_line(tmp_path):
+    from zoo_rank.datasets import load_data
+    from zoo_rank.errors import DataError
+
+    path = _rows_file(tmp_path, "d.csv", [(f"t{i}", "ab"[i % 2]) for i in range(100)])
+    data = load_data(path)
+    with path.open("a") as handle:
+        handle.write("late row,a\n")
+    with pytest.raises(DataError, match="changed since it was read"):
+        data.sample(10)
+
+
+def test_more_distinct_labels_than_a_classifier_has_are_numbers_or_one_line(tmp_path, monkeypatch):
+    """Labels are pooled while they are few; past the pool's cap they are read as numbers (a
+    regression file of 10⁷ distinct scores costs 8 bytes a row), or refused when they are not."""
+    from zoo_rank.datasets import collect, load_data
+    from zoo_rank.errors import DataError
+
+    monkeypatch.setattr(collect, "POOL_CAP", 50)
+    scores = _rows_file(tmp_path, "s.csv", [(f"t{i}", f"{i * 0.5}") for i in range(200)])
+    data = load_data(scores)
+    assert data.task_type == "regression" and data.labels == [i * 0.5 for i in range(200)]
+    assert data.label_reading().startswith("labels read as numbers (regression, 0 to 99.5)")
+    words = _rows_file(tmp_path, "w.csv", [(f"t{i}", f"word{i}") for i in range(200)])
+    with pytest.raises(DataError, match="distinct labels"):
+        load_data(words)
+    late = _rows_file(tmp_path, "late.csv", [(f"t{i}", f"{i}.5") for i in range(200)] + [("x", "oops")])
+    with pytest.raises(DataError, match=r"over 50 distinct labels, and 'oops' at row 202 is not a number"):
+        load_data(late)
+    with pytest.raises(DataError, match="label 'oops' at row 202 is not a number, but the task is regression"):
+        load_data(late, task_type="regression")
+
+
+def test_json_true_is_not_the_class_1(tmp_path):
+    """Before: a JSON `true` label was pooled with `1` (they are equal in Python) and read as 1."""
+    from zoo_rank.datasets import load_data
+
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(f'{{"text": "t{i}", "label": {["true", "1", "0"][i % 3]}}}\n' for i in range(30)))
+    assert load_data(path).label_names == ["0", "1", "True"]
+
+
+@pytest.mark.parametrize("document, expected", [
+    ('[{"text": "a", "label": "x"},]', "is not valid JSON (Expecting value at line 1)"),
+    ('[{"text": "a", "label": "x"}', "is not valid JSON (the array is never closed)"),
+    ('[{"text": "a", "label": "x"}] [', "is not valid JSON (extra data after the array at line 1)"),
+    ('{"text": "a", "label": "x"}', "must hold a JSON array of objects"),
+    ('[{"text": "a", "label": "x"}, 3]', "must hold a JSON array of objects"),
+    ('[\n{"text": "a", "label": "x"},\n{"text": "' + "b" * 300 + '", "label": "y"}]', "an item at line 3 is over"),
+    ("[" * 5000, "nested too deeply"),
+])
+def test_a_json_array_is_streamed_and_its_faults_are_one_line(tmp_path, monkeypatch, document, expected):
+    from zoo_rank import jsontext
+    from zoo_rank.datasets import load_data
+    from zoo_rank.errors import DataError
+
+    monkeypatch.setattr(jsontext, "MAX_ITEM", 200)
+    path = _write(tmp_path, "d.json", document)
+    with pytest.raises(DataError) as error:
+        load_data(path)
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_json_array_read_in_small_chunks_is_the_array():
+    """Items, numbers and escapes cut at any chunk boundary read as json.loads reads the whole."""
+    import io
+    import json
+
+    from zoo_rank.jsontext import array_items
+
+    items = [{"text": f"t{i} \"é\" \\ \u2028", "label": 10 ** i + 0.5, "n": [i, {"x": None}]} for i in range(12)]
+    text = json.dumps(items, indent=1, ensure_ascii=False)
+    for chunk in (1, 2, 3, 7, 64, 1 << 20):
+        assert [value for _, value in array_items(io.StringIO(text), chunk=chunk)] == items
+    lines = [line for line, _ in array_items(io.StringIO(text), chunk=5)]
+    assert lines == [text.count("\n", 0, at) + 1 for at in _starts(text)]
+
+
+def _starts(text: str) -> list[int]:
+    """Where each top-level item of an indented array starts."""
+    depth, starts = 0, []
+    for at, char in enumerate(text):
+        if char in "[{":
+            if depth == 1 and char == "{":
+                starts.append(at)
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+    return starts
+
+
+def test_memory_follows_the_labels_not_the_file(tmp_path):
+    """#35: a data target is read, checked, hashed and sampled in memory that grows by bytes per
+    row, not by the row: 400,000 short rows (8 MB) add under 40 MiB (reading them whole added
+    ~65 MiB; a 200 MB file took 1.7 GB). Peak from /proc (VmHWM) in a fresh interpreter."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("reads the peak from /proc")
+    path = tmp_path / "short.csv"
+    with path.open("w") as handle:
+        handle.write("text,label\n")
+        handle.writelines(f"w{i % 5003} w{i % 7919} w{i},{'ab'[i % 2]}\n" for i in range(400_000))
+    probe = ("import re, sys\n"
+             "from zoo_rank.datasets import load_data\n"
+             "def peak():\n"
+             "    return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) >> 10\n"
+             "before = peak()\n"
+             "data = load_data(sys.argv[1]); data.sha256(); sample = data.sample(1000, seed=0)\n"
+             "assert len(data) == 400_000 and len(sample) == 1000\n"
+             "print(peak() - before)\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 40, f"reading 400,000 rows added {result.stdout.strip()} MiB"

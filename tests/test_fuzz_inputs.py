@@ -1,13 +1,17 @@
 """Seeded fuzzing of the inputs users and third parties write, beside the checkpoint fuzz in test_malformed.py:
 data files (CSV, TSV, JSONL, JSON), task folders and catalogs are mutated (bytes, JSON shapes, sizes, names)
 and each must read cleanly or fail with zoo-rank's own one-line error: never another exception, never a NaN
-label, and never past a time bound. numpy only: the fast tier."""
+label, never past a time bound, and never over a memory cap: each case runs in a fresh interpreter whose
+peak RSS is read from /proc. numpy only: the fast tier."""
 
 from __future__ import annotations
 
 import json
 import math
 import random
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +26,21 @@ pytestmark = pytest.mark.core
 
 ROUNDS = 60  # per case; each reads a file of a few KB
 SECONDS = 20  # the whole case, on a 2-core machine
+RSS_CAP_MIB = 150  # the whole case's interpreter; reading the 4 MB round's file whole would not pass a smaller one
+INFLATED = 4 << 20  # round 0 grows the clean file to this size
+
+
+def _in_fresh_process(case: str, *args) -> None:
+    """Run ``case(*args)`` of this module in a new interpreter: its failure is the test's, and its
+    peak RSS (VmHWM, the process's own high-water mark since exec) must stay under the cap."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_fuzz_inputs as fuzz; "
+            f"fuzz.{case}(*sys.argv[2:]); print(open('/proc/self/status').read())")
+    result = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), *map(str, args)],
+                            capture_output=True, text=True, timeout=SECONDS * 6, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+    peak = re.search(r"VmHWM:\s+(\d+) kB", result.stdout)
+    if peak is not None:  # Linux; elsewhere the time and output checks stand alone
+        assert int(peak.group(1)) >> 10 < RSS_CAP_MIB, f"{case}{args}: peak RSS {int(peak.group(1)) >> 10} MiB"
 
 
 def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
@@ -71,6 +90,11 @@ def _check(load, path: Path, error_types: tuple[type, ...]) -> None:
 
 @pytest.mark.parametrize("kind", ["csv", "tsv", "jsonl", "json"])
 def test_fuzzed_data_files_read_cleanly_or_fail_in_one_line(tmp_path, kind):
+    _in_fresh_process("fuzz_data_files", kind, tmp_path)
+
+
+def fuzz_data_files(kind: str, folder: str) -> None:
+    tmp_path = Path(folder)
     rng = random.Random(f"data-{kind}")
     rows = sentiment_rows(40, seed=1) + [{"text": 'a "quoted", text\nover lines', "label": "pos"}]
     source = tmp_path / f"source.{kind}"
@@ -89,11 +113,38 @@ def test_fuzzed_data_files_read_cleanly_or_fail_in_one_line(tmp_path, kind):
             path.write_text(lines if kind == "jsonl" else json.dumps(document))
         else:
             path.write_bytes(_mutate_bytes(source.read_bytes(), rng))
+        if round_ == 0:  # the clean file grown large: memory must follow the labels, not the bytes
+            path.write_bytes(source.read_bytes())
+            _inflate(path, kind)
         _check(load_data, path, (ZooRankError,))
     assert time.monotonic() - started < SECONDS
 
 
+def _inflate(path: Path, kind: str) -> None:
+    """The file's rows repeated (with a new text each) until it is ``INFLATED`` bytes."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    if kind == "json":
+        try:
+            rows = json.loads(text)
+        except (ValueError, RecursionError):
+            rows = None
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+            copies = INFLATED // len(json.dumps(rows)) + 1
+            path.write_text(json.dumps([{**r, "text": f"{r.get('text')} {i}"} for i in range(copies) for r in rows]))
+        return
+    body = "".join(lines[1:] if kind in ("csv", "tsv") else lines) or "x\n"
+    with path.open("a", encoding="utf-8") as handle:
+        for i in range(INFLATED // len(body) + 1):
+            handle.write(body.replace("\n", f" {i}\n", 1))
+
+
 def test_fuzzed_catalogs_read_cleanly_or_fail_in_one_line(tmp_path):
+    _in_fresh_process("fuzz_catalogs", tmp_path)
+
+
+def fuzz_catalogs(folder: str) -> None:
+    tmp_path = Path(folder)
     rng = random.Random("catalog")
     source = Path(__file__).parents[1] / "registry.json"
     document = json.loads(source.read_text(encoding="utf-8"))

@@ -12,11 +12,11 @@ from pathlib import Path
 from ..errors import DataError
 from .base import TASK_TYPES, Dataset, build_dataset
 from .builtin import SPLITS, TASKS, BuiltinTask, BuiltinTasks, load_builtin
-from .files import SUFFIXES, read_table
+from .files import SUFFIXES, DataFile, read_table, scan_table
 from .taskdir import TaskCollection, TaskFolder, is_task_folder
 
 __all__ = ["Dataset", "BuiltinTask", "TASKS", "TASK_TYPES", "SPLITS", "build_dataset", "load_builtin", "load_data",
-           "read_table", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source",
+           "read_table", "scan_table", "DataFile", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source",
            "describe_tasks", "to_csv"]
 
 
@@ -37,14 +37,14 @@ def is_data_spec(spec: str | Path, tasks_dir: str | Path | None = None) -> bool:
 
 
 def load_data(spec: str | Path, *, split: str = "all", home: str | Path | None = None,
-              tasks_dir: str | Path | None = None, **columns) -> Dataset:
+              tasks_dir: str | Path | None = None, **columns) -> Dataset | DataFile:
     """A data file (``**columns``: text_column, pair_column, label_column, task_type, name), a task
     folder (``<dir>/{train,validation}.jsonl``), a task of the collection ``tasks_dir``, or a built-in task."""
     path = Path(spec)
     if path.is_dir() and is_task_folder(path):
         return TaskFolder(path).load(split)
     if path.exists():
-        return read_table(path, **columns)
+        return scan_table(path, **columns)  # streamed: the examples trained on are read again, not held
     if tasks_dir is not None:
         collection = TaskCollection(tasks_dir)
         if str(spec) in collection:

@@ -11,15 +11,16 @@ columns would otherwise be held as a million dicts, ~3 GB), and every check name
 from __future__ import annotations
 
 import codecs
-from array import array
 import csv
 import sys
+from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator, Sequence
 
-from ..jsontext import JSONProblem, parse
 from ..errors import DataError
-from .base import Dataset, build_dataset
+from ..jsontext import JSONProblem, NotAnArray, array_items, parse
+from .base import Dataset, digests
+from .collect import Checked, Collector, draw, label_reading
 
 TEXT_NAMES = ("text", "sentence", "sentence1", "text_a", "premise", "question", "question1", "content",
               "review", "document", "tweet")
@@ -32,7 +33,13 @@ _BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32", codecs.BO
          codecs.BOM_UTF16_BE: "UTF-16"}
 
 
-def read_table(
+def read_table(path: str | Path, **options) -> Dataset:
+    """Read and check a data file, every example in memory; ``options`` are ``scan_table``'s (the
+    columns, the task type, the name). Every problem is one ``DataError`` naming the file and line."""
+    return scan_table(path, **options).load()
+
+
+def scan_table(
     path: str | Path,
     *,
     text_column: str | None = None,
@@ -40,8 +47,9 @@ def read_table(
     label_column: str | None = None,
     task_type: str | None = None,
     name: str | None = None,
-) -> Dataset:
-    """Read and check a data file; every problem is one ``DataError`` naming the file and line."""
+) -> DataFile:
+    """Check a data file in one streamed pass and keep a few bytes per row: what a target or a
+    training run reads, whatever the file's size (the examples it trains on are read again)."""
     path = Path(path)
     kind = check_file(path)
     columns = _columns(path, kind)
@@ -50,25 +58,106 @@ def read_table(
     pair_col = _column(path, columns, pair_column, PAIR_NAMES, "second text", "--pair-column", required=False)
     if len({text_col, label_col, pair_col} - {None}) < 2 + (pair_col is not None):
         raise DataError(path, "the text, second-text and label columns must be different columns")
+    stat = path.stat()
     wanted = (text_col, pair_col, label_col)
-    texts, pairs, labels, rows = [], [] if pair_col else None, [], array("q")  # rows: 8 bytes each, not 36
-    pool: dict = {}
-    for row, record in _records(path, kind):
-        values = [_cell(path, row, record.get(column), what) if column else None
-                  for column, what in zip(wanted, ("text", "second text", "label"))]
-        if all(v in (None, "") for v in values) and kind in ("csv", "tsv"):
-            continue  # a blank line
-        texts.append(values[0])
-        if pairs is not None:
-            pairs.append(values[1])
-        labels.append(pool.setdefault(values[2], values[2]))  # one object per distinct label, not per row
-        rows.append(row)
-    if not texts:
+    collector = Collector(str(path), task_type, pairs=pair_col is not None)
+    for row, text, pair, label in _examples(path, kind, wanted):
+        collector.add(row, text, pair, label)
+    if not collector.count:
         raise DataError(path, "has no data rows", hint="a header row and at least two labelled rows are needed")
-    return build_dataset(
-        name or path.stem, str(path), texts, labels, pairs=pairs, task_type=task_type, rows=rows,
-        info={"columns": {"text": text_col, "pair": pair_col, "label": label_col}},
-    )
+    info = {"columns": {"text": text_col, "pair": pair_col, "label": label_col}}
+    return DataFile(name or path.stem, path, kind, wanted, collector.finish(), info, (stat.st_size, stat.st_mtime_ns))
+
+
+class DataFile:
+    """A data file checked once and held as its labels: the ``Dataset`` interface without the
+    texts in memory. ``sample`` and ``load`` read the file again for the examples they return;
+    the content hashes are one more pass, made once. A file changed between two reads is refused."""
+
+    def __init__(self, name: str, path: Path, kind: str, wanted: tuple, checked: Checked, info: dict,
+                 stamp: tuple[int, int]) -> None:
+        self.name, self.path, self.source = name, path, str(path)
+        self.task_type, self.label_names = checked.task_type, checked.label_names
+        self.info, self.warnings = info, checked.warnings
+        self._kind, self._wanted, self._checked, self._stamp = kind, wanted, checked, stamp
+        self._digests: tuple[str, str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._checked)
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.task_type == "regression" else len(self.label_names or ())
+
+    def label_reading(self) -> str:
+        values = self._checked.values
+        if values is not None:
+            return label_reading(self.task_type, None, float(values.min()), float(values.max()))
+        return label_reading(self.task_type, self.label_names)
+
+    @property
+    def labels(self) -> list:
+        return self._checked.labels()
+
+    @property
+    def texts(self) -> list[str]:
+        """Every text: the file is read into memory once, on first use (``load`` says so)."""
+        return self._loaded.texts
+
+    @property
+    def pairs(self) -> list[str] | None:
+        return self._loaded.pairs if self._wanted[1] else None
+
+    @cached_property
+    def _loaded(self) -> Dataset:
+        return self.load()
+
+    def sha256(self) -> str:
+        return self._hashes()[0]
+
+    def examples_sha256(self) -> str:
+        return self._hashes()[1]
+
+    def _hashes(self) -> tuple[str, str]:
+        if self._digests is None:
+            self._digests = digests(self.task_type, ((t, p, y) for _, t, p, y in self._read(None)))
+        return self._digests
+
+    def sample(self, n: int | None, seed: int = 0) -> Dataset:
+        """At most ``n`` examples, drawn as ``Dataset.sample`` draws them (the same rows)."""
+        if not n or n >= len(self):
+            return self.load()
+        return self.subset(draw(len(self), n, seed, self._checked.members()))
+
+    def subset(self, indices: Sequence[int], name: str | None = None) -> Dataset:
+        texts, pairs, labels = [], [] if self._wanted[1] else None, []
+        for _, text, pair, label in self._read(set(indices)):
+            texts.append(text)
+            labels.append(label)
+            if pairs is not None:
+                pairs.append(pair)
+        return Dataset(name or self.name, self.source, self.task_type, texts, labels, pairs, self.label_names,
+                       dict(self.info), list(self.warnings))
+
+    def load(self) -> Dataset:
+        """Every example, in memory."""
+        return self.subset(range(len(self)))
+
+    def split(self, test_fraction: float = 0.2, salt: str = "") -> tuple[Dataset, Dataset]:
+        """As ``Dataset.split``; it needs every example in memory."""
+        return self.load().split(test_fraction, salt)
+
+    def _read(self, keep: set[int] | range | None):
+        """(index, text, pair, label) of the rows in ``keep`` (all when None), labels as checked."""
+        if self._stamp != ((stat := self.path.stat()).st_size, stat.st_mtime_ns):
+            raise DataError(self.path, "changed since it was read", hint="run the command again")
+        labels = self._checked.labels_of()
+        index = -1
+        for index, (_, text, pair, _) in enumerate(_examples(self.path, self._kind, self._wanted)):
+            if keep is None or index in keep:
+                yield index, str(text), None if pair is None else str(pair), labels(index)
+        if index + 1 != len(self):
+            raise DataError(self.path, "changed since it was read", hint="run the command again")
 
 
 def check_file(path: Path) -> str:
@@ -147,7 +236,10 @@ def _csv_rows(path: Path, kind: str) -> Iterator[tuple[int, list[str]]]:
     row_lines: list[str] = []  # the raw lines of the row being read: the reader takes just as many as it needs
 
     def lines() -> Iterator[str]:
-        for line in _lines(path):
+        for number, line in enumerate(_lines(path), 1):
+            if "\x00" in line:
+                raise DataError(path, f"line {number} contains NUL bytes",
+                                hint="is it a binary file? save it as UTF-8 text")
             row_lines.append(line)
             yield line
 
@@ -171,28 +263,45 @@ def _csv_rows(path: Path, kind: str) -> Iterator[tuple[int, list[str]]]:
         csv.field_size_limit(previous)
 
 
-def _records(path: Path, kind: str) -> Iterator[tuple[int, dict]]:
-    """(line, record) for every data row."""
-    if kind in ("csv", "tsv"):
-        rows = _csv_rows(path, kind)
-        header = [c.strip() for c in next(rows, (1, []))[1]]
-        for line, fields in rows:
-            if len(fields) > len(header):
-                raise DataError(path, f"line {line} has more fields than the header",
-                                hint="quote fields that contain the delimiter")
-            if "\x00" in "".join(fields):
-                raise DataError(path, f"line {line} contains NUL bytes", hint="is it a binary file? save it as UTF-8 text")
-            yield line, dict(zip(header, fields))
+def _examples(path: Path, kind: str, wanted: tuple) -> Iterator[tuple[int, object, object, object]]:
+    """(line, text, pair, label) for every data row, in file order; blank lines are skipped."""
+    names = ("text", "second text", "label")
+    if kind not in ("csv", "tsv"):
+        for line, record in _records(path, kind):
+            text, pair, label = (_cell(path, line, record.get(c), what) if c else None for c, what in zip(wanted, names))
+            yield line, text, pair, label
         return
+    rows = _csv_rows(path, kind)
+    header = [c.strip() for c in next(rows, (1, []))[1]]
+    width = len(header)
+    at = [header.index(c) if c else None for c in wanted]
+    for line, fields in rows:
+        if len(fields) > width:
+            raise DataError(path, f"line {line} has more fields than the header",
+                            hint="quote fields that contain the delimiter")
+        text, pair, label = (fields[i] if i is not None and i < len(fields) else None for i in at)
+        if text in (None, "") and pair in (None, "") and label in (None, ""):
+            continue  # a blank line
+        yield line, text, pair, label
+
+
+def _records(path: Path, kind: str) -> Iterator[tuple[int, dict]]:
+    """(line, record) for every record of a JSON or JSON-lines file."""
     if kind == "json":
-        text = "".join(_lines(path))
+        handle = path.open("r", encoding="utf-8-sig", newline="")
         try:
-            data = parse(text)
+            for line, record in array_items(handle):
+                if not isinstance(record, dict):
+                    raise DataError(path, "must hold a JSON array of objects", hint="or use JSON lines (.jsonl)")
+                yield line, record
+        except NotAnArray:
+            raise DataError(path, "must hold a JSON array of objects", hint="or use JSON lines (.jsonl)") from None
         except JSONProblem as exc:
             raise DataError(path, f"is not valid JSON ({exc})") from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise DataError(path, "must hold a JSON array of objects", hint="or use JSON lines (.jsonl)")
-        yield from enumerate(data, 1)
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        finally:
+            handle.close()
         return
     for number, line in enumerate(_lines(path), 1):
         if not line.strip():
