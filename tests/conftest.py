@@ -205,10 +205,13 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 def require_assets(*names: str):
-    """The pinned PyPI assets, or a skip; with ZOO_RANK_REQUIRE_ASSETS=1 (CI) a missing one fails."""
-    from zoo_rank.assets import ASSETS, locate
+    """The pinned PyPI assets, or a skip; with ZOO_RANK_REQUIRE_ASSETS=1 (CI) a missing one fails.
+    No names: everything `zoo-rank fetch` downloads (the default model and every built-in task's data)."""
+    from zoo_rank.assets import ASSETS, locate, needed_assets
 
-    found = [locate(ASSETS[name]) for name in names]
+    assets = [ASSETS[name] for name in names] if names else needed_assets()
+    names = tuple(asset.name for asset in assets)
+    found = [locate(asset) for asset in assets]
     if all(found):
         return found
     message = f"assets {names} not fetched (run `zoo-rank fetch`; ZOO_RANK_ASSETS={os.environ.get('ZOO_RANK_ASSETS')})"

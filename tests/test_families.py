@@ -43,3 +43,14 @@ def test_checkpoint_methods_map_to_their_family():
     assert family_of("lora") == "lora"
     assert family_of("lora") != family_of("bitfit")
     assert family_of("no-such-method") == "no-such-method"  # a filter by family name passes through
+
+
+def test_the_vocabulary_s_method_names_train_as_their_family():
+    """#36: `prefix_tuning` (the name peft and AdapterHub write, and `--method` accepts) trains
+    as the prefix family, with the same training key; before, training refused it."""
+    from zoo_rank.errors import TrainingError
+
+    assert TrainConfig(method="prefix_tuning") == TrainConfig(method="prefix")
+    assert TrainConfig(method="prefix_tuning").key("d", "m") == TrainConfig(method="prefix").key("d", "m")
+    with pytest.raises(TrainingError, match="unknown method 'adapters'"):
+        TrainConfig(method="adapters")

@@ -33,10 +33,15 @@ def test_scores_are_cosines_and_sorted_best_first(bitfits):
         assert c.score == pytest.approx(float(vectors[c.name] @ vectors["b0"]), abs=1e-5)
 
 
-def test_centred_scores_match_a_direct_computation(bitfits):
+def test_centred_scores_match_a_direct_computation_and_the_evaluation_s_centre(bitfits):
+    """One centre (#36): the mean of the candidates, the target's own vector left out, as the
+    evaluation computes it (``similarity.mean_excluding``); before, the ranker's included it."""
+    from zoo_rank.similarity import mean_excluding
+
     add(list(bitfits.values()))
     vectors = _vectors(Registry())
-    mu = np.mean(list(vectors.values()), axis=0)
+    mu = mean_excluding(vectors, ["b0"])
+    assert not np.allclose(mu, np.mean(list(vectors.values()), axis=0))
     t = vectors["b0"] - mu
     for c in rank("b0", center=True, top=None).candidates:
         x = vectors[c.name] - mu

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -164,7 +166,9 @@ def test_train_registers_and_reuses(tmp_path, tiny_model):
     config = TrainConfig(steps=2)
     done = train(path, methods=["bitfit", "lora", "prefix"], registry=registry, config=config, base_model=str(tiny_model))
     assert [t.entry.name for t in done] == ["reviews/bitfit", "reviews/lora", "reviews/prefix"]
-    assert all(not t.reused and (registry.home / "checkpoints").glob("*") for t in done)
+    assert not any(t.reused for t in done)
+    assert sorted(Path(t.entry.source).parent for t in done) == [registry.home / "checkpoints"] * 3
+    assert all(Path(t.entry.source).is_dir() for t in done)
     entry = registry.get("reviews/lora")
     assert entry.task == "reviews" and entry.train_size == 40 and entry.metadata["training"]["steps"] == 2
     assert read_checkpoint(entry.source).content_sha256() == entry.content_sha256

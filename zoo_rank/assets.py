@@ -24,11 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ZooRankError
-
-
-class AssetError(ZooRankError):
-    """A pinned asset is missing, corrupt, or could not be downloaded."""
+from .errors import AssetError, ZooRankError
 
 
 @dataclass(frozen=True)

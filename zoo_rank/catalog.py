@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import ZooRankError
+from .errors import CatalogError
 from .jsontext import JSONProblem, parse
 from .hub.ids import HubError, validate_repo_id, validate_revision
 from .weights import canonical_base_model
@@ -22,10 +22,6 @@ from .weights import canonical_base_model
 SCHEMA_VERSION = 1
 FORMATS = ("peft", "adapterhub", "bitfit")
 TASK_TYPES = ("classification", "regression", "extractive-qa", "multiple-choice", "token-classification", "generation")
-
-
-class CatalogError(ZooRankError):
-    """``registry.json`` (or a user catalog) has entries that cannot be used."""
 
 
 @dataclass(frozen=True)

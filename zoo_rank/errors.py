@@ -65,3 +65,31 @@ class RegistryError(ZooRankError):
 
 class RankingError(ZooRankError):
     """A ranking cannot be produced (unknown target, no candidates in the target's space)."""
+
+
+class BaseModelMissing(ZooRankError):
+    """The base model an adapter needs is not on this machine."""
+
+
+class MetricError(ZooRankError):
+    """The true and predicted values cannot be compared (missing or too few candidates)."""
+
+
+class TransferError(ZooRankError):
+    """The transfer benchmark cannot run or its results file cannot be used."""
+
+
+class HubError(ZooRankError):
+    """A hub repo cannot be found, read or trusted (not found, gated, no adapter files, bad hash)."""
+
+    def __init__(self, repo_id: str, message: str, *, hint: str | None = None) -> None:
+        self.repo_id = repo_id
+        super().__init__(f"{repo_id}: {message}", hint=hint)
+
+
+class AssetError(ZooRankError):
+    """A pinned asset is missing, corrupt, or could not be downloaded."""
+
+
+class CatalogError(ZooRankError):
+    """``registry.json`` (or a user catalog) has entries that cannot be used."""

@@ -19,7 +19,7 @@ from .spaces import TaskEmbedding
 from .errors import RankingError
 from .index import backends, choose_backend, shortlist_size
 from .registry import Registry, column, lookup
-from .similarity import cosines, ensemble_on_one_scale
+from .similarity import centre_without, cosines, ensemble_on_one_scale
 
 
 @dataclass
@@ -121,13 +121,23 @@ MIN_CENTRED_SPACE = 5  # fewer vectors than this: centring is said to be unrelia
 
 
 def space_scores(registry: Registry, target: TaskEmbedding, center: bool, backend: str = "numpy",
-                 limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 limit: int | None = None, exclude: set[int] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
     """(entry ids, cosine scores) of every vector in the target's space; with a faiss
-    ``backend``, of the ``limit`` that its index shortlists, re-scored exactly."""
+    ``backend``, of the ``limit`` that its index shortlists, re-scored exactly. Centred on the
+    mean of the candidates: the target's own entries (``exclude``) are left out of it, as the
+    evaluation leaves them out (``similarity.mean_excluding``)."""
+    left_out = np.fromiter(exclude, dtype=np.int64, count=len(exclude))
     if backend == "numpy":
         space = registry.space_matrix(target.space.id)
-        return space.entry_ids, cosines(space.matrix, target.vector, space.mean if center else None)
+        mean = None
+        if center:
+            own = np.isin(space.entry_ids, left_out)
+            mean = centre_without(space.mean, len(space.entry_ids), np.asarray(space.matrix[own], np.float32))
+        return space.entry_ids, cosines(space.matrix, target.vector, mean)
     shortlist, mean = backends()[backend].shortlist(registry, target.space.id, target.vector, limit or 100, center)
+    if center:
+        _, own = registry.vectors_for(target.space.id, left_out.tolist())
+        mean = centre_without(mean, registry.space_info(target.space.id)[2], own)
     ids, rows = registry.vectors_for(target.space.id, shortlist)
     return ids, cosines(rows, target.vector, mean if center else None)
 
@@ -170,7 +180,7 @@ def rank_embeddings(
             backend = "numpy"  # every candidate is wanted: nothing to shortlist
         limit = max(shortlist_size(), 10 * top) + len(exclude) if top else counts[target.space.id]
         while True:
-            ids, scores = space_scores(registry, target, center, backend, limit)
+            ids, scores = space_scores(registry, target, center, backend, limit, exclude)
             keep = ~np.isin(ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
             if allowed is not None:
                 keep &= np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))

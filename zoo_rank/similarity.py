@@ -86,8 +86,18 @@ def ensemble_on_one_scale(
 
 
 def mean_excluding(vectors: Mapping[str, np.ndarray], left_out: Iterable[str]) -> np.ndarray:
-    """The centre for centred cosines: the mean of the candidates' vectors, leaving out the
+    """The centre for centred cosines, wherever they are computed (the ranker through
+    ``centre_without``, the evaluation here): the mean of the candidates' vectors, leaving out the
     target's own (its own source embedding would pull the centre towards the target)."""
     skip = set(left_out)
     kept = [v for name, v in vectors.items() if name not in skip]
     return np.mean(np.stack(kept), axis=0)
+
+
+def centre_without(mean: np.ndarray, count: int, left_out: np.ndarray) -> np.ndarray:
+    """``mean_excluding`` for a space held as the mean of its ``count`` vectors: the same centre,
+    the ``left_out`` rows (the target's own entries) taken back out."""
+    if not len(left_out) or count <= len(left_out):
+        return mean
+    total = np.asarray(mean, np.float64) * count - np.asarray(left_out, np.float64).sum(axis=0)
+    return (total / (count - len(left_out))).astype(np.float32)

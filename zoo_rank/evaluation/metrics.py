@@ -23,13 +23,9 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from ..errors import ZooRankError
+from ..errors import MetricError
 
 RELEVANCES = ("score", "rank")
-
-
-class MetricError(ZooRankError):
-    """The true and predicted values cannot be compared (missing or too few candidates)."""
 
 
 def _check(true: Mapping[str, float], predicted: Mapping[str, float]) -> list[str]:

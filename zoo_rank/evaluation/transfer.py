@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from ..errors import ZooRankError
+from ..errors import TransferError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 DEFAULT_TASKS = ("snli", "tweet-sentiment", "amazon-sentiment", "nyt-sentiment", "movie-sentiment", "subjectivity",
                  "debate-party", "hedge")
 RESULTS_VERSION = 1
-
-
-class TransferError(ZooRankError):
-    """The transfer benchmark cannot run or its results file cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from ..errors import ZooRankError
+from ..errors import HubError
 
 _PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"^(?:{_PART}/)?{_PART}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
-
-
-class HubError(ZooRankError):
-    """A hub repo cannot be found, read or trusted (not found, gated, no adapter files, bad hash)."""
-
-    def __init__(self, repo_id: str, message: str, *, hint: str | None = None) -> None:
-        self.repo_id = repo_id
-        super().__init__(f"{repo_id}: {message}", hint=hint)
 
 
 def validate_repo_id(repo_id: str) -> str:

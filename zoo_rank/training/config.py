@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import Field, asdict, dataclass, fields, replace
 
-from ..families import BUILTIN, trainable
+from ..families import BUILTIN, family_of, trainable
 
 # Learning rates searched by Zhou et al. (2022) for each method ("early" uses the first), from
 # each trained family's module (zoo_rank/families/); plugin families bring their own
@@ -83,6 +83,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         from ..errors import TrainingError
 
+        if self.method not in trainable() and family_of(self.method) in trainable():
+            object.__setattr__(self, "method", family_of(self.method))  # the vocabulary's names: prefix_tuning is prefix
         if self.method not in trainable():
             raise TrainingError(f"unknown method {self.method!r}", hint=f"choose one of: {', '.join(trainable())}")
         if self.mode not in MODES:

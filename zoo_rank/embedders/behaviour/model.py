@@ -12,13 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ZooRankError
+from ...errors import BaseModelMissing, ZooRankError
 
 MAX_LENGTH = 64  # probe texts are short; pairs fit
-
-
-class BaseModelMissing(ZooRankError):
-    """The base model an adapter needs is not on this machine."""
 
 
 @dataclass
