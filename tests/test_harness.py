@@ -54,3 +54,33 @@ def test_require_assets_skips_when_nothing_is_fetched(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_RANK_REQUIRE_ASSETS", "1")
     with pytest.raises(pytest.fail.Exception, match="not fetched"):
         require_assets()
+
+
+def test_every_environment_variable_is_read_in_settings_and_documented():
+    """#36: the ZOO_RANK_* variables were read in 10 files; now settings.py reads them all, and
+    docs/usage.md lists each with what it sets."""
+    import re
+
+    from zoo_rank.settings import VARIABLES
+
+    package = TESTS.parent / "zoo_rank"
+    named = {path.relative_to(package).as_posix(): set(re.findall(r'"(ZOO_RANK_[A-Z0-9_]+)"', path.read_text()))
+             for path in package.rglob("*.py")}
+    assert {path: names for path, names in named.items() if names and path != "settings.py"} == {}
+    assert named["settings.py"] == set(VARIABLES)
+    usage = (TESTS.parent / "docs" / "usage.md").read_text(encoding="utf-8")
+    assert [name for name in VARIABLES if f"| `{name}` |" not in usage] == []
+
+
+@pytest.mark.parametrize("name", ["ZOO_RANK_SHORTLIST", "ZOO_RANK_FAISS_MIN", "ZOO_RANK_CACHE_F32_MAX"])
+def test_a_number_setting_that_is_not_a_number_is_one_line_naming_it(monkeypatch, name):
+    from zoo_rank import settings
+    from zoo_rank.errors import ZooRankError
+
+    reader = {"ZOO_RANK_SHORTLIST": settings.shortlist, "ZOO_RANK_FAISS_MIN": settings.faiss_min,
+              "ZOO_RANK_CACHE_F32_MAX": settings.cache_f32_max}[name]
+    monkeypatch.setenv(name, "12")
+    assert reader() == 12
+    monkeypatch.setenv(name, "lots")
+    with pytest.raises(ZooRankError, match=f"^{name}='lots' is not a"):
+        reader()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AssetError, ZooRankError
+from .settings import assets_dir
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,6 @@ ASSETS: dict[str, Asset] = {
               "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5", 23729670, "BSD-3-Clause"),
     )
 }
-
-
-def assets_dir(home: str | Path | None = None) -> Path:
-    """``$ZOO_RANK_ASSETS``, else ``<home>/assets`` (home: the registry folder)."""
-    env = os.environ.get("ZOO_RANK_ASSETS")
-    if env:
-        return Path(env).expanduser()
-    from .registry import default_home
-
-    return (Path(home) if home is not None else default_home()) / "assets"
 
 
 class AssetFiles:

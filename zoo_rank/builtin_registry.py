@@ -134,17 +134,17 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     import os
 
     from .api import train
-    from .assets import assets_dir
     from .datasets import TASKS
-    from .registry import Registry, default_home
+    from .registry import Registry
+    from .settings import ASSETS, assets_dir, default_home
     from .training import TrainConfig
 
     home = Path(home) if home else default_home()
     build_home = home / "builtin-build"
     # training finds data and model under its registry's home: point it at this home's assets
     # for the build only (the caller's environment is restored after)
-    previous = os.environ.get("ZOO_RANK_ASSETS")
-    os.environ["ZOO_RANK_ASSETS"] = str(assets_dir(home))
+    previous = os.environ.get(ASSETS)
+    os.environ[ASSETS] = str(assets_dir(home))
     registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
     say = announce or (lambda line: None)
     try:
@@ -155,7 +155,7 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     finally:
         registry.close()
         if previous is None:
-            os.environ.pop("ZOO_RANK_ASSETS", None)
+            os.environ.pop(ASSETS, None)
         else:
-            os.environ["ZOO_RANK_ASSETS"] = previous
+            os.environ[ASSETS] = previous
     return finish(build_home, Path(output) if output else SHIPPED_DB)

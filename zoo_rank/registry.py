@@ -16,7 +16,6 @@ length tells its type, so one registry may hold both.
 from __future__ import annotations
 
 import json
-import os
 import random
 import secrets
 import sqlite3
@@ -31,7 +30,9 @@ import numpy as np
 
 from .spaces import Space, TaskEmbedding
 from .entries import ENTRY_COLUMNS, Entry, NewEntry, entry_from_row
+from . import settings
 from .errors import RegistryError
+from .settings import default_home
 from .migrations import SCHEMA_VERSION, migrate
 from .space_cache import SpaceCache, SpaceMatrix
 
@@ -41,16 +42,6 @@ CORRUPT_HINT = ("move it aside (keep it for `sqlite3 registry.db .recover`), the
 VECTOR_DTYPES = ("float32", "float16")
 
 
-def default_home() -> Path:
-    """``$ZOO_RANK_HOME``, else the user cache directory (``~/.cache/zoo-rank`` on Linux)."""
-    env = os.environ.get("ZOO_RANK_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("zoo-rank", appauthor=False))
-
-
 class Registry:
     """Open (creating and migrating if needed) the registry under ``home``."""
 
@@ -58,7 +49,7 @@ class Registry:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / DB_NAME
         # builtin: copy the shipped built-in task embeddings in on first open (builtin_registry.py)
-        self.builtin = os.environ.get("ZOO_RANK_BUILTIN", "1") != "0" if builtin is None else builtin
+        self.builtin = settings.builtin_default() if builtin is None else builtin
         self._db: sqlite3.Connection | None = None
         self.read_only = False  # set on open: True where the file can be read but not written
         self.notes: list[str] = []  # said to the user beside a result (a cache that could not be written)
@@ -77,10 +68,10 @@ class Registry:
             self._db = db
             self._instance = None
             _ = self.instance  # named before any read transaction needs it (it may have to write it)
-            wanted = os.environ.get("ZOO_RANK_VECTOR_DTYPE")
+            wanted = settings.vector_dtype()
             if wanted:
                 if wanted not in VECTOR_DTYPES:
-                    raise RegistryError(f"ZOO_RANK_VECTOR_DTYPE={wanted!r} is not a vector type",
+                    raise RegistryError(f"{settings.VECTOR_DTYPE}={wanted!r} is not a vector type",
                                         hint=f"use one of: {', '.join(VECTOR_DTYPES)}")
                 if self.get_meta("vector_dtype") != wanted and not self.read_only:
                     self.set_meta("vector_dtype", wanted)

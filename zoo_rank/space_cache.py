@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import settings
 from .spaces import Space
 
 STALE_TEMP_SECONDS = 3600
@@ -79,7 +80,7 @@ class SpaceCache:
         notes = notes if notes is not None else []
         count, dim = shape
         stem = self.matrix_stem(space_id, token)
-        f32_max = _bytes_setting("ZOO_RANK_CACHE_F32_MAX", 4 << 30)
+        f32_max = settings.cache_f32_max()
         dtype = np.float16 if float16 and count * dim * 4 > f32_max else np.float32
         ids = np.empty(count, dtype=np.int64)
         matrix, scratch = _matrix_file(stem, shape, dtype)
@@ -122,19 +123,6 @@ def _replace_atomically(path: Path, write: Callable[[str], None]) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-
-
-def _bytes_setting(name: str, default: int) -> int:
-    """A size in bytes from the environment; anything but a non-negative integer is one line naming it."""
-    from .errors import ZooRankError
-
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit():
-        raise ZooRankError(f"{name}={value[:40]!r} is not a number of bytes",
-                           hint=f"unset it, or give a whole number such as {default}")
-    return int(value)
 
 
 def drop_older_generations(folder: Path, current: str) -> None:

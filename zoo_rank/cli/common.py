@@ -15,6 +15,7 @@ import click
 
 from .. import all_embedders  # numpy only: torch comes with the behaviour embedder when it runs
 from .. import executor_names  # light: no Ray until --executor ray is used
+from ..settings import EXECUTOR
 
 EMBEDDER_CHOICES = tuple(all_embedders())  # zoo-rank's own and those of installed plugins
 EXECUTOR_CHOICES = executor_names()
@@ -107,7 +108,7 @@ def executor_options(f):
     """Where the work runs (shared by add, pull, refresh and train)."""
     return _apply(f, (
         click.option("--executor", type=click.Choice(EXECUTOR_CHOICES), default="auto", show_default=True,
-                     envvar="ZOO_RANK_EXECUTOR",
+                     envvar=EXECUTOR,
                      help="auto: worker processes for many checkpoints, else this process; or fan out with Ray "
                           "(zoo-rank[ray])."),
         click.option("--ray-address", metavar="ADDR",

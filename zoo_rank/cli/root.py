@@ -7,6 +7,8 @@ import sqlite3
 
 import click
 
+from ..settings import HOME, TASKS_DIR
+
 DEFAULT_COMMAND = "rank"
 
 
@@ -19,7 +21,7 @@ def global_options(hidden: bool = False):
 def _with_global_options(f, hidden: bool):
     # The group reads the environment; the hidden copies only take what is written after the
     # command, or the environment would override a --home given before it.
-    home_env, tasks_env = (None, None) if hidden else ("ZOO_RANK_HOME", "ZOO_RANK_TASKS_DIR")
+    home_env, tasks_env = (None, None) if hidden else (HOME, TASKS_DIR)
     for decorator in reversed((
         click.option("--home", envvar=home_env, type=click.Path(file_okay=False), default=None, hidden=hidden,
                      help="Registry folder [env: ZOO_RANK_HOME; default: user cache dir]."),

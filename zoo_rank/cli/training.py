@@ -6,6 +6,7 @@ import click
 
 from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
                      family_settings, known_methods, make_table, open_registry, say, split_list, train_config, warn)
+from ..settings import TASKS_DIR
 from .root import cli
 
 
@@ -41,7 +42,7 @@ from .root import cli
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True,
               help="Built-in tasks: which split to train on.")
 @click.option("--builtin-tasks", "all_builtin", is_flag=True, help="Train every built-in task (its train split).")
-@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar=TASKS_DIR,
               help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
 @click.option("--task", help="Task name to register under (default: file stem or built-in name).")
 @click.option("--task-type", type=click.Choice(["classification", "regression"]),
@@ -106,7 +107,7 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, u
 
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar="ZOO_RANK_TASKS_DIR",
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), envvar=TASKS_DIR,
               help="A folder of task folders (<task>/{train,validation}.jsonl): their names work as task names.")
 @click.pass_context
 def datasets(ctx, as_json, tasks_dir):

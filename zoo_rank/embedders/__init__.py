@@ -53,11 +53,9 @@ def ingest_embedders() -> list[str]:
     """The embedders that run on every add, pull and train: ``$ZOO_RANK_EMBEDDERS`` (comma-separated),
     else those cheap enough to run anywhere (no torch, no base model). The default embedder always
     runs; the others can be added to registered entries later with ``zoo-rank embed``."""
-    import os
+    from ..settings import embedders
 
-    chosen = os.environ.get("ZOO_RANK_EMBEDDERS")
-    names = [n.strip() for n in chosen.split(",") if n.strip()] if chosen else [
-        name for name, embedder in all_embedders().items() if getattr(embedder, "on_ingest", True)]
+    names = embedders() or [name for name, embedder in all_embedders().items() if getattr(embedder, "on_ingest", True)]
     for name in names:
         get_embedder(name)
     return [DEFAULT_EMBEDDER] + [n for n in dict.fromkeys(names) if n != DEFAULT_EMBEDDER]

@@ -10,13 +10,13 @@ and recall@10.
 
 from __future__ import annotations
 
-import os
 
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
+from .. import settings
 from ..errors import ZooRankError
 
 BACKENDS = ("auto", "numpy", "faiss-flat", "faiss-ivf")  # zoo-rank's own; backend_names() adds plugins
@@ -75,11 +75,11 @@ def shortlist_size() -> int:
     """How many candidates a faiss index hands to exact re-scoring (at least; 10 × top if more).
     Re-scoring 1,000 vectors costs milliseconds and buys recall where many candidates are
     nearly tied (docs/scale.md)."""
-    return int(os.environ.get("ZOO_RANK_SHORTLIST", "1000"))
+    return settings.shortlist()
 
 
 def faiss_min() -> int:
-    return int(os.environ.get("ZOO_RANK_FAISS_MIN", "100000"))
+    return settings.faiss_min()
 
 
 def choose_backend(name: str, count: int) -> str:

@@ -15,16 +15,16 @@ atomically, and deletes the old. Deleting the folder only costs a rebuild.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .. import settings
 from ..errors import DependencyError
 from .projection import Projection
 
-INDEX_DIM = int(os.environ.get("ZOO_RANK_INDEX_DIM", "1024"))
+INDEX_DIM = settings.index_dim()  # read once: indexes on disk were built with it
 KINDS = ("faiss-flat", "faiss-ivf")
 _OPEN: dict[str, "FaissIndex"] = {}  # indexes this process has loaded, by file (its name holds the generation)
 
@@ -56,7 +56,7 @@ class FaissIndex:
             q = self.projection(q)
         if self.kind == "faiss-ivf":
             lists = self.index.nlist
-            nprobe = nprobe or int(os.environ.get("ZOO_RANK_IVF_NPROBE", "0")) or max(1, lists // 8)
+            nprobe = nprobe or settings.ivf_nprobe() or max(1, lists // 8)
             self.index.nprobe = min(lists, nprobe)
         scores, ids = self.index.search(np.ascontiguousarray(q, np.float32), k)
         found = ids[0] >= 0
