@@ -224,3 +224,41 @@ def test_a_plugin_package_adds_a_method_family_with_its_own_space(installed, tmp
     plain = _toy_checkpoint(tmp_path / "ia3", 9)  # the toy reader's default method stays IA3's
     again = _zoo_rank(installed, "add", str(plain), "--json")
     assert any("|ia3|invariant" in space for space in json.loads(again.stdout)["added"][0]["spaces"])
+
+
+def test_zoo_rank_plugins_lists_what_loaded_from_where_and_what_was_skipped(installed):
+    """#36: one inventory of every kind of plugin, with the package each comes from."""
+    listed = _zoo_rank(installed, "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {(r["kind"], r["name"]): r for r in json.loads(listed.stdout)}
+    for kind, name in (("embedders", "mean"), ("readers", "toy"), ("families", "toyscale"),
+                       ("predictors", "name-length"), ("executors", "inline"), ("index backends", "even-ids")):
+        assert rows[kind, name]["from"] == "toyplug 0.1" and rows[kind, name]["skipped"] is None, (kind, name)
+    for kind, name, why in (("readers", "broken", "NOT_THERE"), ("predictors", "random", "zoo-rank's own"),
+                            ("families", "lora2", "belongs to the family 'lora'")):
+        assert rows[kind, name]["from"] == "toyplug 0.1" and why in rows[kind, name]["skipped"], (kind, name)
+    for kind, name in (("embedders", "invariant"), ("readers", "peft"), ("families", "lora"), ("predictors", "random"),
+                       ("executors", "ray"), ("index backends", "faiss-ivf")):
+        assert any(r["kind"] == kind and r["name"] == name and r["from"] == "zoo-rank"
+                   for r in json.loads(listed.stdout)), (kind, name)
+    table = _zoo_rank(installed, "plugins")
+    assert table.returncode == 0 and "6 plugins from installed packages, 3 skipped" in table.stdout
+    assert "toyplug 0.1: skipped" in table.stdout
+
+
+def test_the_installed_packages_are_scanned_once_a_process(installed):
+    """The CLI's options ask for executors, embedders and index backends (and `plugins` for all
+    six kinds): each used to scan every installed distribution's metadata again."""
+    probe = ("import importlib.metadata as metadata, sys\n"
+             "calls = []\n"
+             "original = metadata.distributions\n"
+             "metadata.distributions = lambda *a, **k: calls.append(1) or original(*a, **k)\n"
+             "from zoo_rank.cli import main\n"
+             "sys.argv = ['zoo-rank', *sys.argv[1:]]\n"
+             "try:\n    main()\n"
+             "except SystemExit:\n    pass\n"
+             "print('scans', len(calls), file=sys.stderr)\n")
+    for args in (["--help"], ["plugins", "--json"]):
+        result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=installed,
+                                timeout=120, check=False)
+        assert result.stderr.strip().splitlines()[-1] == "scans 1", (args, result.stderr[-2000:])

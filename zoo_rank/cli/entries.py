@@ -154,3 +154,27 @@ def spaces(ctx, as_json):
                       str(s.dim), str(n))
     console().print(table)
 
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def plugins_command(as_json):
+    """List what zoo-rank can use and where each comes from: its own embedders, readers, method
+    families, predictors, executors and index backends, and those of installed plugin packages
+    (entry points; docs/extending.md), with the skipped ones and why."""
+    from .. import api
+
+    rows = api.plugins()
+    if as_json:
+        echo_json(rows)
+        return
+    loaded = sum(r["from"] != "zoo-rank" and not r["skipped"] for r in rows)
+    skipped = sum(bool(r["skipped"]) for r in rows)
+    table = make_table(f"{loaded} plugin{'s' if loaded != 1 else ''} from installed packages, {skipped} skipped",
+                       title_justify="left")
+    for column in ("kind", "name", "from", "entry point"):
+        table.add_column(column)
+    for r in rows:
+        where = r["from"] if not r["skipped"] else f"{r['from']}: skipped ({r['skipped']})"
+        table.add_row(r["kind"], r["name"], where, r["entry_point"] or "")
+    console().print(table)
