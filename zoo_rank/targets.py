@@ -79,7 +79,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
 
 
 def _data_target(registry: Registry, label: str, embedder: str, base_model: str | None, training: dict | None) -> Target:
-    from .api import train  # the API trains; this module only decides what the target is
+    from .pipeline.train import train  # training is a source of entries; this module only decides what the target is
 
     options = {"methods": ("bitfit",), "reuse": data_reuse((training or {}).get("config")), **(training or {})}
     trained = train(label, registry=registry, base_model=base_model, **options)

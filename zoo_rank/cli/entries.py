@@ -162,9 +162,9 @@ def plugins_command(as_json):
     """List what zoo-rank can use and where each comes from: its own embedders, readers, method
     families, predictors, executors and index backends, and those of installed plugin packages
     (entry points; docs/extending.md), with the skipped ones and why."""
-    from .. import api
+    from ..inventory import plugins
 
-    rows = api.plugins()
+    rows = plugins()
     if as_json:
         echo_json(rows)
         return

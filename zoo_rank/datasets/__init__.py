@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
+from ..assets import ASSETS, DEFAULT_MODEL_ASSET, Asset
+from ..errors import DataError, ZooRankError
 from .base import TASK_TYPES, Dataset, build_dataset
 from .builtin import SPLITS, TASKS, BuiltinTask, BuiltinTasks, load_builtin
 from .files import SUFFIXES, DataFile, read_table, scan_table
@@ -17,7 +18,7 @@ from .taskdir import TaskCollection, TaskFolder, is_task_folder
 
 __all__ = ["Dataset", "BuiltinTask", "TASKS", "TASK_TYPES", "SPLITS", "build_dataset", "load_builtin", "load_data",
            "read_table", "scan_table", "DataFile", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source",
-           "describe_tasks", "to_csv"]
+           "describe_tasks", "to_csv", "needed_assets"]
 
 
 def task_source(tasks_dir: str | Path | None = None, home: str | Path | None = None):
@@ -66,7 +67,7 @@ def describe_tasks(tasks_dir: str | Path | None = None, home: str | Path | None 
         rows = [{**collection[name].describe(), "available": True} for name in collection.names()]
         missing = f" (no data: {', '.join(collection.missing)})" if collection.missing else ""
         return f"{len(rows)} tasks in {tasks_dir}{missing}", rows
-    from ..assets import ASSETS, locate
+    from ..assets import locate
 
     rows = [{**t.to_dict(), "available": all(locate(ASSETS[a], home) is not None for a in t.assets)}
             for t in TASKS.values()]
@@ -84,3 +85,20 @@ def to_csv(data: Dataset) -> str:
     for i, (text, label) in enumerate(zip(data.texts, data.labels)):
         writer.writerow([text, data.pairs[i], label] if data.pairs else [text, label])
     return buffer.getvalue()
+
+
+def needed_assets(items: list[str] | tuple[str, ...] = ()) -> list[Asset]:
+    """What `zoo-rank fetch ITEMS` downloads: ``model`` (the default base model), built-in task
+    names (with every archive their data is read from) or asset names; everything for none."""
+    wanted: dict[str, None] = {}
+    for item in items or ["model", *TASKS]:
+        if item == "model":
+            wanted[DEFAULT_MODEL_ASSET] = None
+        elif item in TASKS:
+            wanted.update(dict.fromkeys(TASKS[item].assets))
+        elif item in ASSETS:
+            wanted[item] = None
+        else:
+            raise ZooRankError(f"unknown {item!r}: use `model`, a built-in task (`zoo-rank datasets`) or one of "
+                               f"{', '.join(ASSETS)}")
+    return [ASSETS[name] for name in wanted]

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -367,8 +368,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
       picked on dev sets, so its training sample is not the transfer runs' sample.
     ``embedder`` (``behaviour``): only that embedder, embedded from the checkpoints on demand.
     """
-    from ..api import train
     from ..embedders import DEFAULT_EMBEDDER
+    from ..pipeline.train import train
     from ..registry import Registry
     from ..training import TrainConfig
     from ..training.config import DEFAULT_UNTIL_LEARNED

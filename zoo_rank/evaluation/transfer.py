@@ -140,7 +140,7 @@ def provenance(config: TransferConfig, device: str, tasks=None) -> dict:
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    from .. import __version__
+    from ..version import __version__
 
     def installed(name: str) -> str | None:  # a predictor that trains nothing runs without the training stack
         try:

@@ -193,7 +193,7 @@ def _next_link(header: str) -> str | None:
 
 
 def _user_agent() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return f"zoo-rank/{__version__}; python/{platform.python_version()}"
 

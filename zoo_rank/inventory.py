@@ -1,0 +1,36 @@
+"""What zoo-rank can use, kind by kind, and where each comes from (`zoo-rank plugins`): the one
+module that asks every plugin group, so that nothing below it has to know all six."""
+
+from __future__ import annotations
+
+
+def plugins() -> list[dict]:
+    """What zoo-rank can use, kind by kind (embedders, readers, families, predictors, executors,
+    index backends): its own, each installed package's plugins with the distribution they come
+    from, and the plugins that were skipped, with why. Loads every group (one scan of the
+    installed distributions)."""
+    from .embedders import EMBEDDERS, all_embedders
+    from .evaluation.predict import predictors
+    from .executors import EXECUTORS, executor_names
+    from .families import BUILTIN, families
+    from .index import BACKENDS, backends
+    from .plugins import GROUPS, found
+    from .readers import READERS, reader_specs
+
+    all_embedders(), reader_specs(), families(), executor_names(), backends()
+    loaded = {(p.group, p.name) for p in found() if p.error is None}
+    own = {
+        "embedders": [n for n in EMBEDDERS if (GROUPS["embedders"], n) not in loaded],
+        "readers": [spec.format for spec in READERS],
+        "families": list(BUILTIN),
+        "predictors": [n for n in predictors() if (GROUPS["predictors"], n) not in loaded],
+        "executors": [n for n in EXECUTORS if n != "auto"],
+        "index backends": [n for n in BACKENDS if n != "auto"],
+    }
+    rows = []
+    for kind, names in own.items():
+        rows += [{"kind": kind, "name": name, "from": "zoo-rank", "entry_point": None, "skipped": None}
+                 for name in names]
+        rows += [{"kind": kind, "name": p.name, "from": f"{p.distribution} {p.version}", "entry_point": p.value,
+                  "skipped": p.error} for p in found() if p.group == GROUPS[kind]]
+    return rows
