@@ -113,12 +113,13 @@ class DataFile:
         return self.load()
 
     def sha256(self) -> str:
-        return self._hashes()[0]
+        return self.content_hashes()[0]
 
     def examples_sha256(self) -> str:
-        return self._hashes()[1]
+        return self.content_hashes()[1]
 
-    def _hashes(self) -> tuple[str, str]:
+    def content_hashes(self) -> tuple[str, str]:
+        """(``sha256()``, ``examples_sha256()``): one more pass over the file, made once."""
         if self._digests is None:
             self._digests = digests(self.task_type, ((t, p, y) for _, t, p, y in self._read(None)))
         return self._digests

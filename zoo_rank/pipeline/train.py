@@ -91,8 +91,7 @@ def train(
     outcomes: dict[int, Trained] = {}
     runs: list[tuple] = []  # (slot, dataset, run, data_sha, task)
     for dataset in datasets:
-        data_sha = dataset.sha256()
-        dataset.info["examples_sha256"] = dataset.examples_sha256()
+        data_sha, dataset.info["examples_sha256"] = dataset.content_hashes()  # one pass for both
         task_name = None  # decided (and a name clash said) only when something is to be registered
         for method in dict.fromkeys(methods):
             run = config.with_method(method)
