@@ -22,12 +22,17 @@ def parse(text: str | bytes):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise JSONProblem(f"{exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise JSONProblem("nested too deeply (over ~1,000 levels of arrays or objects)") from None
     except UnicodeDecodeError as exc:  # bytes that are no UTF-8 (a ValueError too: said before the last case)
         raise JSONProblem(f"not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at {exc.start})") from None
-    except ValueError as exc:  # an integer too long to convert
-        raise JSONProblem(f"holds a number too long to read ({str(exc).split(':')[0]})") from None
+    except (RecursionError, ValueError) as exc:
+        raise _beyond_the_parser(exc) from None
+
+
+def _beyond_the_parser(exc: RecursionError | ValueError) -> JSONProblem:
+    """What the parser cannot take: nesting past the recursion limit, an integer too long to convert."""
+    if isinstance(exc, RecursionError):
+        return JSONProblem("nested too deeply (over ~1,000 levels of arrays or objects)")
+    return JSONProblem(f"holds a number too long to read ({str(exc).split(':')[0]})")
 
 
 class NotAnArray(JSONProblem):
@@ -107,10 +112,8 @@ def array_items(handle, chunk: int = 1 << 20) -> Iterator[tuple[int, object]]:
                 if more(max(chunk, len(text) - at)):  # the item goes on: read as much again, not chunk by chunk
                     continue
                 raise JSONProblem(f"{exc.msg} at line {line_of(exc.pos)}") from None
-            except RecursionError:
-                raise JSONProblem("nested too deeply (over ~1,000 levels of arrays or objects)") from None
-            except ValueError as exc:
-                raise JSONProblem(f"holds a number too long to read ({str(exc).split(':')[0]})") from None
+            except (RecursionError, ValueError) as exc:
+                raise _beyond_the_parser(exc) from None
             if end == len(text) and more():  # a number may go on in the next chunk
                 continue
             if end - at > MAX_ITEM:
