@@ -158,13 +158,10 @@ class Collector:
         uses = np.bincount(ids, minlength=len(raw))
         missing = [i for i, label in enumerate(raw) if _missing(label) and uses[i]]
         if missing:
-            raise DataError(source, f"{int(sum(uses[i] for i in missing))} row(s) have no label, first at row "
-                                    f"{self._first_row[missing[0]]}", hint="remove or label those rows")
+            raise _no_label(source, int(sum(uses[i] for i in missing)), self._first_row[missing[0]])
         infinite = next((i for i, label in enumerate(raw) if _non_finite(label) and uses[i]), None)
         if infinite is not None:
-            raise DataError(source, f"label {raw[infinite]!r} at row {self._first_row[infinite]} is not a finite "
-                                    "number", hint="remove that row or give it a real label (a missing value "
-                                                   "written as NaN is not a class)")
+            raise _not_finite(source, raw[infinite], self._first_row[infinite])
         numbers = [as_number(label) for label in raw]
         all_numeric = all(x is not None for x in numbers)
         task_type = self.task_type
@@ -189,11 +186,9 @@ class Collector:
         if self._late is not None:
             kind, row, label = self._late
             if kind == "missing":
-                raise DataError(self.source, f"{self._late_missing} row(s) have no label, first at row {row}",
-                                hint="remove or label those rows")
+                raise _no_label(self.source, self._late_missing, row)
             if kind == "non-finite":
-                raise DataError(self.source, f"label {label!r} at row {row} is not a finite number",
-                                hint="remove that row or give it a real label")
+                raise _not_finite(self.source, label, row)
             if self.task_type == "regression":
                 raise _not_a_number(self.source, label, row)
             raise DataError(self.source, f"has over {POOL_CAP:,} distinct labels, and {label!r} at row {row} is "
@@ -267,6 +262,15 @@ def _check_classes(source: str, names: list[str]) -> None:
     if len(names) > MAX_CLASSES:
         raise DataError(source, f"has {len(names)} distinct labels",
                         hint="if the labels are scores, pass --task-type regression")
+
+
+def _no_label(source: str, count: int, row: int) -> DataError:
+    return DataError(source, f"{count} row(s) have no label, first at row {row}", hint="remove or label those rows")
+
+
+def _not_finite(source: str, label, row: int) -> DataError:
+    return DataError(source, f"label {label!r} at row {row} is not a finite number",
+                     hint="remove that row or give it a real label (a missing value written as NaN is not a class)")
 
 
 def _not_a_number(source: str, label, row: int) -> DataError:
