@@ -231,6 +231,7 @@ def test_zoo_rank_plugins_lists_what_loaded_from_where_and_what_was_skipped(inst
     listed = _zoo_rank(installed, "plugins", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = {(r["kind"], r["name"]): r for r in json.loads(listed.stdout)}
+    assert len(rows) == len(json.loads(listed.stdout)) - 1  # once each, but the refused `random` beside its own
     for kind, name in (("embedders", "mean"), ("readers", "toy"), ("families", "toyscale"),
                        ("predictors", "name-length"), ("executors", "inline"), ("index backends", "even-ids")):
         assert rows[kind, name]["from"] == "toyplug 0.1" and rows[kind, name]["skipped"] is None, (kind, name)

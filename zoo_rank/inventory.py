@@ -17,7 +17,8 @@ def plugins() -> list[dict]:
     from .plugins import GROUPS, found
     from .readers import READERS, reader_specs
 
-    all_embedders(), reader_specs(), families(), executor_names(), backends()
+    for load in (all_embedders, reader_specs, families, predictors, executor_names, backends):
+        load()  # every group's plugins, before telling zoo-rank's own from theirs
     loaded = {(p.group, p.name) for p in found() if p.error is None}
     own = {
         "embedders": [n for n in EMBEDDERS if (GROUPS["embedders"], n) not in loaded],
