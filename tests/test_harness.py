@@ -84,3 +84,11 @@ def test_a_number_setting_that_is_not_a_number_is_one_line_naming_it(monkeypatch
     monkeypatch.setenv(name, "lots")
     with pytest.raises(ZooRankError, match=f"^{name}='lots' is not a"):
         reader()
+
+
+def test_results_holds_data_and_the_analysis_scripts_live_with_code():
+    """results/ is what was measured; the scripts that measured and analysed it are code
+    (scripts/studies/), linted and found like any other."""
+    root = Path(__file__).parents[1]
+    assert not list((root / "results").glob("*.py"))
+    assert (root / "scripts" / "studies" / "early_rule_choice.py").is_file()

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from hubserver import HubServer, Repo, repo_from_folder
 from zoo_rank.catalog import CatalogError, default_catalog_path, load_catalog
 from zoo_rank.cli import cli
-from zoo_rank.hub_sync import pull, refresh
+from zoo_rank.pipeline.hub import pull, refresh
 from zoo_rank.readers import read_checkpoint
 from zoo_rank.registry import Registry
 

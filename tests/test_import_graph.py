@@ -121,3 +121,23 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
     (package / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .e import x\n")
     (package / "e.py").write_text("from .d import y\n")  # d imports e for annotations only: no cycle
     assert cycles(package) == [{"zoo_rank.a", "zoo_rank.sub.b"}]
+
+
+# Where entries and their vectors are written, outside the store itself: ``ingest`` (every
+# source of entries), the shipped built-ins copied into a new registry, and a vector cached while
+# a target is ranked (the target's own, kept for the next ranking; no entry is made).
+WRITERS = {"zoo_rank.pipeline.ingest": {"commit"}, "zoo_rank.builtin_registry": {"insert"},
+           "zoo_rank.pipeline.backfill": {"put_embedding"}}
+WRITES = {"insert", "commit", "replace_embeddings", "put_embedding"}
+
+
+def test_every_source_of_entries_enters_through_pipeline_ingest():
+    found: dict[str, set[str]] = {}
+    for module, path in _modules(PACKAGE).items():
+        if module == "zoo_rank.registry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITES
+                    and "registry" in ast.unparse(node.func.value)):
+                found.setdefault(module, set()).add(node.func.attr)
+    assert found == WRITERS

@@ -60,7 +60,7 @@ def _bitfit_folder(path, seed: int):
 def test_a_checkpoint_folder_is_embedded_on_the_fly_and_never_ranked_against_itself(tmp_path):
     from zoo_rank import read_checkpoint
     from zoo_rank.api import add
-    from zoo_rank.backfill import embeddings_on_demand
+    from zoo_rank.pipeline.backfill import embeddings_on_demand
 
     with Registry(tmp_path / "home", builtin=False) as registry:
         folders = [_bitfit_folder(tmp_path / f"ckpt{i}", seed=i) for i in range(3)]

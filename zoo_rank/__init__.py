@@ -15,9 +15,9 @@ _EXPORTS = {
     "add": "zoo_rank.api",
     "rank": "zoo_rank.api",
     "train": "zoo_rank.api",
-    "pull": "zoo_rank.hub_sync",
-    "refresh": "zoo_rank.hub_sync",
-    "search_hub": "zoo_rank.hub_sync",
+    "pull": "zoo_rank.pipeline.hub",
+    "refresh": "zoo_rank.pipeline.hub",
+    "search_hub": "zoo_rank.pipeline.hub",
     "load_catalog": "zoo_rank.catalog",
     "HubError": "zoo_rank.hub.ids",
     "load_data": "zoo_rank.datasets",
@@ -50,8 +50,8 @@ _EXPORTS = {
     "needed_assets": "zoo_rank.datasets",
     "fetch_asset": "zoo_rank.assets:fetch",
     "locate_asset": "zoo_rank.assets:locate",
-    "embed_registered": "zoo_rank.backfill",
-    "build_builtin": "zoo_rank.builtin_build:build",
+    "embed_registered": "zoo_rank.pipeline.backfill",
+    "build_builtin": "zoo_rank.pipeline.builtin:build",
     "TASKS": "zoo_rank.datasets",
     "TaskCollection": "zoo_rank.datasets",
     "all_embedders": "zoo_rank.embedders",
@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .targets import Target, resolve_target
     from .catalog import load_catalog
     from .hub.ids import HubError
-    from .hub_sync import pull, refresh, search_hub
+    from .pipeline.hub import pull, refresh, search_hub
     from .datasets import load_data
     from .training.config import TrainConfig, training_settings
     from .embedders import Space, TaskEmbedding, cosine, embed
@@ -77,8 +77,8 @@ if TYPE_CHECKING:  # pragma: no cover
                          ZooRankError)
     from .assets import fetch as fetch_asset, locate as locate_asset
     from .datasets import needed_assets
-    from .backfill import embed_registered
-    from .builtin_build import build as build_builtin
+    from .pipeline.backfill import embed_registered
+    from .pipeline.builtin import build as build_builtin
     from .datasets import describe_tasks, load_builtin, to_csv
     from .catalog import TASK_TYPES as CATALOG_TASK_TYPES
     from .datasets import TASKS, TaskCollection

@@ -1,4 +1,6 @@
 """The Python API behind every CLI command: add checkpoints, train embeddings, rank a target.
+A façade: entries come in through ``zoo_rank.pipeline`` (``add``, ``train``; ``pull`` and
+``refresh`` in ``pipeline/hub.py``); ranking is ``rank`` here, over ``targets`` and ``ranker``.
 
     >>> import zoo_rank
     >>> zoo_rank.add(["path/to/adapters"], task="sst2")
@@ -12,80 +14,14 @@ from typing import Callable, Sequence
 
 from .embedders import get_embedder
 from .errors import RankingError, ZooRankError
-from .executors import Executor
-from .ingest import AddResult, embed_each, new_entry, register, safe_name
-from .jobs import Embedded
-from .ranker import Ranking, rank_embeddings
-from .readers import find_checkpoints
-from .registry import NewEntry, Registry, lookup
+from .pipeline.ingest import AddResult  # noqa: F401 - what add returns
+from .pipeline.local import add  # noqa: F401 - the API's add, where it is
 from .pipeline.train import Trained, reused_line, train  # noqa: F401 - the API's train, where it is
+from .ranker import Ranking, rank_embeddings
+from .registry import Registry, lookup
 from .space_choice import AUTO
 from .targets import resolve_target
 from .weights import canonical_base_model
-
-
-def add(
-    paths: Sequence[str | Path],
-    *,
-    registry: Registry | None = None,
-    name: str | None = None,
-    task: str | None = None,
-    task_type: str | None = None,
-    train_size: int | None = None,
-    base_model: str | None = None,
-    revision: str | None = None,
-    metadata: dict | None = None,
-    keep_going: bool = False,
-    progress: Callable[[Path], None] | None = None,
-    executor: Executor | None = None,
-) -> AddResult:
-    """Read, embed and register every checkpoint at or under ``paths``.
-
-    All checkpoints are read and embedded (by ``executor``: in this process by default)
-    before anything is written, and then written in one transaction: a bad file leaves the
-    registry exactly as it was (unless ``keep_going``, which skips bad checkpoints and
-    registers the rest).
-    """
-    registry = registry or Registry()
-    result = AddResult()
-    found: list[tuple[Path, Path]] = []
-    for root in paths:
-        root = Path(root).parent if _is_file(Path(root)) else Path(root)  # a file in a checkpoint: its folder
-        try:
-            found += [(root, directory) for directory in find_checkpoints(root)]
-        except ZooRankError as exc:
-            if not keep_going:
-                raise
-            result.failed.append(exc)
-    if name is not None and len(found) > 1:
-        raise ZooRankError(f"--name given but {len(found)} checkpoints found", hint="add them one at a time to name each")
-    base_model = canonical_base_model(base_model)
-
-    def describe(index: int, embedded: Embedded) -> NewEntry | None:
-        root, directory = found[index]
-        default = safe_name(_default_name(root, directory), fallback=f"adapter-{embedded.content_sha256[:8]}")
-        return new_entry(registry, embedded, name=name or default, task=task, task_type=task_type,
-                         train_size=train_size, base_model=base_model, revision=revision, metadata=metadata,
-                         result=result)
-
-    pending = embed_each(registry, [(str(directory), base_model) for _, directory in found], describe, result,
-                         executor=executor, keep_going=keep_going,
-                         progress=progress and (lambda index: progress(found[index][1])))
-    register(registry, pending, result)
-    return result
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):  # said as the checkpoint's own error when it is read
-        return False
-
-
-def _default_name(root: Path, directory: Path) -> str:
-    """A checkpoint's path below the folder it was found under, or its own folder name."""
-    relative = directory.resolve().relative_to(root.resolve()) if directory != root else Path()
-    return relative.as_posix() if relative.parts else directory.resolve().name
 
 
 def rank(
@@ -135,7 +71,7 @@ def rank(
     choice = choose_embedder(registry, resolved, target, fetch_base_model=fetch_base_model)
     said = list(choice.warnings)
     if choice.embedder != WEIGHTS:
-        from .backfill import embed_registered
+        from .pipeline.backfill import embed_registered
 
         if choice.to_embed and progress is not None:
             progress(f"embedding {len(choice.to_embed)} registered adapter(s) by behaviour, once (the vectors are "

@@ -34,8 +34,10 @@ class Embedded:
 
 def embed_all(weights: AdapterWeights, base_model: str | None = None,
               embedders: list[str] | None = None) -> tuple[list[TaskEmbedding], list[str]]:
-    """Embeddings of one checkpoint with ``embedders`` (default: ``ingest_embedders()``); the
-    default embedder must succeed, the others are skipped with a warning."""
+    """Embeddings of one checkpoint with ``embedders``: each of them must succeed. Without
+    ``embedders``, those that run on ingest (``ingest_embedders()``): the default embedder must
+    succeed, the others are skipped with a warning."""
+    required = set(embedders or [DEFAULT_EMBEDDER])
     embeddings, warnings = [], []
     for name in embedders or ingest_embedders():
         try:
@@ -46,15 +48,15 @@ def embed_all(weights: AdapterWeights, base_model: str | None = None,
                 raise CheckpointError(weights.path, f"cannot be embedded with {name} ({type(exc).__name__}: "
                                                     f"{str(exc).strip()[:200]})") from exc
         except ZooRankError as exc:  # a checkpoint it cannot embed, or (behaviour) a base model not here
-            if name == DEFAULT_EMBEDDER:
+            if name in required:
                 raise
             warnings.append(f"{exc} ({name} embedding skipped)")
     return embeddings, warnings
 
 
-def embed_checkpoint(directory: str, base_model: str | None = None, *,
+def embed_checkpoint(directory: str, base_model: str | None = None, embedders: list[str] | None = None, *,
                      known: Callable[[str], bool] | None = None) -> Embedded:
-    """Read one checkpoint folder and embed it with every embedder.
+    """Read one checkpoint folder and embed it (see ``embed_all`` for ``embedders``).
 
     ``known`` (in-process only: it may hold the registry) is asked with the content hash
     before embedding, so re-adding a registered folder costs a read, not an embedding.
@@ -70,22 +72,27 @@ def embed_checkpoint(directory: str, base_model: str | None = None, *,
     embedded = Embedded(str(directory), sha, weights.files, weights.method, weights.format, weights.base_model,
                         info, None)
     if known is None or not known(sha):
-        embedded.embeddings, embedded.warnings = embed_all(weights, base_model)
+        embedded.embeddings, embedded.warnings = embed_all(weights, base_model, embedders)
     return embedded
 
 
 @dataclass
 class TrainedFiles:
-    """A finished training run: its checkpoint files as bytes (so it can come back from a
-    machine that shares no disk with the caller) and its ``TrainResult``."""
+    """A finished training run and its ``TrainResult``. Its checkpoint is in the folder the caller
+    named (``directory``), or, from a machine that shares no disk with the caller, comes back as
+    bytes (``files``)."""
 
-    files: dict[str, bytes]
+    files: dict[str, bytes] | None
     result: object  # TrainResult, without the in-memory model
+    directory: str | None = None
 
 
-def train_job(dataset, config, base, label: str, threads: int | None = None, *, progress=None) -> TrainedFiles:
+def train_job(dataset, config, base, label: str, threads: int | None = None, into: str | None = None, *,
+              progress=None) -> TrainedFiles:
     """Train ``config.method`` on ``dataset`` (a ``Dataset``) from ``base`` (a ``BaseModel``).
 
+    ``into``: a new folder on the caller's disk to write the checkpoint in (an in-process run);
+    without it, the checkpoint is written to a scratch folder and returned as bytes.
     ``threads`` pins torch's CPU threads for the run: the float sums of a CPU run depend on
     how many threads share them, so runs are bit-identical only at the same thread count.
     """
@@ -103,13 +110,17 @@ def train_job(dataset, config, base, label: str, threads: int | None = None, *, 
     if progress is not None:
         report = progress
         progress = lambda what, *state: report(f"{label}: {what}", *state)  # noqa: E731
-    scratch = Path(tempfile.mkdtemp(prefix="zoo-rank-train-"))
+    scratch = None if into else Path(tempfile.mkdtemp(prefix="zoo-rank-train-"))
     try:
-        result = train_checkpoint(dataset, scratch / "checkpoint", config, base, progress=progress)
+        result = train_checkpoint(dataset, Path(into) if into else scratch / "checkpoint", config, base,
+                                  progress=progress)
         result.model = None
+        if into:
+            return TrainedFiles(None, result, into)
         files = {p.relative_to(result.checkpoint).as_posix(): p.read_bytes()
                  for p in sorted(result.checkpoint.rglob("*")) if p.is_file()}
         return TrainedFiles(files, result)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         torch.set_num_threads(before)

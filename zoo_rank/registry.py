@@ -28,13 +28,13 @@ from typing import Iterable
 
 import numpy as np
 
-from .spaces import Space, TaskEmbedding
-from .entries import ENTRY_COLUMNS, Entry, NewEntry, entry_from_row
 from . import settings
+from .entries import ENTRY_COLUMNS, Entry, NewEntry, entry_from_row
 from .errors import RegistryError
-from .settings import default_home
 from .migrations import SCHEMA_VERSION, migrate
+from .settings import default_home
 from .space_cache import SpaceCache, SpaceMatrix
+from .spaces import Space, TaskEmbedding
 
 DB_NAME = "registry.db"
 CORRUPT_HINT = ("move it aside (keep it for `sqlite3 registry.db .recover`), then rebuild: `zoo-rank refresh "
@@ -261,6 +261,18 @@ class Registry:
         Returns ``("added", entry)`` or ``("exists", entry)`` per item; content that is already
         registered (by sha256) is not stored again, under any name.
         """
+        return self.commit(items)[0]
+
+    def replace_embeddings(self, entry: Entry, embeddings: list[TaskEmbedding]) -> Entry:
+        """Swap an entry's vectors from the embedders of ``embeddings`` for these (after an embedder
+        version change), atomically; vectors from other embedders (``zoo-rank embed``'s) stay."""
+        return self.commit([], [(entry, embeddings)])[1][0]
+
+    def commit(self, items: list[NewEntry], renewed: list[tuple[Entry, list[TaskEmbedding]]] = ()
+               ) -> tuple[list[tuple[str, Entry]], list[Entry]]:
+        """One transaction for what an ingestion brings: ``items`` registered (see ``insert``) and, for
+        each ``(entry, embeddings)`` of ``renewed``, the entry's vectors from those embedders swapped
+        for these (other embedders' vectors stay). All of it, or on error none of it."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         statuses: list[tuple[str, int]] = []
         dtype = self.get_meta("vector_dtype") or "float32"
@@ -287,44 +299,19 @@ class Registry:
                     _insert_vector(db, cursor.lastrowid, emb, now, dtype)
                     touched.add(emb.space.id)
                 statuses.append(("added", cursor.lastrowid))
+            for entry, embeddings in renewed:
+                touched |= _swap_vectors(db, entry.id, embeddings, now, dtype)
             _bump(db, touched)
         self.committed += sum(status == "added" for status, _ in statuses)
         by_id = lookup(self, [entry_id for _, entry_id in statuses])
         for entry in by_id.values():
             entry.spaces = self._spaces_of(entry.id)
-        return [(status, by_id[entry_id]) for status, entry_id in statuses]
-
-    def replace_embeddings(self, entry: Entry, embeddings: list[TaskEmbedding]) -> Entry:
-        """Swap an entry's vectors from the embedders of ``embeddings`` for these (after an embedder
-        version change), atomically; vectors from other embedders (``zoo-rank embed``'s) stay."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        dtype = self.get_meta("vector_dtype") or "float32"
-        embedders = sorted({emb.space.embedder for emb in embeddings})
-        with self._transaction() as db:
-            old = {row[0] for row in db.execute(
-                "SELECT v.space_id FROM vectors v JOIN spaces s ON s.id = v.space_id WHERE v.entry_id = ? "
-                f"AND s.embedder IN ({','.join('?' * len(embedders))})", (entry.id, *embedders))}
-            db.executemany("DELETE FROM vectors WHERE entry_id = ? AND space_id = ?",
-                           [(entry.id, space_id) for space_id in old])
-            for emb in embeddings:
-                _insert_vector(db, entry.id, emb, now, dtype)
-            _bump(db, old | {emb.space.id for emb in embeddings})
-        return self.require(entry.name)
+        return [(status, by_id[entry_id]) for status, entry_id in statuses], [self.require(e.name) for e, _ in renewed]
 
     def put_embedding(self, entry: Entry, embedding: TaskEmbedding) -> Entry:
         """Give an entry its vector from ``embedding``'s embedder, replacing any it had from
         another version of that embedder; atomic, and the entry's other vectors stay."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        dtype = self.get_meta("vector_dtype") or "float32"
-        with self._transaction() as db:
-            old = {row[0] for row in db.execute(
-                "SELECT v.space_id FROM vectors v JOIN spaces s ON s.id = v.space_id "
-                "WHERE v.entry_id = ? AND s.embedder = ?", (entry.id, embedding.space.embedder))}
-            db.executemany("DELETE FROM vectors WHERE entry_id = ? AND space_id = ?",
-                           [(entry.id, space_id) for space_id in old])
-            _insert_vector(db, entry.id, embedding, now, dtype)
-            _bump(db, old | {embedding.space.id})
-        return self.require(entry.name)
+        return self.replace_embeddings(entry, [embedding])
 
     def remove(self, name: str) -> Entry:
         entry = self.require(name)
@@ -442,6 +429,20 @@ class _Transaction:
 def _is_corrupt(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
+
+
+def _swap_vectors(db: sqlite3.Connection, entry_id: int, embeddings: list[TaskEmbedding], now: str,
+                  dtype: str) -> set[str]:
+    """Inside a transaction: an entry's vectors from the embedders of ``embeddings`` replaced by
+    these; returns the spaces touched."""
+    embedders = sorted({emb.space.embedder for emb in embeddings})
+    old = {row[0] for row in db.execute(
+        "SELECT v.space_id FROM vectors v JOIN spaces s ON s.id = v.space_id WHERE v.entry_id = ? "
+        f"AND s.embedder IN ({','.join('?' * len(embedders))})", (entry_id, *embedders))}
+    db.executemany("DELETE FROM vectors WHERE entry_id = ? AND space_id = ?", [(entry_id, space_id) for space_id in old])
+    for emb in embeddings:
+        _insert_vector(db, entry_id, emb, now, dtype)
+    return old | {emb.space.id for emb in embeddings}
 
 
 def decode(blob: bytes, dim: int) -> np.ndarray:

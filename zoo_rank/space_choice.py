@@ -77,7 +77,7 @@ def behaviour_blocker(base_model: str, fetch: bool) -> str | None:
         if not fetch:
             return (f"its base model {base_model} is not on this machine: add --fetch-base-model to download it "
                     f"once (or `hf download {base_model}`)")
-    from .hub_sync import fetch_base_model
+    from .pipeline.hub import fetch_base_model
 
     fetch_base_model(base_model)
     return None
@@ -103,7 +103,7 @@ def choose_embedder(registry: Registry, resolved, target, *, fetch_base_model: b
 def _lacking_behaviour(registry: Registry, base_model: str) -> list[str]:
     """Registered entries of ``base_model`` without a current behaviour vector whose checkpoint files are
     here: what ``embed_registered`` gives one before the ranking (once; the vectors are kept)."""
-    from .backfill import checkpoint_folder, has_current
+    from .pipeline.backfill import checkpoint_folder, has_current
 
     names = []
     for entry in registry.entries():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backfill import embeddings_on_demand
+from .pipeline.backfill import embeddings_on_demand
 from .embedders import DEFAULT_EMBEDDER, embed
 from .errors import RankingError
 from .readers import WEIGHT_SUFFIXES, read_checkpoint

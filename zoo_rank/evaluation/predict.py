@@ -441,7 +441,7 @@ def _vectors_of(registry, entry, embedder: str | None) -> list:
     """An entry's vectors: from every embedder it has, or (embedding it now if it lacks one) from ``embedder``."""
     if embedder is None:
         return registry.embeddings_of(entry)
-    from ..backfill import embeddings_on_demand
+    from ..pipeline.backfill import embeddings_on_demand
 
     found = embeddings_on_demand(registry, entry, embedder)
     if not found:

@@ -1,12 +1,14 @@
 """Training runs as a source of registry entries: ``train`` reads and checks each data set, reuses
 what is registered (by training key, or by content hash), runs the rest through an executor and
-registers each finished run in its own transaction. ``zoo_rank.train`` (the API) and a data
+registers each finished run through ``ingest``, in its own transaction. ``zoo_rank.train`` (the API) and a data
 target (``targets.py``) both come here; nothing here imports the API.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +16,9 @@ from pathlib import Path
 from ..errors import ZooRankError
 from ..executors import Executor, InProcessExecutor, Resources, unwrap
 from ..families import family_of
-from ..ingest import AddResult, new_entry, register, safe_name, validate_name
-from ..jobs import TrainedFiles, embed_checkpoint, train_job
+from ..jobs import TrainedFiles, train_job
 from ..registry import Entry, Registry
+from .ingest import Source, ingest, safe_name, validate_name
 
 
 @dataclass
@@ -51,6 +53,7 @@ def train(
     executor: Executor | None = None,
     cpus_per_job: int | None = None,
     gpus_per_job: float = 0.0,
+    assets_home: str | Path | None = None,
 ) -> list[Trained]:
     """Train one embedding per method on each ``data`` (data files, task folders, tasks of ``tasks_dir``
     or built-in tasks) and register it.
@@ -59,9 +62,11 @@ def train(
     (default 1) and ``gpus_per_job`` of a GPU each, so 0.25 packs four small runs on one GPU).
     ``cpus_per_job`` also pins torch's threads: CPU runs are bit-identical across executors
     at the same thread count, and differ in the last float bits otherwise. Each finished run is registered by
-    this process in its own transaction: its checkpoint is written to a temporary folder,
-    read back, embedded, moved under ``<home>/checkpoints`` and registered, and an error or
-    Ctrl-C at any point leaves neither an entry nor a checkpoint folder for an unfinished run.
+    this process through ``ingest``, in its own transaction: its checkpoint (written by the run
+    into a scratch folder of the store, or handed back as bytes by a remote worker) is embedded,
+    moved under ``<home>/checkpoints`` and registered, and an error or Ctrl-C at any point leaves
+    neither an entry nor a checkpoint folder for an unfinished run.
+    ``assets_home``: the home whose assets hold built-in data and models (default: the registry's).
     ``reuse`` is ``"same-config"`` (skip a run whose data, base model and settings match a
     registered one), ``"any"`` (any registered embedding of this data, model and method will
     do), or ``"never"``. Results come back in the order of ``data`` × ``methods``. ``warn`` is
@@ -82,7 +87,8 @@ def train(
         raise ZooRankError(f"--name {name!r} would name {len(set(methods))} entries alike",
                            hint="put {method} in it, e.g. --name 'mine/{method}'")
     # every data file is read and checked first: a bad file is refused before torch is imported
-    datasets = [load_data(spec, split=split, home=registry.home, tasks_dir=tasks_dir, **(columns or {}))
+    assets_home = assets_home or registry.home
+    datasets = [load_data(spec, split=split, home=assets_home, tasks_dir=tasks_dir, **(columns or {}))
                 for spec in specs]
     from ..training import base_model_name as name_of_base
     from ..training import require_training_stack, resolve_base_model
@@ -111,7 +117,7 @@ def train(
             from ..training import resolve_device
 
             resolve_device(config.device)  # fail before any work when the device is not there
-    base = resolve_base_model(base_model, registry.home, base_model_name) if runs else None
+    base = resolve_base_model(base_model, assets_home, base_model_name) if runs else None
     for dataset in datasets:  # said once nothing else stands in the way: an error comes alone
         for message in dataset.warnings:
             (warn or _no_warning)(f"{dataset.source}: {message}")
@@ -122,24 +128,39 @@ def train(
         _announce_runs(announce, registry.home, runs, base_name, config, expected)
     if progress is not None and expected:
         progress = _honest_progress(progress, expected)
-    jobs = [(dataset, run, base, dataset.name, cpus_per_job or (None if executor.local else 1))
-            for _, dataset, run, _, _ in runs]
+    # in this process a run writes its checkpoint straight into the store's scratch folder, once
+    scratch = _scratch(registry.home) if runs else None
+    jobs = [(dataset, run, base, dataset.name, cpus_per_job or (None if executor.local else 1),
+             str(scratch / f"run-{number}") if executor.local else None)
+            for number, (_, dataset, run, _, _) in enumerate(runs)]
     resources = Resources(cpus=cpus_per_job or 1, gpus=gpus_per_job)
     finished: dict[int, object] = {}
     registered = 0  # runs are registered in order, whichever finishes first: the same ids on any executor
-    for index, outcome in executor.map(train_job, jobs, resources=resources, local_kwargs={"progress": progress}):
-        finished[index] = outcome
-        while registered in finished:
-            slot, dataset, run, data_sha, task_name = runs[registered]
-            outcomes[slot] = _register_trained(registry, unwrap(finished.pop(registered)), dataset, run, base,
-                                               data_sha, task_name, name, split)
-            said, learned = finished_line(dataset.name, run.method, outcomes[slot].result)
-            if not learned:
-                (warn or _no_warning)(said)
-            elif announce is not None:
-                announce(said)
-            registered += 1
+    try:
+        for index, outcome in executor.map(train_job, jobs, resources=resources, local_kwargs={"progress": progress}):
+            finished[index] = outcome
+            while registered in finished:
+                slot, dataset, run, data_sha, task_name = runs[registered]
+                outcomes[slot] = _register_trained(registry, unwrap(finished.pop(registered)), scratch, dataset, run,
+                                                   base, data_sha, task_name, name, split)
+                said, learned = finished_line(dataset.name, run.method, outcomes[slot].result)
+                if not learned:
+                    (warn or _no_warning)(said)
+                elif announce is not None:
+                    announce(said)
+                registered += 1
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return [outcomes[slot] for slot in sorted(outcomes)]
+
+
+def _scratch(home: Path) -> Path:
+    """A new folder under ``<home>/checkpoints`` for this call's runs: on the same disk as the
+    store, so a finished checkpoint is moved into place, not copied."""
+    store = home / "checkpoints"
+    store.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=store, prefix=".training-"))
 
 
 def reused_line(entry: Entry, source: str, reuse: str) -> str:
@@ -258,50 +279,34 @@ def _reusable(registry: Registry, reuse: str, run, dataset, data_sha: str, base_
     return None
 
 
-def _register_trained(registry, trained: TrainedFiles, dataset, run, base, data_sha, task, name, split) -> Trained:
-    import shutil
-    import tempfile
-
+def _register_trained(registry, trained: TrainedFiles, scratch: Path, dataset, run, base, data_sha, task, name,
+                      split) -> Trained:
+    """Register a finished run through ``ingest``: its checkpoint is embedded where it was
+    written, then moved under ``<home>/checkpoints`` and registered; on error, neither stays."""
     key = run.key(data_sha, base.name)
     entry_name = (validate_name(name.replace("{method}", run.method), dataset.source) if name
                   else safe_name(f"{task}/{run.method}", fallback=f"data-{data_sha[:8]}/{run.method}"))
     holder = registry.get(entry_name)
     if holder is not None and holder.metadata.get("train_key") != key and not name:
         entry_name = safe_name(f"{task}-{key[:8]}/{run.method}", fallback=f"data-{key[:8]}/{run.method}")
-    store = registry.home / "checkpoints"
-    store.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=store, prefix=".training-"))
-    final = store / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', entry_name)}-{key[:12]}"
     result = trained.result
     from ..training.rates import record
 
     record(registry.home, base.name, result.device, run.max_length, result.seconds, result.steps)
-    try:
-        for relative, content in trained.files.items():
-            path = tmp / "checkpoint" / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        embedded = embed_checkpoint(str(tmp / "checkpoint"))
-        shutil.rmtree(final, ignore_errors=True)
-        result.checkpoint = Path(shutil.move(str(tmp / "checkpoint"), final))
-        embedded.directory = str(final)
-        outcome = AddResult()
-        item = new_entry(
-            registry, embedded, name=entry_name, result=outcome, source=str(final), task=task,
-            task_type=dataset.task_type, train_size=result.train_examples,
-            metadata={"train_key": key, "data_sha256": data_sha, "examples_sha256": dataset.info.get("examples_sha256"),
-                      "data_source": dataset.source, "split": split,
-                      "labels": dataset.label_names, "training": {k: v for k, v in result.to_dict().items()
-                                                                  if k not in ("checkpoint", "method", "base_model")}},
-        )
-        try:
-            register(registry, [item] if item is not None else [], outcome)
-        except BaseException:
-            shutil.rmtree(final, ignore_errors=True)
-            raise
-        if not outcome.added:  # identical weights were registered before; keep that one
-            shutil.rmtree(final, ignore_errors=True)
-        entry = (outcome.added or outcome.existing)[0]
-        return Trained(entry, result)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    directory = Path(trained.directory) if trained.directory else scratch / f"returned-{key[:12]}"
+    for relative, content in (trained.files or {}).items():  # from a machine that shares no disk with this one
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    final = registry.home / "checkpoints" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', entry_name)}-{key[:12]}"
+    source = Source(
+        str(directory), name=entry_name, task=task, task_type=dataset.task_type, train_size=result.train_examples,
+        keep_at=final, metadata={
+            "train_key": key, "data_sha256": data_sha, "examples_sha256": dataset.info.get("examples_sha256"),
+            "data_source": dataset.source, "split": split, "labels": dataset.label_names,
+            "training": {k: v for k, v in result.to_dict().items() if k not in ("checkpoint", "method", "base_model")}},
+    )
+    outcome = ingest(registry, [source], executor=InProcessExecutor())
+    entry = (outcome.added or outcome.existing)[0]  # identical weights registered before: that one is kept
+    result.checkpoint = Path(entry.source)
+    return Trained(entry, result)

@@ -1,8 +1,8 @@
 """Same-task identification: do adapters of one task, trained differently, find each other?
 
-    python results/identification.py [--work results/work/ident] [--tasks snli,subjectivity,bbc-topic,movie-sentiment]
-    python results/identification.py --until-learned 0.1 --work results/work/ident-learned   # zoo-rank's early rule
-    python results/identification.py --until-learned 0.1 --prefix-steps 400 --work results/work/ident-prefix400
+    python scripts/studies/identification.py [--work results/work/ident] [--tasks snli,subjectivity,bbc-topic,movie-sentiment]
+    python scripts/studies/identification.py --until-learned 0.1 --work results/work/ident-learned   # zoo-rank's early rule
+    python scripts/studies/identification.py --until-learned 0.1 --prefix-steps 400 --work results/work/ident-prefix400
 
 Trains a zoo on the default base model (resumable: finished checkpoints are kept under
 ``--work``): per task, LoRA r8 on query/value with seeds 0 and 1, LoRA r4 (seed 2) and r16

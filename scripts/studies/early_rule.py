@@ -1,6 +1,6 @@
 """How long the early rule by progress (`--until-learned`) takes on every built-in task and method.
 
-    python results/early_rule.py [--fraction 0.1] [--cap 400] [--out results/work/early-rule.jsonl]
+    python scripts/studies/early_rule.py [--fraction 0.1] [--cap 400] [--out results/work/early-rule.jsonl]
 
 Trains each built-in task (its train split, the shipped runs' settings: 1,000 examples, seed
 0, batch 32, max length 128) with BitFit, LoRA and prefix tuning until the smoothed training

@@ -1,8 +1,8 @@
 """Did a training recipe change same-task identification? A paired test over the same zoo layout.
 
-    python results/identification_paired.py results/work/ident-120 results/work/ident-learned
+    python scripts/studies/identification_paired.py results/work/ident-120 results/work/ident-learned
 
-Both folders are zoos that ``results/identification.py`` trained (the same tasks and variants,
+Both folders are zoos that ``scripts/studies/identification.py`` trained (the same tasks and variants,
 with different recipes) and embedded (its cached ``behaviour-deltas.npy``). For each adapter,
 and each embedding (the behaviour embedder as shipped; the invariant embedder within its
 family), whether its nearest other adapter is one of its task, under each recipe; then an exact

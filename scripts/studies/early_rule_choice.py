@@ -1,7 +1,7 @@
 """The early rule, chosen on the 8-task built-in matrix: each TuPaTE variant with the paper's 2
 epochs against the same variant ended by the rule (``learned 0.1``), paired over targets.
 
-    python results/early_rule_choice.py [--gains results/transfer-limited.jsonl] \
+    python scripts/studies/early_rule_choice.py [--gains results/transfer-limited.jsonl] \
         [--predictions results/predictions-limited.json] [--fraction 0.1]
 
 Prints the markdown table of docs/method.md ("The early rule"), then the default (rule,

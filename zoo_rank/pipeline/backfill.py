@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
-from .embedders import Space, TaskEmbedding, embed, get_embedder
-from .errors import CheckpointError
-from .registry import Entry, Registry
+from ..embedders import Space, TaskEmbedding, embed, get_embedder
+from ..errors import CheckpointError
+from ..executors import InProcessExecutor
+from ..registry import Entry, Registry
 
 
 @dataclass
@@ -30,12 +31,12 @@ class EmbedResult:
 def checkpoint_folder(entry: Entry) -> Path | None:
     """Where an entry's checkpoint files are, from its ``source``; None for the shipped built-ins,
     which are registered without checkpoint files."""
-    from .builtin_registry import SOURCE_PREFIX
+    from ..builtin_registry import SOURCE_PREFIX
 
     if entry.source.startswith(SOURCE_PREFIX):
         return None
     if entry.source.startswith("hf://"):
-        from .hub.client import hub_cache_dir
+        from ..hub.client import hub_cache_dir
 
         repo_sha, _, subfolder = entry.source[len("hf://"):].partition("@")[2].partition("/")
         repo_id = entry.source[len("hf://"):].partition("@")[0]
@@ -47,7 +48,7 @@ def checkpoint_folder(entry: Entry) -> Path | None:
 def embed_entry(entry: Entry, embedder: str) -> TaskEmbedding:
     """An entry's checkpoint, read again from where it was registered and embedded; a
     ``CheckpointError`` says why it cannot be (shipped without files, gone, changed)."""
-    from .readers import read_checkpoint
+    from ..readers import read_checkpoint
 
     folder = checkpoint_folder(entry)
     if folder is None:
@@ -63,7 +64,7 @@ def embed_entry(entry: Entry, embedder: str) -> TaskEmbedding:
 def embeddings_on_demand(registry: Registry, entry: Entry, embedder: str) -> list[TaskEmbedding]:
     """An entry's vectors from ``embedder`` (its current version); when it has none, embedded now
     from its checkpoint and kept (a read-only registry is not written to). [] when its checkpoint cannot be read."""
-    from .errors import RegistryError
+    from ..errors import RegistryError
 
     version = get_embedder(embedder).version
     found = [e for e in registry.embeddings_of(entry) if e.space.embedder == embedder and e.space.version == version]
@@ -94,20 +95,29 @@ def embed_registered(
 ) -> EmbedResult:
     """Give every entry (or the ``names``) a vector from ``embedder``, skipping the ones that
     have one from its current version. An entry whose files are gone or changed is skipped with
-    its reason; a missing base model stops the run (every later entry would fail the same way)."""
+    its reason; a missing base model stops the run (every later entry would fail the same way).
+    Each entry goes through ``ingest`` on its own, so an interrupted run keeps what it finished."""
+    from .ingest import AddResult, Source, ingest
+
     get_embedder(embedder)
     entries = [registry.require(name) for name in names] if names else registry.entries()
     result = EmbedResult(embedder)
+    executor = InProcessExecutor()
     for number, entry in enumerate(entries, 1):
         if has_current(entry, embedder):
             result.current.append(entry.name)
             continue
-        try:
-            embedding = embed_entry(entry, embedder)
-        except CheckpointError as exc:
+        folder = checkpoint_folder(entry)
+        if folder is None or not folder.exists():
+            result.skipped.append(f"{entry.name}: " + ("is shipped without checkpoint files (a built-in run)"
+                                                       if folder is None else f"{folder}: does not exist"))
+            continue
+        done = ingest(registry, [Source(str(folder), entry.base_model, renews=entry, embedders=(embedder,))],
+                      executor=executor, keep_going=CheckpointError, result=AddResult())
+        if done.failed:
+            exc = done.failed[0]
             result.skipped.append(str(exc) if exc.path == entry.name else f"{entry.name}: {exc}")
             continue
-        registry.put_embedding(entry, embedding)
         result.embedded.append(entry.name)
         if progress is not None:
             progress(f"[{number}/{len(entries)}] {entry.name}")

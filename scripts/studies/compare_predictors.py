@@ -1,6 +1,6 @@
 """Mean ρ and NDCG of every predictor, with paired bootstrap differences against chosen references.
 
-    python results/compare_predictors.py --gains results/transfer-limited.jsonl \
+    python scripts/studies/compare_predictors.py --gains results/transfer-limited.jsonl \
         --predictions results/predictions-limited.json [more.json ...] \
         --references "TuPaTE bitfit (invariant)" Random [--only "TuPaTE"]
 

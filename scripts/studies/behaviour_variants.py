@@ -1,6 +1,6 @@
 """Behaviour-embedding variants on one matrix: how to reduce the per-probe, per-layer changes.
 
-    python results/behaviour_variants.py [--work results/work/behaviour] [--out results/work/behaviour-variants.json]
+    python scripts/studies/behaviour_variants.py [--work results/work/behaviour] [--out results/work/behaviour-variants.json]
     zoo-rank evaluate --gains results/transfer-limited.jsonl --predictions results/work/behaviour-variants.json
 
 Reads the checkpoints `zoo-rank bench predict --methods behaviour` trained into ``--work``
@@ -37,7 +37,7 @@ REDUCTIONS = {
 
 def deltas_of(registry: Registry, cache: Path) -> dict[tuple[str, str, str], np.ndarray]:
     """(role, task, method) → probes × layers × hidden, for every trained entry."""
-    from zoo_rank.backfill import checkpoint_folder
+    from zoo_rank.pipeline.backfill import checkpoint_folder
 
     cache.mkdir(parents=True, exist_ok=True)
     out = {}

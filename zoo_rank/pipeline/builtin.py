@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .builtin_registry import SHIPPED_DB, finish
+from ..builtin_registry import SHIPPED_DB, finish
 
 
 def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit", "lora", "prefix"), device: str = "auto",
@@ -20,31 +20,23 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     seeded with the shipped runs and a run whose training key (data, model, settings) still
     matches is kept as it is; ``fresh`` retrains all. ``announce`` hears one line per run.
     """
-    import os
-
-    from .datasets import TASKS
-    from .pipeline.train import train
-    from .registry import Registry
-    from .settings import ASSETS, assets_dir, default_home
-    from .training import TrainConfig
+    from ..datasets import TASKS
+    from ..registry import Registry
+    from ..settings import default_home
+    from ..training import TrainConfig
+    from .train import train
 
     home = Path(home) if home else default_home()
     build_home = home / "builtin-build"
-    # training finds data and model under its registry's home: point it at this home's assets
-    # for the build only (the caller's environment is restored after)
-    previous = os.environ.get(ASSETS)
-    os.environ[ASSETS] = str(assets_dir(home))
     registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
     say = announce or (lambda line: None)
     try:
         for task in (name for name, spec in TASKS.items() if spec.shipped):
+            # data and model come from this home's assets, not the build home's
             for outcome in train(task, methods=methods, registry=registry, config=TrainConfig(device=device),
-                                 split="train", columns={}, progress=progress, warn=warn, announce=announce):
+                                 split="train", columns={}, progress=progress, warn=warn, announce=announce,
+                                 assets_home=home):
                 say(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}")
     finally:
         registry.close()
-        if previous is None:
-            os.environ.pop(ASSETS, None)
-        else:
-            os.environ[ASSETS] = previous
     return finish(build_home, Path(output) if output else SHIPPED_DB)

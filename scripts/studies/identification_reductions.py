@@ -1,8 +1,8 @@
 """Can another reduction of the behaviour deltas remove the prefix seed fingerprint? A post-hoc check.
 
-    python results/identification_reductions.py results/work/ident-learned
+    python scripts/studies/identification_reductions.py results/work/ident-learned
 
-Reads the ``behaviour-deltas.npy`` (probes × layers × hidden) that ``results/identification.py``
+Reads the ``behaviour-deltas.npy`` (probes × layers × hidden) that ``scripts/studies/identification.py``
 cached beside each checkpoint of a zoo, so it needs neither torch nor retraining, and reports
 same-task top-1 (any method) for several ways of reducing them, each against the shipped
 reduction with an exact McNemar test over the same adapters. Prefix adapters trained briefly
@@ -11,7 +11,7 @@ seed's shared effect would show up here as prefix hits gained.
 
 Every reduction here is chosen after seeing this zoo, so a gain on it is a hypothesis, not a
 measurement: a reduction would have to be confirmed on another zoo and must not cost ranking
-quality on the 8-task matrix (``results/behaviour_variants.py``) before it could ship.
+quality on the 8-task matrix (``scripts/studies/behaviour_variants.py``) before it could ship.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
     found = zoo(work)
     keys = sorted(k for k, path in found.items() if (path / "behaviour-deltas.npy").exists())
     if not keys:
-        sys.exit(f"error: no behaviour-deltas.npy under {work}/checkpoints: run results/identification.py first")
+        sys.exit(f"error: no behaviour-deltas.npy under {work}/checkpoints: run scripts/studies/identification.py first")
     deltas = [np.load(found[k] / "behaviour-deltas.npy") for k in keys]
     tasks = [task for task, _ in keys]
     prefix = np.array([variant.startswith("prefix") for _, variant in keys])

@@ -1,6 +1,6 @@
 """Print the diagnostics behind docs/results.md's analysis (zoo_rank.evaluation.structure) for the results files.
 
-    python results/gain_structure.py [--gains results/transfer-limited.jsonl]
+    python scripts/studies/gain_structure.py [--gains results/transfer-limited.jsonl]
                                      [--predictions results/predictions-limited.json] [--seeds 0,1]
 
 Prints, from the committed results files (no torch, a second):

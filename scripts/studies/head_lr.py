@@ -1,6 +1,6 @@
 """Does the fresh task head's learning rate decide whether an early run learns anything?
 
-    python results/head_lr.py [--tasks hedge,snli,movie-sentiment] [--methods bitfit,lora] [--steps 128]
+    python scripts/studies/head_lr.py [--tasks hedge,snli,movie-sentiment] [--methods bitfit,lora] [--steps 128]
 
 Trains each built-in task (train split, 1,000 examples, seed 0, batch 32, the method's paper
 learning rate) for --steps steps twice: with the head at the method's rate (the paper's recipe)

@@ -1,7 +1,7 @@
 """How far the shipped "early" embeddings trained: each built-in run's last-epoch training loss
 against the loss of a model that has learned nothing (chance).
 
-    python results/early_loss.py [--db zoo_rank/data/builtin.db]
+    python scripts/studies/early_loss.py [--db zoo_rank/data/builtin.db]
 
 "Chance" is the loss of a model that learned only the label distribution: the entropy of the
 training sample's class frequencies for classification (ln K when balanced; a fresh head

@@ -1,4 +1,4 @@
-"""The resumable JSON-lines files the training scripts in results/ append to, one run a line."""
+"""The resumable JSON-lines files the training scripts in scripts/studies/ append to, one run a line."""
 
 from __future__ import annotations
 

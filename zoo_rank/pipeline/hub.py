@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .catalog import Catalog, load_catalog
-from .embedders import EMBEDDERS, Space, ingest_embedders
-from .errors import ZooRankError
-from .executors import Executor, InProcessExecutor, ingest_executor, unwrap
-from .ingest import AddResult, embed_each, gather, new_entry, register
-from .hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
-from .hub import search as _search
-from .hub.cache import corrupt_files, scan
-from .hub.ids import HubError
-from .registry import Entry, NewEntry, Registry
+from ..catalog import Catalog, load_catalog
+from ..embedders import EMBEDDERS, Space, ingest_embedders
+from ..errors import ZooRankError
+from ..executors import Executor, InProcessExecutor, ingest_executor, unwrap
+from ..hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
+from ..hub import search as _search
+from ..hub.cache import corrupt_files, scan
+from ..hub.ids import HubError
+from ..registry import Entry, Registry
+from .ingest import AddResult, Source, gather, ingest
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 REFRESH_BATCH = 200  # cached snapshots embedded and registered per transaction by refresh
@@ -37,12 +37,9 @@ REFRESH_BATCH = 200  # cached snapshots embedded and registered per transaction 
 
 @dataclass
 class SyncResult(AddResult):
-    """``AddResult`` plus what was skipped without reading (already registered at that commit),
-    re-embedded (stale embedder version), and where the seconds went."""
+    """``AddResult`` plus what was skipped without reading (already registered at that commit)."""
 
     skipped: list[str] = field(default_factory=list)
-    reembedded: list[Entry] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
     scanned: int | None = None  # refresh: adapter snapshots found in the cache
     cache: str | None = None  # refresh: the cache folder it scanned
     base_models: list[str] = field(default_factory=list)  # pull --with-base-model: fetched, as repo@sha
@@ -81,26 +78,18 @@ def _up_to_date(known: dict[str, Entry], key: str) -> bool:
     return key in known and not _stale(known[key])
 
 
-@dataclass
-class _Job:
-    """One checkpoint of a snapshot to embed: new, or ``stale`` (registered, older embedder)."""
-
-    snapshot: Snapshot
-    subfolder: str
-    key: str
-    stale: Entry | None
-    base_model: str | None
-
-
-def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result: SyncResult,
-          anew: frozenset[str] = frozenset()) -> list[_Job]:
-    jobs = []
+def _sources(registry: Registry, snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result: SyncResult,
+             taken: set[str], anew: frozenset[str] = frozenset()) -> list[Source]:
+    """The checkpoints of a snapshot to embed: new ones, and registered ones whose embedder
+    version is stale (renewed in place) or whose cache files were repaired (``anew``)."""
+    sources = []
     for subfolder in snapshot.checkpoints:
         key = snapshot_key(snapshot.repo_id, snapshot.sha, subfolder)
         if _up_to_date(known, key) and key not in anew:
             result.skipped.append(key)
             continue
-        damaged = [] if snapshot.verified else corrupt_files(snapshot.checkpoint_dir(subfolder))
+        directory = snapshot.checkpoint_dir(subfolder)
+        damaged = [] if snapshot.verified else corrupt_files(directory)
         if damaged:
             result.failed.append(HubError(snapshot.repo_id, f"{key}: the cached {', '.join(damaged)} does not match "
                                                             "its hash (damaged on disk)",
@@ -108,53 +97,34 @@ def _jobs(snapshot: Snapshot, catalog: Catalog, known: dict[str, Entry], result:
             continue
         listed = catalog.source(snapshot.repo_id, subfolder)
         stale = known.get(key)
-        jobs.append(_Job(snapshot, subfolder, key, stale,
-                         stale.base_model if stale else listed.base_model if listed else None))
-    return jobs
+        if stale is not None:  # embedder changed since it was registered: new vectors, same entry
+            sources.append(Source(str(directory), stale.base_model, renews=stale))
+            continue
+        model = snapshot.model or HubModel(snapshot.repo_id)
+        hub = {k: v for k, v in model.to_dict().items() if v not in (None, [], "") and k not in ("tags", "sha")}
+        hub.update(repo_id=snapshot.repo_id, revision=snapshot.sha, subfolder=subfolder)
+        task = listed.task if listed else (model.tasks[0] if model.tasks else
+                                           model.datasets[0] if len(model.datasets) == 1 else None)
+        licence = (listed.license if listed else None) or model.license
+        sources.append(Source(
+            str(directory), listed.base_model if listed else None,
+            _entry_name(registry, taken, snapshot.repo_id, snapshot.sha, subfolder), task=task,
+            task_type=listed.task_type if listed else None, train_size=listed.train_size if listed else None,
+            revision=snapshot.sha, source=key, metadata={"hub": hub, **({"license": licence} if licence else {})},
+        ))
+    return sources
 
 
-def _embed_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Catalog, known: dict[str, Entry],
-                     result: SyncResult, executor: Executor | None, keep_going: bool,
-                     anew: frozenset[str] = frozenset()) -> list[NewEntry]:
-    """Embed (through ``executor``; None: chosen by the amount of work) the checkpoints of ``snapshots``
-    the registry lacks (and those of ``anew``, source keys whose cache files were repaired); returns the
-    new entries in snapshot order; stale entries get their new vectors at once."""
-    jobs = [job for snapshot in snapshots for job in _jobs(snapshot, catalog, known, result, anew)]
+def _ingest_snapshots(registry: Registry, snapshots: list[Snapshot], catalog: Catalog, known: dict[str, Entry],
+                      result: SyncResult, executor: Executor | None, keep_going: bool,
+                      anew: frozenset[str] = frozenset()) -> None:
+    """Embed (through ``executor``; None: chosen by the amount of work) and register, in one
+    transaction, the checkpoints of ``snapshots`` the registry lacks or holds with stale vectors
+    (and those of ``anew``, source keys whose cache files were repaired)."""
     taken: set[str] = set()
-
-    def describe(index: int, embedded) -> NewEntry | None:
-        job = jobs[index]
-        if job.stale is None:
-            return _new_entry(registry, embedded, job, catalog, taken, result)
-        result.warnings += embedded.warnings  # embedder changed since it was registered: new vectors, same entry
-        result.reembedded.append(registry.replace_embeddings(job.stale, embedded.embeddings))
-        return None
-
-    started = time.perf_counter()
-    pending = embed_each(registry, [(str(job.snapshot.checkpoint_dir(job.subfolder)), job.base_model) for job in jobs],
-                         describe, result, executor=executor, keep_going=keep_going,
-                         embed_anew={job.stale.content_sha256 for job in jobs if job.stale is not None})
-    result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - started
-    return pending
-
-
-def _new_entry(registry: Registry, embedded, job: _Job, catalog: Catalog, taken: set[str],
-               result: SyncResult) -> NewEntry | None:
-    snapshot, subfolder = job.snapshot, job.subfolder
-    listed = catalog.source(snapshot.repo_id, subfolder)
-    model = snapshot.model or HubModel(snapshot.repo_id)
-    hub = {k: v for k, v in model.to_dict().items() if v not in (None, [], "") and k not in ("tags", "sha")}
-    hub.update(repo_id=snapshot.repo_id, revision=snapshot.sha, subfolder=subfolder)
-    task = listed.task if listed else (model.tasks[0] if model.tasks else
-                                       model.datasets[0] if len(model.datasets) == 1 else None)
-    name = _entry_name(registry, taken, snapshot.repo_id, snapshot.sha, subfolder)
-    licence = (listed.license if listed else None) or model.license
-    return new_entry(
-        registry, embedded, name=name, result=result, task=task,
-        task_type=listed.task_type if listed else None, train_size=listed.train_size if listed else None,
-        base_model=job.base_model, revision=snapshot.sha, source=job.key,
-        metadata={"hub": hub, **({"license": licence} if licence else {})},
-    )
+    sources = [source for snapshot in snapshots for source in _sources(registry, snapshot, catalog, known, result,
+                                                                       taken, anew)]
+    ingest(registry, sources, executor=executor, keep_going=keep_going, result=result)
 
 
 def pull(
@@ -213,7 +183,7 @@ def pull(
         resolved = resolve(repo_id, rev, endpoint=endpoint, token=token, policy=policy)
         keys = [snapshot_key(repo_id, resolved.sha, sub) for sub in resolved.files.checkpoints]
         if all(_up_to_date(known, k) for k in keys):
-            from .hub.http import repo_folder
+            from ..hub.http import repo_folder
 
             folder = repo_folder(hub_cache_dir(cache_dir), repo_id) / "snapshots" / resolved.sha
             damaged = [f"{sub}/{name}".lstrip("/") for sub in resolved.files.checkpoints
@@ -237,12 +207,8 @@ def pull(
     if with_base_model:
         _fetch_base_models(snapshots, result, keep_going, endpoint=endpoint, cache_dir=cache_dir, token=token,
                            policy=policy)
-    pending = _embed_snapshots(registry, snapshots, catalog, known, result, executor,
-                               keep_going, frozenset(repaired))
+    _ingest_snapshots(registry, snapshots, catalog, known, result, executor, keep_going, frozenset(repaired))
     models = [snapshot.model.to_dict() for snapshot in snapshots]
-    registering = time.perf_counter()
-    register(registry, pending, result)
-    result.seconds["register"] = time.perf_counter() - registering
     if models:  # after the entries: a failed registration leaves the hub metadata as it was too
         registry.save_hub_models(models)
     result.seconds["total"] = time.perf_counter() - started
@@ -252,8 +218,8 @@ def pull(
 def _fetch_base_models(snapshots: list[Snapshot], result: SyncResult, keep_going: bool, **hub) -> None:
     """Fetch the base models the snapshots' checkpoints name and the cache lacks (before they are
     embedded, so an embedder that runs the base model finds it)."""
-    from .hub.cache import cached_model_folder
-    from .readers import read_checkpoint
+    from ..hub.cache import cached_model_folder
+    from ..readers import read_checkpoint
 
     wanted: list[str] = []
     for snapshot in snapshots:
@@ -278,7 +244,7 @@ def fetch_base_model(name: str, *, endpoint: str | None = None, cache_dir: str |
     """Download a base model's config, tokenizer and safetensors weights into the Hugging Face
     cache (pinned to the commit seen, each file verified), for the behaviour embedder to run;
     returns ``name@sha``."""
-    from .hub.files import select_model_files
+    from ..hub.files import select_model_files
 
     resolved = resolve(name, policy=policy, endpoint=endpoint, token=token, select=select_model_files)
     fetch(resolved, endpoint=endpoint, cache_dir=cache_dir, token=token, policy=policy)
@@ -328,8 +294,7 @@ def refresh(
         executor = ingest_executor(len(found.snapshots))
     for start in range(0, len(found.snapshots), REFRESH_BATCH):
         batch = found.snapshots[start : start + REFRESH_BATCH]
-        register(registry, _embed_snapshots(registry, batch, catalog, known, result, executor, keep_going=True),
-                  result)
+        _ingest_snapshots(registry, batch, catalog, known, result, executor, keep_going=True)
     result.skipped = list(dict.fromkeys(result.skipped))  # online, the pulled snapshots are scanned again
     result.seconds["total"] = time.perf_counter() - started
     return result

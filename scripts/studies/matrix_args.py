@@ -1,4 +1,4 @@
-"""The command-line options the analysis scripts in results/ share: which gain matrix, which
+"""The command-line options the analysis scripts in scripts/studies/ share: which gain matrix, which
 predictions, which seeds — so every script reads the committed files the same way."""
 
 from __future__ import annotations

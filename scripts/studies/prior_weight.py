@@ -2,7 +2,7 @@
 similarity with the leave-one-target-out prior, on a gain matrix, with a paired bootstrap of
 each weight against similarity alone.
 
-    python results/prior_weight.py [--gains results/transfer-limited.jsonl]
+    python scripts/studies/prior_weight.py [--gains results/transfer-limited.jsonl]
                                    [--predictions results/predictions-limited.json]
                                    [--methods "TuPaTE bitfit (invariant),TuPaTE ensemble (invariant)"] [--seeds 0,1]
 
