@@ -1,13 +1,16 @@
-"""Embedders and readers from another installed package, found through entry points (real
-``importlib.metadata`` discovery of a distribution on sys.path, in a fresh process)."""
+"""Plugins from another installed package, found through the one entry-point group and hook
+specification (real ``importlib.metadata`` discovery of a distribution on sys.path, in a fresh
+process). The well-behaved plugin is docs/extending.md's own example, read from the page."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -15,106 +18,57 @@ import pytest
 
 pytestmark = pytest.mark.core
 
-PLUGIN = '''
-import numpy as np
-from zoo_rank.spaces import Space, TaskEmbedding, unit
-from zoo_rank.readers.spec import ReaderSpec
-from zoo_rank.readers.tensorfile import load_safetensors, read_json, sha256_of
-from zoo_rank.weights import AdapterWeights, split_layer
+DOCS = Path(__file__).parents[1] / "docs" / "extending.md"
+
+BADPLUG = '''
+from types import SimpleNamespace
+
+from toyplug import name_length, scale_view
 from zoo_rank.families import Family
-from zoo_rank.terms import Vec
 
 
-class MeanEmbedder:
-    """Mean and spread of the tuned values: a toy, but a real embedder."""
-    name, version = "mean", 1
-
-    def embed(self, weights, base_model=None):
-        values = np.concatenate([t.reshape(-1) for per in weights.layers.values() for t in per.values()])
-        vector, norm = unit(np.array([values.mean(), values.std(), 1.0]), str(weights.path))
-        space = Space(base_model or weights.base_model, weights.family, self.name, self.version, 3)
-        return TaskEmbedding(space, vector, norm)
+def register_readers(register):
+    register(SimpleNamespace(format="broken"))  # not a ReaderSpec
 
 
-def read_toy(directory):
-    config = read_json(directory / "toy_config.json")
-    loaded = load_safetensors(directory / "toy.safetensors")
-    weights = AdapterWeights(method=config.get("method", "ia3"), format="toy", path=directory, base_model=config["base_model"],
-                             config=config, files={"toy_config.json": sha256_of(directory / "toy_config.json"),
-                                                   "toy.safetensors": loaded.sha256})
-    for name, tensor in loaded.tensors.items():
-        layer, kind = split_layer(name)
-        weights.put(layer, kind, "ia3_l", tensor)
-    return weights
+def register_predictors(register):
+    register("random", name_length)  # zoo-rank's own name
 
 
-def scale_view(weights):
-    """A family's view: how far each scaling vector moved from 1."""
-    for params in weights.layers.values():
-        for (kind, _param), tensor in params.items():
-            yield Vec(f"{kind}:scale", tensor - 1.0)
+def register_families(register):
+    register(Family("lora2", ("lora",), scale_view))  # LoRA checkpoints are the lora family's
 
 
-FAMILY = Family("toyscale", ("toy_scale",), scale_view)
-CLAIMS_LORA = Family("lora2", ("lora",), scale_view)  # refused: LoRA checkpoints are the lora family's
+def register_embedders(register):
+    raise RuntimeError("this hook is broken")
 
 
-READER = ReaderSpec("toy", "toy_config.json", ("toy.safetensors",), lambda config: config.get("toy") is True,
-                    read_toy)
-
-
-def name_length(config, work, device, home, say):
-    """A predictor: longer source names first (a toy, but it goes through bench predict and evaluate)."""
-    from zoo_rank.evaluation.predict import Prediction
-
-    say("name-length: scored")
-    return [Prediction("Name length", "baseline", {t: {s: float(len(s)) for s in config.tasks if s != t}
-                                                    for t in config.tasks})]
-
-
-class EvenIds:
-    """An index backend: shortlists the entries with even ids (a toy that shows who picks the shortlist)."""
-
-    def shortlist(self, registry, space_id, query, limit, centred):
-        space = registry.space_matrix(space_id)
-        return space.entry_ids[space.entry_ids % 2 == 0][:limit], None
-
-
-def inline(address, num_cpus, workers):
-    """An executor: this process, under another name."""
-    from zoo_rank.executors import InProcessExecutor
-
-    return InProcessExecutor(workers=workers)
+def register_adapters(register):  # no such hook: said, never called
+    raise AssertionError
 '''
 
-ENTRY_POINTS = """
-[zoo_rank.embedders]
-mean = toyplug:MeanEmbedder
-[zoo_rank.readers]
-toy = toyplug:READER
-broken = toyplug:NOT_THERE
-[zoo_rank.predictors]
-name-length = toyplug:name_length
-random = toyplug:name_length
-[zoo_rank.executors]
-inline = toyplug:inline
-[zoo_rank.index_backends]
-even-ids = toyplug:EvenIds
-[zoo_rank.families]
-toyscale = toyplug:FAMILY
-lora2 = toyplug:CLAIMS_LORA
-"""
+
+def docs_example() -> tuple[str, dict[str, str]]:
+    """The example plugin of docs/extending.md: its module and its entry points."""
+    text = DOCS.read_text(encoding="utf-8")
+    (module,) = re.findall(r"```python\n# toyplug/__init__.py\n(.*?)```", text, re.S)
+    (toml,) = re.findall(r"```toml\n(\[project\.entry-points\.zoo_rank\].*?)```", text, re.S)
+    return module, tomllib.loads(toml)["project"]["entry-points"]["zoo_rank"]
 
 
 @pytest.fixture
 def installed(tmp_path) -> dict:
+    module, points = docs_example()
     site = tmp_path / "site"
-    (site / "toyplug").mkdir(parents=True)
-    (site / "toyplug" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "toyplug-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toyplug\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    for package, code, entry_points in (
+            ("toyplug", module, "".join(f"{k} = {v}\n" for k, v in points.items())),
+            ("badplug", BADPLUG, "badplug = badplug\nghost = ghostplug_not_installed\n")):
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text(textwrap.dedent(code))
+        info = site / f"{package}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[zoo_rank]\n{entry_points}")
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
             "ZOO_RANK_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
 
@@ -147,7 +101,9 @@ def test_a_plugin_package_adds_a_reader_and_an_embedder_and_a_broken_one_is_one_
     assert ranked.returncode == 0, ranked.stderr
     assert [c["name"] for c in json.loads(ranked.stdout)] == [entries[1]["name"]]
     skipped = [line for line in added.stderr.splitlines() if "skipped plugin 'broken'" in line]  # once; add went on
-    assert len(skipped) == 1 and "Traceback" not in added.stderr
+    assert len(skipped) == 1 and "ReaderSpec" in skipped[0] and "Traceback" not in added.stderr
+    assert sum("skipped plugin 'ghost'" in line for line in added.stderr.splitlines()) == 1  # does not import
+    assert sum("register_adapters" in line for line in added.stderr.splitlines()) == 1  # no such hook: said
 
 
 def test_without_the_plugin_the_format_is_not_read(tmp_path):
@@ -235,16 +191,18 @@ def test_zoo_rank_plugins_lists_what_loaded_from_where_and_what_was_skipped(inst
     for kind, name in (("embedders", "mean"), ("readers", "toy"), ("families", "toyscale"),
                        ("predictors", "name-length"), ("executors", "inline"), ("index backends", "even-ids")):
         assert rows[kind, name]["from"] == "toyplug 0.1" and rows[kind, name]["skipped"] is None, (kind, name)
-    for kind, name, why in (("readers", "broken", "NOT_THERE"), ("predictors", "random", "zoo-rank's own"),
-                            ("families", "lora2", "belongs to the family 'lora'")):
-        assert rows[kind, name]["from"] == "toyplug 0.1" and why in rows[kind, name]["skipped"], (kind, name)
+    for kind, name, why in (("readers", "broken", "ReaderSpec"), ("predictors", "random", "zoo-rank's own"),
+                            ("families", "lora2", "belongs to the family 'lora'"),
+                            ("embedders", "badplug", "this hook is broken"),
+                            ("plugin packages", "ghost", "ghostplug_not_installed")):
+        assert rows[kind, name]["from"] == "badplug 0.1" and why in rows[kind, name]["skipped"], (kind, name)
     for kind, name in (("embedders", "invariant"), ("readers", "peft"), ("families", "lora"), ("predictors", "random"),
                        ("executors", "ray"), ("index backends", "faiss-ivf")):
         assert any(r["kind"] == kind and r["name"] == name and r["from"] == "zoo-rank"
                    for r in json.loads(listed.stdout)), (kind, name)
     table = _zoo_rank(installed, "plugins")
-    assert table.returncode == 0 and "6 plugins from installed packages, 3 skipped" in table.stdout
-    assert "toyplug 0.1: skipped" in table.stdout
+    assert table.returncode == 0 and "6 plugins from installed packages, 5 skipped" in table.stdout
+    assert "badplug 0.1: skipped" in table.stdout
 
 
 def test_the_installed_packages_are_scanned_once_a_process(installed):

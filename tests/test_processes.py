@@ -164,3 +164,33 @@ def test_worker_processes_die_with_an_add_that_is_killed(tmp_path, zoo_home, sig
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"{len(survivors)} worker(s) outlived the killed add"
     assert not reader.is_alive(), "the add's stdout stayed open after it was killed"
+
+
+@pytest.mark.core
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads the process table from /proc")
+def test_a_ctrl_c_while_an_outcome_is_handled_stops_the_workers_at_once():
+    """Before: a Ctrl-C (or SIGTERM) that landed while ``gather`` handled an outcome left the pool
+    running until the traceback holding its frame was dropped, at exit, after every queued job: the
+    SIGTERM test above then timed out on a loaded machine."""
+    import os
+    import time
+
+    from zoo_rank.pipeline.ingest import AddResult, gather
+
+    workers: set[int] = set()
+
+    def interrupt(index, outcome):
+        for pid in _children(os.getpid()):  # the pool's workers, not the resource tracker (it lives with us)
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if b"spawn_main" in handle.read():
+                    workers.add(pid)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as caught:  # the traceback (and its frames) stay alive in ``caught``
+        gather(ProcessExecutor(2).map(time.sleep, [(0.5,)] * 40), interrupt, AddResult(), keep_going=False)
+    assert workers
+    deadline = time.monotonic() + 5
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(workers), "workers still running after the interrupt"
+    assert caught.value is not None

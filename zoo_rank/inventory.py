@@ -1,5 +1,5 @@
 """What zoo-rank can use, kind by kind, and where each comes from (`zoo-rank plugins`): the one
-module that asks every plugin group, so that nothing below it has to know all six."""
+module that asks every kind, so that nothing below it has to know all six."""
 
 from __future__ import annotations
 
@@ -7,31 +7,31 @@ from __future__ import annotations
 def plugins() -> list[dict]:
     """What zoo-rank can use, kind by kind (embedders, readers, families, predictors, executors,
     index backends): its own, each installed package's plugins with the distribution they come
-    from, and the plugins that were skipped, with why. Loads every group (one scan of the
+    from, and the plugins that were skipped, with why. Runs every hook (one scan of the
     installed distributions)."""
     from .embedders import EMBEDDERS, all_embedders
-    from .evaluation.predict import predictors
+    from .evaluation.predict import own_predictors, predictors
     from .executors import EXECUTORS, executor_names
     from .families import BUILTIN, families
+    from .hookspecs import KINDS
     from .index import BACKENDS, backends
-    from .plugins import GROUPS, found
+    from .plugins import PACKAGE, found
     from .readers import READERS, reader_specs
 
     for load in (all_embedders, reader_specs, families, predictors, executor_names, backends):
-        load()  # every group's plugins, before telling zoo-rank's own from theirs
-    loaded = {(p.group, p.name) for p in found() if p.error is None}
+        load()  # every kind's plugins, before listing them
     own = {
-        "embedders": [n for n in EMBEDDERS if (GROUPS["embedders"], n) not in loaded],
+        "embedders": list(EMBEDDERS),
         "readers": [spec.format for spec in READERS],
         "families": list(BUILTIN),
-        "predictors": [n for n in predictors() if (GROUPS["predictors"], n) not in loaded],
+        "predictors": list(own_predictors()),
         "executors": [n for n in EXECUTORS if n != "auto"],
         "index backends": [n for n in BACKENDS if n != "auto"],
     }
     rows = []
-    for kind, names in own.items():
+    for kind in (*KINDS.values(), PACKAGE):
         rows += [{"kind": kind, "name": name, "from": "zoo-rank", "entry_point": None, "skipped": None}
-                 for name in names]
+                 for name in own.get(kind, [])]
         rows += [{"kind": kind, "name": p.name, "from": f"{p.distribution} {p.version}", "entry_point": p.value,
-                  "skipped": p.error} for p in found() if p.group == GROUPS[kind]]
+                  "skipped": p.error} for p in found() if p.kind == kind]
     return rows

@@ -161,7 +161,7 @@ def spaces(ctx, as_json):
 def plugins_command(as_json):
     """List what zoo-rank can use and where each comes from: its own embedders, readers, method
     families, predictors, executors and index backends, and those of installed plugin packages
-    (entry points; docs/extending.md), with the skipped ones and why."""
+    (the `zoo_rank` entry point; docs/extending.md), with the skipped ones and why."""
     from ..inventory import plugins
 
     rows = plugins()

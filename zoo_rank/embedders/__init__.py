@@ -10,40 +10,46 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..errors import ZooRankError
-from ..plugins import EMBEDDER_GROUP, load
+from ..plugins import installed, own
 from ..weights import AdapterWeights, canonical_base_model
 from ..spaces import Space, TaskEmbedding, cosine
 from .behaviour import BehaviourEmbedder
 from .invariant import InvariantEmbedder
 from .tupate import TupateEmbedder
 
-EMBEDDERS = {"invariant": InvariantEmbedder(), "tupate": TupateEmbedder(), "behaviour": BehaviourEmbedder()}
 DEFAULT_EMBEDDER = "invariant"
 
 
-def _plugin_embedder(name: str, found: object) -> object:
-    """An embedder from another package (``zoo_rank.plugins``): a class is instantiated."""
+def register_embedders(register) -> None:
+    """zoo-rank's own embedders, registered as a plugin's are (``hookspecs.register_embedders``)."""
+    register(InvariantEmbedder())
+    register(TupateEmbedder())
+    register(BehaviourEmbedder())
+
+
+def _embedder(found: object, taken: dict | None = None) -> tuple[str, object]:
+    """A registered embedder, checked (a class is instantiated); ``taken``: names a plugin cannot take."""
     embedder = found() if isinstance(found, type) else found
-    if getattr(embedder, "name", None) != name or not isinstance(getattr(embedder, "version", None), int) \
+    name = getattr(embedder, "name", None)
+    if not isinstance(name, str) or not isinstance(getattr(embedder, "version", None), int) \
             or not callable(getattr(embedder, "embed", None)):
-        raise ValueError(f"an embedder needs name == {name!r}, an int version and embed(weights, base_model=None)")
-    if name in EMBEDDERS:
+        raise ValueError("an embedder needs a name, an int version and embed(weights, base_model=None)")
+    if taken is not None and name in taken:
         raise ValueError(f"the name {name!r} is zoo-rank's own embedder")
-    return embedder
+    return name, embedder
 
 
-_plugins_loaded = False
+EMBEDDERS: dict = own(register_embedders, _embedder)  # zoo-rank's own; all_embedders() adds plugins'
 
 
+@lru_cache(maxsize=1)
 def all_embedders() -> dict:
-    """``EMBEDDERS`` with the embedders of installed plugin packages (``zoo_rank.plugins``) added on
-    first use: after import, so that a plugin may import zoo-rank's own modules."""
-    global _plugins_loaded
-    if not _plugins_loaded:
-        _plugins_loaded = True
-        EMBEDDERS.update(load(EMBEDDER_GROUP, _plugin_embedder))
-    return EMBEDDERS
+    """``EMBEDDERS`` and the embedders of installed plugins (``zoo_rank.plugins``), loaded on first
+    use: after import, so that a plugin may import zoo-rank's own modules."""
+    return {**EMBEDDERS, **dict(installed("register_embedders", lambda found: _embedder(found, EMBEDDERS)))}
 
 __all__ = ["EMBEDDERS", "DEFAULT_EMBEDDER", "all_embedders", "Space", "TaskEmbedding", "cosine", "embed", "get_embedder",
            "ingest_embedders"]
@@ -65,7 +71,7 @@ def get_embedder(name: str):
     try:
         return all_embedders()[name]
     except KeyError:
-        raise ZooRankError(f"unknown embedder {name!r}", hint=f"choose one of: {', '.join(EMBEDDERS)}") from None
+        raise ZooRankError(f"unknown embedder {name!r}", hint=f"choose one of: {', '.join(all_embedders())}") from None
 
 
 def embed(weights: AdapterWeights, embedder: str = DEFAULT_EMBEDDER, *, base_model: str | None = None) -> TaskEmbedding:

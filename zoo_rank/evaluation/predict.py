@@ -138,28 +138,41 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
 
 
 Predictor = Callable[[TransferConfig, Path, str, "str | Path | None", Progress], "list[Prediction]"]
-PREDICTOR_GROUP = "zoo_rank.predictors"
 
 
-@lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process
+def register_predictors(register) -> None:
+    """zoo-rank's own method groups, registered as a plugin's are (``hookspecs.register_predictors``)."""
+    for name, predictor in {"tupate": _tupate, "tupate-best": partial(_tupate, mode="best"),
+                            "behaviour": partial(_tupate, embedder="behaviour"), "datasize": _datasize,
+                            "textemb": _textemb, "curvegrad": _curvegrad, "taskemb": _taskemb,
+                            "random": _random}.items():
+        register(name, predictor)
+
+
+def _predictor(name: str, predictor: object, taken: dict | None = None) -> tuple[str, Predictor]:
+    if taken is not None and name in taken:
+        raise ValueError(f"{name!r} is zoo-rank's own")
+    if not callable(predictor):
+        raise ValueError("not a function")
+    return name, predictor
+
+
+def own_predictors() -> dict[str, Predictor]:
+    """zoo-rank's own method groups."""
+    from ..plugins import own
+
+    return own(register_predictors, _predictor)
+
+
+@lru_cache(maxsize=1)  # the plugins' hooks run once a process
 def predictors() -> dict[str, Predictor]:
     """Every method group `bench predict --methods` can run: zoo-rank's own and those of installed
-    packages (entry-point group ``zoo_rank.predictors``: a function ``(config, work, device, home,
-    say) -> list[Prediction]``). A plugin cannot replace one of zoo-rank's own."""
-    from ..plugins import load
+    plugins (``register_predictors``: a function ``(config, work, device, home, say) ->
+    list[Prediction]``). A plugin cannot replace one of zoo-rank's own."""
+    from ..plugins import installed
 
-    own: dict[str, Predictor] = {"tupate": _tupate, "tupate-best": partial(_tupate, mode="best"),
-                                 "behaviour": partial(_tupate, embedder="behaviour"), "datasize": _datasize,
-                                 "textemb": _textemb, "curvegrad": _curvegrad, "taskemb": _taskemb, "random": _random}
-
-    def check(name: str, predictor: object) -> Predictor:
-        if name in own:
-            raise ValueError(f"{name!r} is zoo-rank's own")
-        if not callable(predictor):
-            raise ValueError("not a function")
-        return predictor
-
-    return {**own, **dict(load(PREDICTOR_GROUP, check))}
+    mine = own_predictors()
+    return {**mine, **dict(installed("register_predictors", lambda name, found: _predictor(name, found, mine)))}
 
 
 def _fraction(group: str, text: str) -> float:

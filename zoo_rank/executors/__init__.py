@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from ..plugins import installed, own
 from .base import Executor, Resources, unwrap
 from .inprocess import InProcessExecutor
 
-EXECUTOR_GROUP = "zoo_rank.executors"
 PROCESSES_FROM = 32  # checkpoints to embed before "auto" starts worker processes (~1 s to spawn them)
 
 __all__ = ["EXECUTORS", "Executor", "InProcessExecutor", "Resources", "executor_names", "get_executor",
@@ -52,25 +52,30 @@ def _ray(address: str | None, num_cpus: int | None, workers: int) -> Executor:
     return RayExecutor(address=address, num_cpus=num_cpus)
 
 
-_OWN = {"inprocess": lambda address, num_cpus, workers: InProcessExecutor(workers=workers),
-        "processes": _processes, "ray": _ray}
+def register_executors(register) -> None:
+    """zoo-rank's own executors, registered as a plugin's are (``hookspecs.register_executors``)."""
+    register("inprocess", lambda address, num_cpus, workers: InProcessExecutor(workers=workers))
+    register("processes", _processes)
+    register("ray", _ray)
+
+
+def _factory(name: str, factory: object, taken: tuple[str, ...] = ()) -> tuple[str, object]:
+    if name in taken:
+        raise ValueError(f"{name!r} is zoo-rank's own")
+    if not callable(factory):
+        raise ValueError("not a factory function")
+    return name, factory
+
+
+_OWN = own(register_executors, _factory)
 EXECUTORS = ("auto", *_OWN)  # zoo-rank's own; executor_names() adds plugins
 
 
-@lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process
+@lru_cache(maxsize=1)  # the plugins' hooks run once a process
 def _factories() -> dict:
-    """zoo-rank's executors and those of installed packages (entry-point group
-    ``zoo_rank.executors``: a factory ``(address, num_cpus, workers) -> Executor``)."""
-    from ..plugins import load
-
-    def check(name: str, factory: object):
-        if name in _OWN or name == "auto":
-            raise ValueError(f"{name!r} is zoo-rank's own")
-        if not callable(factory):
-            raise ValueError("not a factory function")
-        return factory
-
-    return {**_OWN, **dict(load(EXECUTOR_GROUP, check))}
+    """zoo-rank's executors and those of installed plugins (``register_executors``: a factory
+    ``(address, num_cpus, workers) -> Executor``)."""
+    return {**_OWN, **dict(installed("register_executors", lambda name, factory: _factory(name, factory, EXECUTORS)))}
 
 
 def executor_names() -> tuple[str, ...]:

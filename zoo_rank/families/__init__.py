@@ -8,8 +8,7 @@
     families/bottleneck.py  bottleneck adapters: view
 
 A new family is one new module with a ``FAMILY`` (``base.Family``) and one line in ``_MODULES``,
-or, from another package, an entry point in the group ``zoo_rank.families`` naming its
-``Family`` (docs/extending.md). Its checkpoints are read by the reader of their file format
+or, from another package, a plugin's ``register_families`` hook (docs/extending.md). Its checkpoints are read by the reader of their file format
 (``zoo_rank/readers/``, or a reader plugin).
 """
 
@@ -18,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import import_module
 
-from ..plugins import FAMILY_GROUP, load
+from ..plugins import installed, own
 from .base import Family, Method, PeftMethod, head_prefixes, is_head_parameter
 
 _MODULES = ("bitfit", "lora", "prefix", "prompt", "ia3", "bottleneck")
@@ -32,24 +31,28 @@ def _registered(family: Family) -> Family:
     return family
 
 
+def register_families(register) -> None:
+    """zoo-rank's own families, registered as a plugin's are (``hookspecs.register_families``)."""
+    for module in _MODULES:
+        register(import_module(f".{module}", __name__).FAMILY)
+
+
 # zoo-rank's own; ``families()`` adds those of plugin packages
-BUILTIN: dict[str, Family] = {}
-for _module in _MODULES:
-    _family: Family = _registered(import_module(f".{_module}", __name__).FAMILY)
-    BUILTIN[_family.name] = _family
+BUILTIN: dict[str, Family] = {name: _registered(family) for name, family in
+                              own(register_families, lambda family: (family.name, family)).items()}
 
 
 def families() -> dict[str, Family]:
-    """Every family by name: zoo-rank's own, then those of plugin packages (entry-point group
-    ``zoo_rank.families``), loaded on first use so that a plugin may import zoo-rank's modules."""
+    """Every family by name: zoo-rank's own, then those of plugin packages (``register_families``),
+    loaded on first use so that a plugin may import zoo-rank's modules."""
     return _with_plugins()
 
 
 @lru_cache(maxsize=1)
 def _with_plugins() -> dict[str, Family]:
     found = dict(BUILTIN)
-    for _, family in load(FAMILY_GROUP, lambda name, obj: _plugin_family(obj, found)):
-        found[family.name] = _registered(family)
+    for name, family in installed("register_families", lambda family: (family.name, _plugin_family(family, found))):
+        found[name] = _registered(family)
     return found
 
 

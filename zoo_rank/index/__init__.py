@@ -18,9 +18,8 @@ import numpy as np
 
 from .. import settings
 from ..errors import ZooRankError
+from ..plugins import installed, own
 
-BACKENDS = ("auto", "numpy", "faiss-flat", "faiss-ivf")  # zoo-rank's own; backend_names() adds plugins
-BACKEND_GROUP = "zoo_rank.index_backends"
 
 
 class IndexBackend(Protocol):
@@ -30,6 +29,9 @@ class IndexBackend(Protocol):
     def shortlist(self, registry, space_id: str, query: np.ndarray, limit: int,
                   centred: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """(entry ids of up to ``limit`` vectors nearest to ``query``, the mean it centred on or None)."""
+
+
+FAISS_KINDS = ("faiss-flat", "faiss-ivf")  # faiss_index.py builds them
 
 
 class FaissBackend:
@@ -46,24 +48,32 @@ class FaissBackend:
         return found, index.mean
 
 
-@lru_cache(maxsize=1)  # the entry-point scan reads every installed distribution: once a process
+def register_index_backends(register) -> None:
+    """zoo-rank's own shortlisting backends, registered as a plugin's are
+    (``hookspecs.register_index_backends``). numpy's exact scan is not one: it scores every vector."""
+    for kind in FAISS_KINDS:
+        register(kind, FaissBackend(kind))
+
+
+def _backend(name: str, backend: object, taken: tuple[str, ...] = ()) -> tuple[str, IndexBackend]:
+    backend = backend() if isinstance(backend, type) else backend
+    if name in taken:
+        raise ValueError(f"{name!r} is zoo-rank's own")
+    if not callable(getattr(backend, "shortlist", None)):
+        raise ValueError("has no shortlist(registry, space_id, query, limit, centred)")
+    return name, backend
+
+
+_OWN: dict[str, IndexBackend] = own(register_index_backends, _backend)
+BACKENDS = ("auto", "numpy", *_OWN)  # zoo-rank's own; backend_names() adds plugins
+
+
+@lru_cache(maxsize=1)  # the plugins' hooks run once a process
 def backends() -> dict[str, IndexBackend]:
-    """The shortlisting backends: faiss's two and those of installed packages (entry-point group
-    ``zoo_rank.index_backends``: an object with ``shortlist``). numpy's exact scan is not one:
-    it scores every vector."""
-    from ..plugins import load
-
-    own = {kind: FaissBackend(kind) for kind in ("faiss-flat", "faiss-ivf")}
-
-    def check(name: str, backend: object) -> IndexBackend:
-        backend = backend() if isinstance(backend, type) else backend
-        if name in BACKENDS:
-            raise ValueError(f"{name!r} is zoo-rank's own")
-        if not callable(getattr(backend, "shortlist", None)):
-            raise ValueError("has no shortlist(registry, space_id, query, limit, centred)")
-        return backend
-
-    return {**own, **dict(load(BACKEND_GROUP, check))}
+    """The shortlisting backends: faiss's two and those of installed plugins
+    (``register_index_backends``: an object with ``shortlist``)."""
+    return {**_OWN, **dict(installed("register_index_backends",
+                                     lambda name, backend: _backend(name, backend, BACKENDS)))}
 
 
 def backend_names() -> tuple[str, ...]:

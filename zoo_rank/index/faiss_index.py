@@ -25,7 +25,6 @@ from ..errors import DependencyError
 from .projection import Projection
 
 INDEX_DIM = settings.index_dim()  # read once: indexes on disk were built with it
-KINDS = ("faiss-flat", "faiss-ivf")
 _OPEN: dict[str, "FaissIndex"] = {}  # indexes this process has loaded, by file (its name holds the generation)
 
 

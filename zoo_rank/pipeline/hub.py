@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..catalog import Catalog, load_catalog
-from ..embedders import EMBEDDERS, Space, ingest_embedders
+from ..embedders import Space, get_embedder, ingest_embedders
 from ..errors import ZooRankError
 from ..executors import Executor, InProcessExecutor, ingest_executor, unwrap
 from ..hub import HubModel, RetryPolicy, Snapshot, fetch, hub_cache_dir, resolve, snapshot_key
@@ -68,7 +68,7 @@ def _entry_name(registry: Registry, taken: set[str], repo_id: str, sha: str, sub
 def _stale(entry: Entry) -> bool:
     """True when one of the entry's vectors is from an older version of an embedder that runs on
     ingest (or it has none from one); ``zoo-rank embed`` keeps the others current."""
-    current = {name: EMBEDDERS[name].version for name in ingest_embedders()}
+    current = {name: get_embedder(name).version for name in ingest_embedders()}
     seen = [(space.embedder, space.version) for space in map(Space.from_id, entry.spaces) if space.embedder in current]
     return not seen or any(version != current[name] for name, version in seen)
 

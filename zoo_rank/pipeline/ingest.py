@@ -164,16 +164,23 @@ def gather(outcomes: Iterable[tuple[int, object]], handle: Callable[[int, object
     names) goes to ``result.failed``."""
     forgiven = keep_going if isinstance(keep_going, type) else ZooRankError if keep_going else ()
     kept: dict[int, T] = {}
-    for index, outcome in outcomes:
-        try:
-            value = handle(index, outcome)
-        except ZooRankError as exc:
-            if not isinstance(exc, forgiven):
-                raise
-            result.failed.append(exc)
-            continue
-        if value is not None:
-            kept[index] = value
+    try:
+        for index, outcome in outcomes:
+            try:
+                value = handle(index, outcome)
+            except ZooRankError as exc:
+                if not isinstance(exc, forgiven):
+                    raise
+                result.failed.append(exc)
+                continue
+            if value is not None:
+                kept[index] = value
+    finally:
+        # an error or Ctrl-C while an outcome is handled: the executor stops its workers now, not
+        # when the traceback that holds this frame is dropped (at exit, after waiting for them all)
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
     return [kept[i] for i in sorted(kept)]
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import CheckpointError
-from ..plugins import READER_GROUP, load
+from ..plugins import installed, own
 from ..weights import AdapterWeights
 from . import adapterhub, bitfit, peft
 from .bitfit import save_bitfit
@@ -27,29 +27,35 @@ from .tensorfile import read_json
 __all__ = ["READERS", "WEIGHT_SUFFIXES", "ReaderSpec", "reader_specs", "read_checkpoint", "find_checkpoints",
            "save_bitfit"]
 
+def register_readers(register) -> None:
+    """zoo-rank's own formats, registered as a plugin's are (``hookspecs.register_readers``)."""
+    for spec in (peft.READER, adapterhub.READER, bitfit.READER):
+        register(spec)
+
+
+def _reader(found: object, taken: tuple[ReaderSpec, ...] = ()) -> tuple[str, ReaderSpec]:
+    """A registered reader, checked; ``taken``: formats a plugin cannot take."""
+    if not isinstance(found, ReaderSpec):
+        raise ValueError("a reader must be a zoo_rank.readers.ReaderSpec")
+    if found.format in {spec.format for spec in taken}:
+        raise ValueError(f"the format {found.format!r} is read by zoo-rank itself")
+    return found.format, found
+
+
 # zoo-rank's own formats; ``reader_specs()`` adds those of installed plugin packages.
-READERS: tuple[ReaderSpec, ...] = (peft.READER, adapterhub.READER, bitfit.READER)
+READERS: tuple[ReaderSpec, ...] = tuple(own(register_readers, _reader).values())
 
 
 def reader_specs() -> tuple[ReaderSpec, ...]:
     """Every format zoo-rank reads, tried in this order on a folder holding the spec's config file:
-    its own, then those of plugin packages (entry point group ``zoo_rank.readers``), loaded on first
-    use so that a plugin may import zoo-rank's own modules."""
+    its own, then those of plugin packages (``register_readers``), loaded on first use so that a
+    plugin may import zoo-rank's own modules."""
     return READERS + _plugin_readers()
 
 
 @lru_cache(maxsize=1)
 def _plugin_readers() -> tuple[ReaderSpec, ...]:
-    return tuple(spec for _, spec in load(READER_GROUP, _plugin_reader))
-
-
-def _plugin_reader(name: str, found: object) -> ReaderSpec:
-    """A reader from another package (``zoo_rank.plugins``): a ``ReaderSpec`` of a new format."""
-    if not isinstance(found, ReaderSpec):
-        raise ValueError("a reader plugin must be a zoo_rank.readers.ReaderSpec")
-    if found.format in {spec.format for spec in READERS}:
-        raise ValueError(f"the format {found.format!r} is read by zoo-rank itself")
-    return found
+    return tuple(spec for _, spec in installed("register_readers", lambda found: _reader(found, READERS)))
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _MAX_DEPTH = 6
