@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from factories import bitfit_checkpoint, peft_checkpoint
 from zoo_rank.embedders import embed
 from zoo_rank.embedders.behaviour import BehaviourEmbedder, behaviour_deltas
-from zoo_rank.embedders.behaviour.model import BaseModelMissing
+from zoo_rank.errors import BaseModelMissing
 from zoo_rank.errors import CheckpointError
 from zoo_rank.readers import read_checkpoint
 

@@ -278,3 +278,19 @@ def test_the_early_rule_trains_the_fresh_head_at_its_own_rate_and_the_paper_reci
     assert TrainConfig(until_learned=0.1).key("d", "m") == TrainConfig().key("d", "m")  # the default, said or not
     with pytest.raises(TrainingError, match="head learning rate must be positive"):
         TrainConfig(head_lr=0.0)
+
+
+def test_training_and_the_behaviour_embedder_find_a_base_model_in_the_same_place(tiny_model, monkeypatch, tmp_path):
+    """#36: one module (zoo_rank.base_models) decides where a base model is; a model folder and the
+    default model resolve to the same folder for a training run and for a behaviour embedding."""
+    from zoo_rank.base_models import DEFAULT_BASE_MODEL, locate_base_model
+
+    linked = tmp_path / "linked-model"
+    linked.symlink_to(tiny_model, target_is_directory=True)
+    for spec in (str(tiny_model), str(linked)):
+        assert resolve_base_model(spec).location == locate_base_model(spec, "a test") == str(tiny_model.resolve())
+    from conftest import require_assets
+    from zoo_rank.assets import DEFAULT_MODEL_ASSET
+
+    require_assets(DEFAULT_MODEL_ASSET)
+    assert resolve_base_model().location == locate_base_model(DEFAULT_BASE_MODEL, "a test")

@@ -62,7 +62,8 @@ def wild_target(registry: Registry, resolved, target) -> bool:
 def behaviour_blocker(base_model: str, fetch: bool) -> str | None:
     """Why the behaviour embedder cannot run for ``base_model`` here (None: it can). With
     ``fetch``, a base model missing from the Hugging Face cache is downloaded first."""
-    from .embedders.behaviour.model import BaseModelMissing, locate_base_model
+    from .base_models import locate_base_model
+    from .errors import BaseModelMissing
     from .training.stack import missing_training_packages
 
     missing = [m for m in missing_training_packages() if m != "peft"]

@@ -8,10 +8,10 @@ folder or the Hugging Face cache (offline lookup only: pulling a model is ``zoo-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from ...base_models import locate_base_model
 from ...errors import BaseModelMissing, ZooRankError
 
 MAX_LENGTH = 64  # probe texts are short; pairs fit
@@ -24,32 +24,6 @@ class LoadedBase:
     model: object
     device: object
     base_states: np.ndarray | None = None  # probes × layers × hidden, without any adapter
-
-
-def locate_base_model(name: str | None, what: str) -> str:
-    """The folder of a base model on this machine: the default model, a model folder, or the
-    Hugging Face cache's snapshot of a hub id."""
-    from ...training.models import DEFAULT_BASE_MODEL, default_model_dir
-
-    if not name or name.startswith("unknown:"):
-        raise BaseModelMissing(f"{what}: names no base model, so its behaviour cannot be measured",
-                               hint="pass --base-model with the model it was trained on")
-    if name == DEFAULT_BASE_MODEL:
-        try:
-            return str(default_model_dir())
-        except ZooRankError as exc:
-            raise BaseModelMissing(f"the base model {name} (needed by {what}) is not on this machine",
-                                   hint="run `zoo-rank fetch model` once") from exc
-    path = Path(name).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        return str(path)
-    from ...hub.cache import cached_model_folder
-
-    folder = cached_model_folder(name)
-    if folder is None:
-        raise BaseModelMissing(f"the base model {name} (needed by {what}) is not in the Hugging Face cache",
-                               hint=f"download it once: `zoo-rank pull ... --with-base-model` or `hf download {name}`")
-    return str(folder)
 
 
 _LOADED: dict[str, LoadedBase] = {}
