@@ -306,16 +306,18 @@ def test_adapters_from_elsewhere_are_ranked_by_behaviour_where_the_base_model_is
     from zoo_rank import Registry, TrainConfig, add, train
     from zoo_rank.cli import cli
 
-    runs = {"author1": ("sentiment", 1, dict(lora_r=4, lora_target_modules=("query", "value"))),
-            "author2": ("sentiment", 2, dict(lora_r=8, lora_target_modules=("query", "key", "value", "dense"))),
-            "other-task": ("topic", 3, dict(lora_r=4, lora_target_modules=("query", "value"))),
+    from zoo_rank.training.config import family_settings
+
+    runs = {"author1": ("sentiment", 1, family_settings(lora_r=4, lora_target_modules=("query", "value"))),
+            "author2": ("sentiment", 2, family_settings(lora_r=8, lora_target_modules=("query", "key", "value", "dense"))),
+            "other-task": ("topic", 3, family_settings(lora_r=4, lora_target_modules=("query", "value"))),
             "other-bitfit": ("topic", 4, {})}
     trainer = Registry(tmp_path / "trainer", builtin=False)
     wild = tmp_path / "downloaded"
     for name, (task, seed, lora) in runs.items():
         data = write_csv(tmp_path / f"{name}.csv", _topic_rows(task, 64, seed))
         method = "bitfit" if name.endswith("bitfit") else "lora"
-        config = TrainConfig(method=method, steps=60, lr=2e-2 if method == "bitfit" else 5e-3, seed=seed, **lora)
+        config = TrainConfig(method=method, steps=60, lr=2e-2 if method == "bitfit" else 5e-3, seed=seed, family_settings=lora)
         (done,) = train(data, methods=[method], registry=trainer, config=config, base_model=str(tiny_model), warn=print)
         shutil.copytree(done.result.checkpoint, wild / name, ignore=shutil.ignore_patterns("zoo_rank_training.json"))
     monkeypatch.setenv("ZOO_RANK_EMBEDDERS", "invariant")  # as `zoo-rank add` of downloads does by default

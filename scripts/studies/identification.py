@@ -31,16 +31,16 @@ from zoo_rank.embedders import EMBEDDERS
 from zoo_rank.embedders.behaviour import behaviour_deltas, reduce
 from zoo_rank.readers import read_checkpoint
 from zoo_rank.training import TrainConfig, train_checkpoint
-from zoo_rank.training.config import EARLY_HEAD_LR
+from zoo_rank.training.config import EARLY_HEAD_LR, family_settings
 from zoo_rank.training.models import resolve_base_model
 
 QV, QKVO = ("query", "value"), ("query", "key", "value", "attention.output.dense")
 VARIANTS = {  # name -> TrainConfig overrides
     "lora-r8-qv-s0": dict(method="lora", seed=0),
     "lora-r8-qv-s1": dict(method="lora", seed=1),
-    "lora-r4-qv-s2": dict(method="lora", seed=2, lora_r=4, lora_alpha=4),
-    "lora-r16-qv-s3": dict(method="lora", seed=3, lora_r=16, lora_alpha=16),
-    "lora-r8-qkvo-s4": dict(method="lora", seed=4, lora_target_modules=QKVO),
+    "lora-r4-qv-s2": dict(method="lora", seed=2, family_settings=family_settings(lora_r=4, lora_alpha=4)),
+    "lora-r16-qv-s3": dict(method="lora", seed=3, family_settings=family_settings(lora_r=16, lora_alpha=16)),
+    "lora-r8-qkvo-s4": dict(method="lora", seed=4, family_settings=family_settings(lora_target_modules=QKVO)),
     "bitfit-s0": dict(method="bitfit", seed=0),
     "bitfit-s1": dict(method="bitfit", seed=1),
     "prefix-s0": dict(method="prefix", seed=0),

@@ -83,9 +83,13 @@ def family_options(f):
 
 
 def family_settings(given: dict) -> dict:
-    """The options of ``family_options`` that were given, as ``TrainConfig`` takes them."""
-    return {name: tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
-            for name, value in given.items() if value is not None}
+    """The options of ``family_options`` that were given, as ``TrainConfig`` takes them: the
+    families' own settings dataclasses (``family_settings=(LoraSettings(lora_r=4),)``)."""
+    from ..training.config import family_settings as made
+
+    values = {name: tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str)
+              else value for name, value in given.items() if value is not None}
+    return {"family_settings": made(**values)} if values else {}
 
 
 def _apply(f, decorators):

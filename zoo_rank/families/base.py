@@ -10,7 +10,7 @@ Nothing here imports torch: recipes import it inside their methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -25,9 +25,9 @@ class Family:
     """One method family: ``methods`` as checkpoints declare them (``AdapterWeights.method``).
 
     ``settings`` is the family's own training-settings dataclass (LoRA's rank and alpha, the
-    prefix length). Its fields are named as ``TrainConfig``'s, which carries the ones users
-    set from the command line (``--lora-r`` sets ``lora_r``) and keys a run by them; a field
-    ``TrainConfig`` lacks (a plugin family's) takes its default.
+    prefix length): ``TrainConfig.family_settings`` carries an instance of it as it is (and its
+    key hashes it), and ``zoo-rank train`` makes one option of each field (``--lora-r`` sets
+    ``lora_r``). Its ``__post_init__`` checks its own values.
     """
 
     name: str
@@ -37,12 +37,15 @@ class Family:
     learning_rates: tuple[float, ...] = ()  # the paper's grid; the first is early mode's
     settings: type | None = None  # a dataclass of the recipe's settings; None: it has none
 
-    def settings_from(self, config: "TrainConfig") -> object | None:
-        """This family's settings as ``config`` gives them (the defaults where it does not)."""
-        if self.settings is None:
-            return None
-        given = {f.name: getattr(config, f.name) for f in fields(self.settings) if hasattr(config, f.name)}
-        return self.settings(**given)
+
+def at_least_one(settings: object, *names: str) -> None:
+    """A settings dataclass's check that each of ``names`` is a whole number of at least 1."""
+    from ..errors import TrainingError
+
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 def head_prefixes(model) -> list[str]:
@@ -67,7 +70,7 @@ class Method:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
-        self.settings = self.family.settings_from(config) if self.family is not None else None
+        self.settings = config.settings_of(self.family) if self.family is not None else None
 
     def prepare(self, model):
         """Return the model to train, with only this method's parameters and the head trainable."""

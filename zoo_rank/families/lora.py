@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..terms import LowRank, Term, Vec
-from .base import Family, PeftMethod
+from .base import Family, PeftMethod, at_least_one
 
 
 def view(w) -> Iterator[Term]:
@@ -32,6 +32,11 @@ class LoraSettings:
     lora_target_modules: tuple[str, ...] | None = field(  # None: peft's default for the architecture
         default=None, metadata={"help": "Modules LoRA adapts, comma-separated [default: peft's for the architecture: "
                                         "query,value for BERT]."})
+
+    def __post_init__(self) -> None:
+        at_least_one(self, "lora_r", "lora_alpha")
+        if self.lora_target_modules is not None:
+            object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
 
 
 class LoRA(PeftMethod):

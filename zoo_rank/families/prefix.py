@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..terms import LowRank, Term, Vec
-from .base import Family, PeftMethod
+from .base import Family, PeftMethod, at_least_one
 
 
 def view(w) -> Iterator[Term]:
@@ -29,6 +29,9 @@ class PrefixSettings:
     """How zoo-rank's prefix-tuning runs are set (``--prefix-length``)."""
 
     prefix_length: int = field(default=20, metadata={"help": "Prefix tuning's virtual tokens per layer."})
+
+    def __post_init__(self) -> None:
+        at_least_one(self, "prefix_length")
 
 
 class PrefixTuning(PeftMethod):

@@ -27,14 +27,32 @@ EARLY_HEAD_LR = 1e-2
 
 
 def training_settings() -> list[tuple[str, Field]]:
-    """(family, field) for each setting of zoo-rank's trained families that ``TrainConfig`` carries
-    (LoRA's rank, alpha and modules; the prefix length): what ``zoo-rank train`` makes its
-    ``--lora-r``-style options of, from the families' own settings dataclasses."""
-    found = []
-    for family in BUILTIN.values():
-        if family.recipe is not None and family.settings is not None:
-            found += [(family.name, f) for f in fields(family.settings) if f.name in _CONFIG_FIELDS]
-    return found
+    """(family, field) for each setting of zoo-rank's trained families (LoRA's rank, alpha and
+    modules; the prefix length): what ``zoo-rank train`` makes its ``--lora-r``-style options of,
+    from the families' own settings dataclasses."""
+    return [(family.name, f) for family in BUILTIN.values() if family.recipe is not None and family.settings
+            for f in fields(family.settings)]
+
+
+def family_settings(**given) -> tuple:
+    """The settings dataclasses of the trained families (``LoraSettings(lora_r=4)``…) from values
+    named as their fields (``lora_r=4``, ``prefix_length=7``: what the CLI's options give); a family
+    none of whose fields is given is left out (it runs at its defaults)."""
+    from ..errors import TrainingError
+
+    made, used = [], set()
+    for family in trainable().values():
+        if family.settings is None:
+            continue
+        mine = {f.name: given[f.name] for f in fields(family.settings) if f.name in given}
+        if mine:
+            made.append(family.settings(**mine))
+            used |= set(mine)
+    unknown = sorted(set(given) - used)
+    if unknown:
+        raise TrainingError(f"no trained method family has the setting(s) {', '.join(unknown)}",
+                            hint=f"settings: {', '.join(f.name for _, f in training_settings())}")
+    return tuple(made)
 
 
 def run_steps(config, examples: int) -> int:
@@ -71,14 +89,13 @@ class TrainConfig:
     max_length: int = 128
     max_examples: int | None = 1000
     seed: int = 0
-    lora_r: int = 8
-    lora_alpha: int = 8
-    lora_target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
     until_learned: float | None = None  # early mode: the rule's fraction; None: DEFAULT_UNTIL_LEARNED unless a length is given
     head_lr: float | None = None  # None: EARLY_HEAD_LR under the early rule, else the method's learning rate
-    prefix_length: int = 20
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
+    # the method families' own settings dataclasses (``LoraSettings(lora_r=4)``, ``PrefixSettings(...)``;
+    # ``family_settings(lora_r=4)`` makes them from option names); a family not here runs at its defaults
+    family_settings: tuple = ()
 
     def __post_init__(self) -> None:
         from ..errors import TrainingError
@@ -89,8 +106,7 @@ class TrainConfig:
             raise TrainingError(f"unknown method {self.method!r}", hint=f"choose one of: {', '.join(trainable())}")
         if self.mode not in MODES:
             raise TrainingError(f"unknown mode {self.mode!r}", hint=f"choose one of: {', '.join(MODES)}")
-        for name in ("epochs", "steps", "batch_size", "max_length", "max_examples", "lora_r", "lora_alpha",
-                     "prefix_length", "validation_examples"):
+        for name in ("epochs", "steps", "batch_size", "max_length", "max_examples", "validation_examples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {value}")
@@ -98,6 +114,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise TrainingError(f"{'head ' if name == 'head_lr' else ''}learning rate must be positive, got {value}")
+        owners = [_owner(settings) for settings in self.family_settings]
+        if len(set(owners)) < len(owners):
+            raise TrainingError("family_settings holds two settings of one family")
         if self.until_learned is not None:
             if not 0.0 < self.until_learned < 1.0:
                 raise TrainingError(f"until-learned must be a fraction between 0 and 1, got {self.until_learned}")
@@ -148,15 +167,33 @@ class TrainConfig:
 
     @property
     def settings(self) -> object | None:
-        """The method family's own settings for this run (``Family.settings``: LoRA's rank and
-        alpha, the prefix length), taken from this config's fields of the same names."""
-        return trainable()[self.method].settings_from(self)
+        """This run's method family's own settings (``Family.settings``: LoRA's rank and alpha, the
+        prefix length): the one ``family_settings`` holds, else the family's defaults."""
+        return self.settings_of(trainable()[self.method])
+
+    def settings_of(self, family) -> object | None:
+        """``family``'s settings in this config: given in ``family_settings``, else its defaults."""
+        if family.settings is None:
+            return None
+        return next((s for s in self.family_settings if isinstance(s, family.settings)), None) or family.settings()
 
     def with_method(self, method: str) -> "TrainConfig":
         return replace(self, method=method)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as one flat record (what a registered run's metadata says and its key hashes):
+        the run's fields, and the settings of zoo-rank's trained families as they were before each
+        family held its own (every run carried LoRA's and the prefix length: so keys and records of
+        runs registered then still match), plus a plugin family's own for its runs."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "family_settings"}
+        own = [family for family in BUILTIN.values() if family.recipe is not None]
+        if self.method not in BUILTIN:
+            own.append(trainable()[self.method])
+        for family in own:
+            settings = self.settings_of(family)
+            if settings is not None:
+                flat.update(asdict(settings))
+        return flat
 
     def key(self, data_sha256: str, base_model: str) -> str:
         """Identity of a training run's result: same data, model and settings → same embedding."""
@@ -167,10 +204,18 @@ class TrainConfig:
         settings["until_learned"] = self.learned_fraction
         settings["head_lr"] = self.head_learning_rate
         for name in ("lora_target_modules", "until_learned", "head_lr"):
-            if settings[name] is None:
+            if settings.get(name, 0) is None:
                 del settings[name]  # the default: keys of runs made before the setting existed
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
+def _owner(settings: object) -> str:
+    """The trained family whose settings dataclass ``settings`` is."""
+    from ..errors import TrainingError
+
+    for family in trainable().values():
+        if family.settings is not None and isinstance(settings, family.settings):
+            return family.name
+    raise TrainingError(f"{type(settings).__name__} is no trained method family's settings",
+                        hint="give the settings dataclasses of zoo_rank.families (LoraSettings, PrefixSettings)")
