@@ -14,8 +14,7 @@ from click.testing import CliRunner
 from factories import bitfit_checkpoint, peft_checkpoint
 from zoo_rank.embedders import embed
 from zoo_rank.embedders.behaviour import BehaviourEmbedder, behaviour_deltas
-from zoo_rank.errors import BaseModelMissing
-from zoo_rank.errors import CheckpointError
+from zoo_rank.errors import BaseModelMissing, CheckpointError
 from zoo_rank.readers import read_checkpoint
 
 
@@ -381,3 +380,43 @@ def test_fetch_base_model_downloads_it_when_asked_and_ranks_by_behaviour(tmp_pat
     assert (tmp_path / "hf-cache" / f"models--{BASE.replace('/', '--')}").is_dir()
     assert [c["name"] for c in json.loads(fetched.stdout)] == ["b"] and json.loads(fetched.stdout)[0]["methods"] == [
         "any"]
+
+
+def test_a_family_is_put_into_the_base_model_by_its_own_apply_hook(tmp_path, tiny_model, monkeypatch):
+    """#36: the behaviour embedder asks the checkpoint's family how to apply it (``Family.apply``,
+    beside ``view`` and ``recipe``), so a plugin family can be behaviour-embedded; a family without
+    one is refused in one line. Before, a family the central switch did not know changed nothing
+    and was refused as an "all-zero update"."""
+    import dataclasses
+
+    import torch
+    from transformers import AutoModel
+
+    import zoo_rank.families
+    from zoo_rank.embedders.behaviour.apply import applied
+
+    bitfit_checkpoint(tmp_path / "b", seed=1)
+    weights = read_checkpoint(tmp_path / "b")
+    model = AutoModel.from_pretrained(tiny_model)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    own = zoo_rank.families.families()["bitfit"]
+
+    def doubled(applying):  # a family of our own: BitFit's deltas, twice
+        for layer, kind, params, module in applying.each():
+            applying.add_to_bias(module, 2 * applying.tensor(params, kind, "bias"), layer, kind)
+
+    for hook, factor in ((own.apply, 1), (doubled, 2)):
+        monkeypatch.setattr(zoo_rank.families, "families", lambda hook=hook: {"bitfit": dataclasses.replace(own, apply=hook)})
+        with applied(model, weights):
+            moved = {n: p.detach() - before[n] for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+        layer, kind = next((layer, kind) for layer, params in weights.layers.items() for kind, _ in params)
+        name = kind.replace("*", str(layer)) + ".bias"  # the checkpoint's module path, in this model
+        expected = factor * np.asarray(weights.layers[layer][(kind, "bias")], dtype=np.float32)
+        np.testing.assert_allclose(moved[name].numpy(), expected, rtol=1e-5, atol=1e-7)
+        assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())  # taken out again
+
+    monkeypatch.setattr(zoo_rank.families, "families", lambda: {"bitfit": dataclasses.replace(own, apply=None)})
+    with pytest.raises(CheckpointError, match="no apply hook") as caught:
+        with applied(model, weights):
+            pass
+    assert "\n" not in str(caught.value)

@@ -1,15 +1,16 @@
-"""Method families, one module each: what is comparable, how to view it, how zoo-rank trains it.
+"""Method families, one module each: what is comparable, how to view it, how to apply it to a
+base model (the behaviour embedder), how zoo-rank trains it.
 
-    families/lora.py        LoRA: view dW = scale·BA; recipe (peft LoRA); settings; learning rates
-    families/bitfit.py      BitFit: view the bias deltas; recipe; learning rates
-    families/prefix.py      prefix tuning (and P-tuning prefixes): view; recipe; settings; learning rates
-    families/prompt.py      prompt tuning and P-tuning: view
-    families/ia3.py         IA3: view
-    families/bottleneck.py  bottleneck adapters: view
+    families/lora.py        LoRA: view dW = scale·BA; apply; recipe (peft LoRA); settings; learning rates
+    families/bitfit.py      BitFit: view the bias deltas; apply; recipe; learning rates
+    families/prefix.py      prefix tuning (and P-tuning prefixes): view; apply; recipe; settings; learning rates
+    families/prompt.py      prompt tuning and P-tuning: view; apply
+    families/ia3.py         IA3: view; apply
+    families/bottleneck.py  bottleneck adapters: view; apply
 
 A new family is one new module with a ``FAMILY`` (``base.Family``) and one line in ``_MODULES``,
-or, from another package, a plugin's ``register_families`` hook (docs/extending.md). Its checkpoints are read by the reader of their file format
-(``zoo_rank/readers/``, or a reader plugin).
+or, from another package, a plugin's ``register_families`` hook (docs/extending.md). Its
+checkpoints are read by the reader of their file format (``zoo_rank/readers/``, or a reader plugin).
 """
 
 from __future__ import annotations

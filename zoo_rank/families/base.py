@@ -1,8 +1,9 @@
 """What every method family declares, and the parts of training its recipes share.
 
 A ``Family`` holds, in one place: the checkpoint methods that belong to it (whose embeddings
-are comparable), its invariant view, and, for the families zoo-rank trains, the training
-recipe (a ``Method`` subclass) and the paper's learning-rate grid. Readers stay one per file
+are comparable), its invariant view, how the behaviour embedder applies it to a base model,
+and, for the families zoo-rank trains, the training recipe (a ``Method`` subclass), its
+settings and the paper's learning-rate grid. Readers stay one per file
 format (``zoo_rank/readers/``); a family is what they read into.
 
 Nothing here imports torch: recipes import it inside their methods.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
+    from ..embedders.behaviour.apply import Applying
     from ..terms import Term
     from ..training.config import TrainConfig
     from ..weights import AdapterWeights
@@ -36,6 +38,9 @@ class Family:
     recipe: type["Method"] | None = None  # how zoo-rank trains it; None: read, never trained here
     learning_rates: tuple[float, ...] = ()  # the paper's grid; the first is early mode's
     settings: type | None = None  # a dataclass of the recipe's settings; None: it has none
+    # how the behaviour embedder puts a checkpoint into a loaded base model: apply(applying) with an
+    # ``embedders.behaviour.apply.Applying``; returns None or a runner dict. None: not behaviour-embedded
+    apply: Callable[["Applying"], dict | None] | None = None
 
 
 def at_least_one(settings: object, *names: str) -> None:

@@ -47,4 +47,10 @@ class BitFit(Method):
         save_bitfit(directory, deltas, base_model=model.name_or_path, head=head, modules_to_save=self._heads)
 
 
-FAMILY = Family("bitfit", ("bitfit",), view, BitFit, (4e-4, 1e-4))
+def apply(applying) -> None:
+    """``b += delta``."""
+    for layer, kind, params, module in applying.each():
+        applying.add_to_bias(module, applying.tensor(params, kind, "bias"), layer, kind)
+
+
+FAMILY = Family("bitfit", ("bitfit",), view, BitFit, (4e-4, 1e-4), apply=apply)

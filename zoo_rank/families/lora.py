@@ -68,4 +68,15 @@ def _attention_projections(model) -> list[str]:
                         hint="this architecture is not supported for LoRA training yet")
 
 
-FAMILY = Family("lora", ("lora",), view, LoRA, (5e-4, 2e-4), LoraSettings)
+def apply(applying) -> None:
+    """``W += scale · B A`` (and ``lora_B``'s bias), merged in place."""
+    for layer, kind, params, module in applying.each():
+        if (kind, "lora_A") in params:
+            delta = applying.weights.scales[(layer, kind)] * (applying.tensor(params, kind, "lora_B")
+                                                              @ applying.tensor(params, kind, "lora_A"))
+            applying.add_to_weight(module, delta, layer, kind)
+            if (kind, "lora_B.bias") in params:
+                applying.keep(module.bias).add_(applying.tensor(params, kind, "lora_B.bias").to(module.bias))
+
+
+FAMILY = Family("lora", ("lora",), view, LoRA, (5e-4, 2e-4), LoraSettings, apply=apply)

@@ -89,4 +89,41 @@ def with_prefix_forward(model):
     return model
 
 
-FAMILY = Family("prefix", ("prefix_tuning",), view, PrefixTuning, (1e-2, 1e-3), PrefixSettings)
+def apply(applying) -> dict:
+    """Per-layer key and value prefixes as the attention cache: peft builds it in the form this
+    transformers release takes (``past_key_values`` up to 4.x, ``cache`` for encoders in 5); the
+    attention mask is widened by the prefix length, as peft does."""
+    import numpy as np
+    import torch
+    from peft import PeftModelForFeatureExtraction, PrefixTuningConfig, TaskType
+    from peft.utils import set_peft_model_state_dict
+
+    model, weights = applying.model, applying.weights
+    config = model.config
+    layers = sorted(weights.layers)
+    if layers != list(range(config.num_hidden_layers)):
+        raise applying.misfit(f"has prefixes for {len(layers)} layers; the base model has {config.num_hidden_layers}")
+    per_layer = []
+    for layer in layers:
+        params = weights.layers[layer]
+        kind = next(k for k, p in params if p == "key")
+        per_layer += [params[(kind, "key")], params[(kind, "value")]]
+    applying.check_width(per_layer[0].shape[1])
+    prompt = np.concatenate(per_layer, axis=1).astype(np.float32)  # tokens × (2 · layers · hidden)
+    tokens = prompt.shape[0]
+    peft_config = PrefixTuningConfig(task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=tokens,
+                                     num_layers=config.num_hidden_layers, token_dim=config.hidden_size,
+                                     num_attention_heads=config.num_attention_heads)
+    wrapped = PeftModelForFeatureExtraction(model, peft_config)
+    set_peft_model_state_dict(wrapped, {"prompt_embeddings": torch.as_tensor(prompt)})
+    wrapped.eval()
+    argument = cache_argument(model.forward) or "past_key_values"
+
+    def run(input_ids, attention_mask, **batch):
+        widened = applying.with_virtual_tokens({"attention_mask": attention_mask}, tokens)
+        return model(input_ids=input_ids, **widened, **batch, **{argument: wrapped.get_prompt(len(input_ids))})
+
+    return {"runner": run, "virtual_tokens": 0}
+
+
+FAMILY = Family("prefix", ("prefix_tuning",), view, PrefixTuning, (1e-2, 1e-3), PrefixSettings, apply=apply)
