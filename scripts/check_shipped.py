@@ -42,13 +42,22 @@ def main(tasks: list[str]) -> int:
                 ok = theirs and len(same) == len(theirs)
                 differ += not ok
                 digest = hashlib.sha256(b"".join(mine[space] for space in sorted(mine))).hexdigest()[:12]
+                cosines = [_cosine(mine[space], theirs[space]) for space in theirs if space in mine]
                 print(f"{done.entry.name}: {len(same)}/{len(theirs)} shipped vectors identical "
-                      f"({'same' if ok else 'DIFFERENT'}); content {done.entry.content_sha256[:12]}, "
-                      f"key {done.entry.metadata['train_key'][:12]}, vectors {digest}", flush=True)
+                      f"({'same' if ok else 'DIFFERENT'}; lowest cosine to the shipped {min(cosines, default=0):.7f}); "
+                      f"content {done.entry.content_sha256[:12]}, key {done.entry.metadata['train_key'][:12]}, "
+                      f"vectors {digest}", flush=True)
             print(f"{task}: {time.perf_counter() - started:.0f} s wall, {time.process_time() - cpu:.0f} s CPU",
                   flush=True)
         registry.close()
     return 1 if differ else 0
+
+
+def _cosine(a: bytes, b: bytes) -> float:
+    import numpy as np
+
+    x, y = np.frombuffer(a, dtype=np.float32), np.frombuffer(b, dtype=np.float32)
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y))) if len(x) == len(y) else 0.0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ line, refused before torch is imported; doubtful but usable files are trained wi
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,25 +23,9 @@ def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
     return path
 
 
-def _refusal(path: Path, *args: str) -> str:
-    """``zoo-rank --target PATH`` in a fresh interpreter: (the one stderr line); torch never imported."""
-    probe = ("import sys, runpy\n"
-             "sys.argv = ['zoo-rank', '--target', sys.argv[1], *sys.argv[2:]]\n"
-             "try:\n    runpy.run_module('zoo_rank.cli', run_name='__main__')\n"
-             "except SystemExit as exit:\n"
-             "    assert 'torch' not in sys.modules, 'torch was imported'\n    raise\n")
-    result = subprocess.run([sys.executable, "-c", probe, str(path), *args], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 1, (result.returncode, result.stderr)
-    (line,) = result.stderr.strip().splitlines()
-    assert str(path) in line
-    return line
-
-
 ROWS = "".join(f"text {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40))
 
-
-@pytest.mark.parametrize("name, content, expected", [
+BAD = [  # (file name, content or None for a file that is not there, what its one line says)
     ("nan.csv", "text,label\n" + ROWS + "bad,NaN\n", "label 'NaN' at row 42 is not a finite number"),
     ("inf.csv", "text,label\n" + "".join(f"t{i},{i * 0.5}\n" for i in range(30)) + "x,inf\n",
      "label 'inf' at row 32 is not a finite number"),
@@ -53,15 +38,45 @@ ROWS = "".join(f"text {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40))
     ("utf16-nobom.csv", "text,label\nab,x\nbc,y\n".encode("utf-16-le"), "looks like UTF-16 without a byte-order mark"),
     ("latin1.csv", "text,label\ncaf\xe9,a\nok,b\n".encode("latin-1"), "not UTF-8 (byte 0xe9 on line 2)"),
     ("missing.csv", None, "not found"),
-])
-def test_bad_data_files_are_one_line_before_torch(tmp_path, name, content, expected):
-    path = _write(tmp_path, name, content) if content is not None else tmp_path / name
-    assert expected in _refusal(path)
+]
 
 
-def test_utf16_hint_names_utf16_not_latin1(tmp_path):
-    line = _refusal(_write(tmp_path, "u.csv", "text,label\nä,x\nb,y\n".encode("utf-16")))
-    assert "iconv -f UTF-16" in line and "latin1" not in line
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory) -> dict[str, str]:
+    """``zoo-rank --target FILE`` for every file of ``BAD``, one after another in one fresh
+    interpreter that never imports torch: {file name: its one stderr line}. (One interpreter for
+    all: a fresh one per file cost the fast tier half a second each.)"""
+    folder = tmp_path_factory.mktemp("bad")
+    paths = [str(_write(folder, name, content) if content is not None else folder / name) for name, content, _ in BAD]
+    probe = ("import contextlib, io, json, sys\n"
+             "from zoo_rank.cli import main\n"
+             "said = {}\n"
+             "for path in sys.argv[1:]:\n"
+             "    sys.argv, err = ['zoo-rank', '--target', path], io.StringIO()\n"
+             "    with contextlib.redirect_stderr(err):\n"
+             "        try:\n            main()\n            code = 0\n"
+             "        except SystemExit as exit:\n            code = exit.code\n"
+             "    said[path] = [code, err.getvalue()]\n"
+             "assert 'torch' not in sys.modules, 'torch was imported'\n"
+             "print(json.dumps(said))\n")
+    result = subprocess.run([sys.executable, "-c", probe, *paths], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = {}
+    for path, (code, stderr) in json.loads(result.stdout).items():
+        assert code == 1, (path, code, stderr)
+        (line,) = stderr.strip().splitlines()
+        assert path in line
+        lines[Path(path).name] = line
+    return lines
+
+
+@pytest.mark.parametrize("name, content, expected", BAD)
+def test_bad_data_files_are_one_line_before_torch(refusals, name, content, expected):
+    assert expected in refusals[name]
+
+
+def test_utf16_hint_names_utf16_not_latin1(refusals):
+    assert "iconv -f UTF-16" in refusals["utf16.csv"] and "latin1" not in refusals["utf16.csv"]
 
 
 def test_a_long_field_is_a_document_not_a_quoting_problem(tmp_path):
@@ -267,26 +282,3 @@ def _starts(text: str) -> list[int]:
         elif char in "]}":
             depth -= 1
     return starts
-
-
-def test_memory_follows_the_labels_not_the_file(tmp_path):
-    """#35: a data target is read, checked, hashed and sampled in memory that grows by bytes per
-    row, not by the row: 400,000 short rows (8 MB) add under 40 MiB (reading them whole added
-    ~65 MiB; a 200 MB file took 1.7 GB). Peak from /proc (VmHWM) in a fresh interpreter."""
-    if not Path("/proc/self/status").exists():
-        pytest.skip("reads the peak from /proc")
-    path = tmp_path / "short.csv"
-    with path.open("w") as handle:
-        handle.write("text,label\n")
-        handle.writelines(f"w{i % 5003} w{i % 7919} w{i},{'ab'[i % 2]}\n" for i in range(400_000))
-    probe = ("import re, sys\n"
-             "from zoo_rank.datasets import load_data\n"
-             "def peak():\n"
-             "    return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) >> 10\n"
-             "before = peak()\n"
-             "data = load_data(sys.argv[1]); data.sha256(); sample = data.sample(1000, seed=0)\n"
-             "assert len(data) == 400_000 and len(sample) == 1000\n"
-             "print(peak() - before)\n")
-    result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert int(result.stdout) < 40, f"reading 400,000 rows added {result.stdout.strip()} MiB"

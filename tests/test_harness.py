@@ -92,3 +92,26 @@ def test_results_holds_data_and_the_analysis_scripts_live_with_code():
     root = Path(__file__).parents[1]
     assert not list((root / "results").glob("*.py"))
     assert (root / "scripts" / "studies" / "early_rule_choice.py").is_file()
+
+
+def _has_core_tests(path: Path) -> bool:
+    """A module marked core, or holding a test marked ``@pytest.mark.core``."""
+    return _is_core(path) or "pytest.mark.core" in path.read_text(encoding="utf-8")
+
+
+def test_a_module_that_imports_torch_at_the_top_is_left_out_of_a_base_install_and_holds_no_core_test(tmp_path):
+    """A base install (the CI's first environment) cannot import torch: a test module that does at
+    its top is not collected there (found by reading it, not from a list kept by hand: a new one
+    once broke the whole tier), and so must hold no core test, which would vanish there unseen."""
+    from conftest import imports_the_stack_at_the_top
+
+    stack = [path.name for path in sorted(TESTS.glob("test_*.py")) if imports_the_stack_at_the_top(path)]
+    assert "test_training.py" in stack and "test_pipeline.py" in stack
+    assert [name for name in stack if _has_core_tests(TESTS / name)] == []
+    module = tmp_path / "test_y.py"
+    module.write_text("from __future__ import annotations\nimport numpy as np\nfrom zoo_rank import add\n")
+    assert not imports_the_stack_at_the_top(module)
+    module.write_text("import numpy as np\nfrom factories import bitfit_checkpoint\n")
+    assert imports_the_stack_at_the_top(module)
+    module.write_text("import os\nimport transformers.models\n")
+    assert imports_the_stack_at_the_top(module)

@@ -118,7 +118,6 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 
-@pytest.mark.core
 @pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads the process table from /proc")
 @pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
 def test_worker_processes_die_with_an_add_that_is_killed(tmp_path, zoo_home, signal_name):
