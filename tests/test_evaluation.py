@@ -128,6 +128,10 @@ def test_predictions_cover_every_method_and_pair(pipeline):
     for prediction in predictions.values():
         assert {t: sorted(row) for t, row in prediction.scores.items()} == {
             "hedge": ["spam", "subjectivity"], "spam": ["hedge", "subjectivity"], "subjectivity": ["hedge", "spam"]}
+    # #37: what an embedding cost in CPU time as well as wall time, for every method that trains or runs a model
+    for name, prediction in predictions.items():
+        if prediction.details["group"] not in ("random", "datasize"):
+            assert prediction.cpu_seconds_per_embedding > 0, name
     assert provenance["tasks"] == TASKS.split(",")
     assert provenance["embedding_max_length"] == 32  # --max-length reached every embedding run, and is on record
     import sqlite3
@@ -601,3 +605,19 @@ def test_transfer_over_task_folders_scores_each_task_by_its_metric_and_refuses_c
     done = _invoke("bench", "transfer", *tiny, "--seeds", "0,1")
     assert done.exit_code == 1 and "made on other data" in done.output and "cola" in done.output
     assert out.read_bytes() == before
+
+
+@pytest.mark.core
+def test_a_predictions_file_keeps_cpu_time_and_an_older_one_reads_and_writes_as_it_was(tmp_path):
+    """CPU seconds per embedding are recorded beside wall seconds; a file written before they were
+    (no such key) loads with None and is written back byte for byte."""
+    old = tmp_path / "old.json"
+    save_predictions(old, {"A": Prediction("A", "baseline", {"t": {"s": 1.0}}, 2.5)}, {"x": 1})
+    before = old.read_bytes()
+    loaded, provenance = load_predictions(old)
+    assert loaded["A"].cpu_seconds_per_embedding is None and b"cpu_seconds" not in before
+    save_predictions(old, loaded, provenance)
+    assert old.read_bytes() == before
+    new = tmp_path / "new.json"
+    save_predictions(new, {"A": Prediction("A", "baseline", {"t": {"s": 1.0}}, 2.5, {}, 4.0)}, {})
+    assert load_predictions(new)[0]["A"].cpu_seconds_per_embedding == 4.0

@@ -171,6 +171,7 @@ def test_train_registers_and_reuses(tmp_path, tiny_model):
     assert all(Path(t.entry.source).is_dir() for t in done)
     entry = registry.get("reviews/lora")
     assert entry.task == "reviews" and entry.train_size == 40 and entry.metadata["training"]["steps"] == 2
+    assert entry.metadata["training"]["cpu_seconds"] > 0  # #37: CPU time beside wall time, for every run
     assert read_checkpoint(entry.source).content_sha256() == entry.content_sha256
     again = train(path, methods=["lora"], registry=registry, config=config, base_model=str(tiny_model))
     assert again[0].reused and again[0].entry.id == entry.id

@@ -215,12 +215,14 @@ def evaluate(gains_file, predictions_file, targets, seeds, write, as_json):
     else:
         table = make_table(f"{gains.provenance.get('setting', '')}: {len(result.targets)} targets, "
                             f"{len(result.tasks) - 1} candidates each, seeds {gains.seeds_text()}")
-        for column in ("method", "rho", "NDCG score", "NDCG rank", *(f"Regret@{k}" for k in result.ks), "s/emb"):
+        for column in ("method", "rho", "NDCG score", "NDCG rank", *(f"Regret@{k}" for k in result.ks), "s/emb",
+                       "CPU s/emb"):
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in sorted(result.rows, key=lambda r: (r.family, r.method)):
             table.add_row(row.method, f"{row.rho:.2f}", f"{row.ndcg_score:.3f}", f"{row.ndcg_rank:.3f}",
                           *(f"{row.regret[k]:.2f}" for k in result.ks),
-                          "" if row.seconds_per_embedding is None else f"{row.seconds_per_embedding:.1f}")
+                          "" if row.seconds_per_embedding is None else f"{row.seconds_per_embedding:.1f}",
+                          "" if row.cpu_seconds_per_embedding is None else f"{row.cpu_seconds_per_embedding:.1f}")
         console().print(table)
     if write:
         from ..evaluation import write_report

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..similarity import cosines, mean_excluding
 from ..similarity import ensemble as ensemble_score
+from ..stopwatch import Stopwatch
 from .fisher import FISHER_EXAMPLES, write_json
 from .transfer import TransferConfig, TransferError
 
@@ -49,18 +50,22 @@ Scores = dict[str, dict[str, float]]  # target → source → score
 TUPATE_METHODS = ("bitfit", "lora", "prefix")
 @dataclass
 class Prediction:
-    """One method's scores, and what one task embedding cost (seconds, on this machine)."""
+    """One method's scores, and what one task embedding cost on this machine: wall seconds, and
+    this process's CPU seconds where they were measured (wall time alone was inflated by neighbours)."""
 
     name: str
     family: str  # tupate | baseline
     scores: Scores
     seconds_per_embedding: float | None = None
     details: dict = field(default_factory=dict)
+    cpu_seconds_per_embedding: float | None = None
 
 
 def save_predictions(path: str | Path, predictions: dict[str, Prediction], provenance: dict) -> None:
     write_json(path, {"provenance": provenance,
                       "methods": {name: {"family": p.family, "seconds_per_embedding": p.seconds_per_embedding,
+                                         **({"cpu_seconds_per_embedding": p.cpu_seconds_per_embedding}
+                                            if p.cpu_seconds_per_embedding is not None else {}),
                                          "details": p.details, "scores": p.scores} for name, p in predictions.items()}})
 
 
@@ -70,7 +75,8 @@ def load_predictions(path: str | Path) -> tuple[dict[str, Prediction], dict]:
         return {}, {}
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
-        methods = {name: Prediction(name, m["family"], m["scores"], m.get("seconds_per_embedding"), m.get("details", {}))
+        methods = {name: Prediction(name, m["family"], m["scores"], m.get("seconds_per_embedding"), m.get("details", {}),
+                                    m.get("cpu_seconds_per_embedding"))
                    for name, m in body["methods"].items()}
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise TransferError(f"{path}: is not a predictions file ({exc})",
@@ -175,6 +181,17 @@ def predictors() -> dict[str, Predictor]:
     return {**mine, **dict(installed("register_predictors", lambda name, found: _predictor(name, found, mine)))}
 
 
+def _sum_of_means(per_method: dict[str, list]) -> float | None:
+    """What an ensemble's embedding cost: one embedding of each method."""
+    means = [_mean(values) for values in per_method.values()]
+    return float(sum(means)) if means and None not in means else None
+
+
+def _mean(values: list) -> float | None:
+    """The mean, or None unless every value was measured (files written before CPU time was)."""
+    return float(np.mean(values)) if values and all(v is not None for v in values) else None
+
+
 def _fraction(group: str, text: str) -> float:
     try:
         value = float(text)
@@ -249,10 +266,10 @@ def _textemb(config, work, device, home, say) -> list[Prediction]:
     body = getattr(model, model.base_model_prefix).to(torch_device).eval()
     pad = model.config.pad_token_id or 0
     vectors: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
-    seconds = []
+    seconds, cpu = [], []
     for task, (source, target) in _samples(config, home).items():
         for role, data in (("source", source), ("target", target)):
-            started = time.perf_counter()
+            clock = Stopwatch()
             encoded = encode(tokenizer, data, config.max_length)
             total, count = torch.zeros(body.config.hidden_size, dtype=torch.float64), 0
             with torch.no_grad():
@@ -263,10 +280,12 @@ def _textemb(config, work, device, home, say) -> list[Prediction]:
                     total += (states * mask).sum((0, 1))
                     count += int(mask.sum())
             vectors[role][task] = (total / count).numpy()
-            seconds.append(time.perf_counter() - started)
+            seconds.append(clock.wall())
+            cpu.append(clock.cpu())
         say(f"textemb: {task}")
     return [Prediction("TextEmb", "baseline", _cosine_scores(vectors["target"], vectors["source"], config.tasks),
-                       float(np.mean(seconds)), {"layer": "last", "pooling": "mean over tokens and examples"})]
+                       float(np.mean(seconds)), {"layer": "last", "pooling": "mean over tokens and examples"},
+                       _mean(cpu))]
 
 
 def _curvegrad(config, work, device, home, say) -> list[Prediction]:
@@ -279,7 +298,7 @@ def _curvegrad(config, work, device, home, say) -> list[Prediction]:
     from .transfer import finetune
 
     base, torch_device = None, None
-    curves, seconds = {}, []
+    curves, seconds, cpu = {}, [], []
     for task, (source, _) in _samples(config, home).items():
         path = work / "curves" / f"{task}-seed0.json"
         saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -287,18 +306,19 @@ def _curvegrad(config, work, device, home, say) -> list[Prediction]:
             if base is None:
                 base, torch_device = resolve_base_model(config.base_model, home), resolve_device(device)
             losses: list[float] = []
-            started = time.perf_counter()
+            clock = Stopwatch()
             finetune(base, source, config, config.source_epochs, 0, torch_device, on_loss=losses.append)
             saved = {"settings": config.settings(), "losses": losses, "examples": len(source),
-                     "seconds": round(time.perf_counter() - started, 2)}
+                     "seconds": clock.wall(), "cpu_seconds": clock.cpu()}
             write_json(path, saved)
         curves[task] = saved["losses"]
         seconds.append(saved["seconds"])
+        cpu.append(saved.get("cpu_seconds"))
         say(f"curvegrad: {task}")
     return [Prediction("CurveGrad", "baseline", curvegrad_scores(curves, config.tasks), float(np.mean(seconds)),
                        {"points": list(POINTS), "window": WINDOW, "rrf_k": RRF_K, "seed": 0,
                         "curve": "training loss per step of the source fine-tuning",
-                        "includes": "the source fine-tuning run"})]
+                        "includes": "the source fine-tuning run"}, _mean(cpu))]
 
 
 def _taskemb(config, work, device, home, say, fisher_dir: str | Path | None = None) -> list[Prediction]:
@@ -318,7 +338,7 @@ def _taskemb(config, work, device, home, say, fisher_dir: str | Path | None = No
     capture = max(captures, key=lambda c: sum(c.path(r, t).exists() for r in roles for t in config.tasks))
     shared = config.source_examples == config.target_examples and config.source_epochs == config.target_epochs
     vectors: dict[str, dict[str, np.ndarray]] = {role: {} for role in roles}
-    seconds, missing = [], []
+    seconds, cpu, missing = [], [], []
     for task in config.tasks:
         for role in roles:
             path = capture.path(role, task)
@@ -328,21 +348,27 @@ def _taskemb(config, work, device, home, say, fisher_dir: str | Path | None = No
                 missing.append((role, task))
                 continue
             vectors[role][task] = np.load(found)
-            seconds.append(json.loads(found.with_suffix(".json").read_text())["seconds"])
+            cost = json.loads(found.with_suffix(".json").read_text())
+            seconds.append(cost["seconds"])
+            cpu.append(cost.get("cpu_seconds"))
     runs = len({task for _, task in missing}) if shared else len(missing)
     say(f"taskemb: {sum(map(len, vectors.values()))} Fisher vectors of the seed-{capture.seed} models from "
         f"{directory}; {runs} model(s) to fine-tune")
     if missing:
-        seconds += _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say)
+        for wall, cpu_seconds in _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say):
+            seconds.append(wall)
+            cpu.append(cpu_seconds)
     return [Prediction("TaskEmb", "baseline", _cosine_scores(vectors["target"], vectors["source"], config.tasks),
                        float(np.mean(seconds)),
                        {"fisher": "diagonal, empirical (gold labels), encoder weights without word embeddings",
-                        "examples": FISHER_EXAMPLES, "seed": capture.seed, "includes": "the fine-tuning run"})]
+                        "examples": FISHER_EXAMPLES, "seed": capture.seed, "includes": "the fine-tuning run"},
+                       _mean(cpu))]
 
 
-def _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say) -> list[float]:
+def _fisher_by_finetuning(config, device, home, capture, missing, shared, vectors, say) -> list[tuple[float, float]]:
     """Fine-tune each missing (role, task) as ``bench transfer`` does for ``capture.seed`` and save its
-    Fisher there; with ``shared``, that one vector is the task's source and target vector."""
+    Fisher there; with ``shared``, that one vector is the task's source and target vector. Returns
+    (wall, CPU) seconds per fine-tuning."""
     from ..datasets import task_source
     from ..training.models import resolve_base_model, resolve_device
     from .transfer import TaskData, finetune
@@ -355,12 +381,12 @@ def _fisher_by_finetuning(config, device, home, capture, missing, shared, vector
         data = TaskData(task, config, tasks)
         sample = data.source(seed) if role == "source" else data.target(seed)
         epochs = config.source_epochs if role == "source" else config.target_epochs
-        started = time.perf_counter()
+        clock = Stopwatch()
         _, model, tokenizer = finetune(base, sample, config, epochs, seed, torch_device)
-        vector = capture.save(role, task, model, tokenizer, sample, config, torch_device, started)
+        vector = capture.save(role, task, model, tokenizer, sample, config, torch_device, clock)
         for each in ("source", "target") if shared else (role,):
             vectors[each][task] = vector
-        seconds.append(time.perf_counter() - started)
+        seconds.append((clock.wall(), clock.cpu()))
         del model
         say(f"taskemb: fine-tuned {role} {task} (seed {seed})")
     return seconds
@@ -400,6 +426,7 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     registry = Registry(Path(work) / folder, builtin=False)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
+    cpu: dict[str, list[float | None]] = {m: [] for m in TUPATE_METHODS}
     sources = {}
     suffix = "" if mode == "early" else "-best"
 
@@ -421,6 +448,7 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
         for outcome in trained:
             method = outcome.entry.name.rsplit("/", 1)[-1]
             seconds[method].append(outcome.entry.metadata["training"]["seconds"])
+            cpu[method].append(outcome.entry.metadata["training"].get("cpu_seconds"))
             for emb in _vectors_of(registry, outcome.entry, embedder):
                 vectors.setdefault((method, emb.space.embedder, "target"), {})[task] = emb.vector
         say(f"tupate {mode}: {task} trained")
@@ -438,7 +466,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                 per_method[method] = _cosine_scores(vectors[(method, embedder, "target")],
                                                     vectors[(method, embedder, "source")], config.tasks, centred)
                 out.append(Prediction(tupate_name(method, embedder, centred, stage), "tupate", per_method[method],
-                                      float(np.mean(seconds[method])), {"method": method, **details}))
+                                      float(np.mean(seconds[method])), {"method": method, **details},
+                                      _mean(cpu[method])))
             ensemble = {t: {s: ensemble_score({m: per_method[m][t][s] for m in TUPATE_METHODS}) for s in row}
                         for t, row in per_method["bitfit"].items()}
             # what `zoo-rank --target` does by default: the rule's default recipe, invariant, raw, ensemble
@@ -446,7 +475,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                        and not centred)
             out.append(Prediction(tupate_name("ensemble", embedder, centred, stage), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())),
-                                  {"method": "ensemble", **details, **({"default": True} if shipped else {})}))
+                                  {"method": "ensemble", **details, **({"default": True} if shipped else {})},
+                                  _sum_of_means(cpu)))
     return out
 
 

@@ -26,6 +26,7 @@ class Row:
     regret: dict[int, float]
     seconds_per_embedding: float | None
     per_target: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu_seconds_per_embedding: float | None = None  # where the predictions file measured it
 
 
 @dataclass
@@ -87,7 +88,8 @@ def evaluate(gains: GainMatrix, predictions: dict[str, Prediction], *, targets: 
                                   **{f"regret@{k}": regret_at_k(gain, predicted, k) for k in ks}}
         mean = {key: statistics.fmean(v[key] for v in per_target.values()) for key in next(iter(per_target.values()))}
         rows.append(Row(name, prediction.family, mean["rho"], mean["ndcg_score"], mean["ndcg_rank"],
-                        {k: mean[f"regret@{k}"] for k in ks}, prediction.seconds_per_embedding, per_target))
+                        {k: mean[f"regret@{k}"] for k in ks}, prediction.seconds_per_embedding, per_target,
+                        prediction.cpu_seconds_per_embedding))
     return Evaluation(tasks, targets, rows, dropped, ks)
 
 

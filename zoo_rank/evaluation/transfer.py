@@ -19,12 +19,12 @@ import json
 import os
 import platform
 import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..errors import TransferError
+from ..stopwatch import Stopwatch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -261,23 +261,23 @@ def run_transfer(
             continue
         encoder = None
         if source is not None:  # one source fine-tuning serves all its targets of this seed
-            started = time.perf_counter()
+            clock = Stopwatch()
             sample = tasks[source].source(seed)
             encoder, model, tokenizer = finetune(base, sample, config, config.source_epochs, seed, torch_device)
             if fisher is not None and fisher.seed == seed:
-                fisher.save("source", source, model, tokenizer, sample, config, torch_device, started)
+                fisher.save("source", source, model, tokenizer, sample, config, torch_device, clock)
             del model
         for target in targets:
-            started = time.perf_counter()
+            clock = Stopwatch()
             data = tasks[target]
             train = data.target(seed)
             _, model, tokenizer = finetune(base, train, config, config.target_epochs, seed, torch_device, encoder)
             metrics = _test_metrics(model, tokenizer, data, config, torch_device)
             if source is None and fisher is not None and fisher.seed == seed:
-                fisher.save("target", target, model, tokenizer, train, config, torch_device, started)
+                fisher.save("target", target, model, tokenizer, train, config, torch_device, clock)
             run = Run(seed=seed, target=target, source=source, score=metrics[data.metric], metric=data.metric,
                       train_examples=len(train), test_examples=len(data.test), provenance=prov,
-                      seconds=round(time.perf_counter() - started, 2), metrics=metrics)
+                      seconds=clock.wall(), metrics=metrics)
             _append(results, run.to_json())
             new.append(run)
             finished += 1
@@ -298,8 +298,9 @@ class FisherCapture:
         return Path(self.directory) / f"{role}-{task}-seed{self.seed}.npy"
 
     def save(self, role: str, task: str, model, tokenizer, sample, config: TransferConfig, device,
-             started: float) -> np.ndarray:
-        """Compute, save and return the model's Fisher vector (float32, as stored)."""
+             clock: Stopwatch) -> np.ndarray:
+        """Compute, save and return the model's Fisher vector (float32, as stored), with what it cost
+        since ``clock`` started (the fine-tuning's start)."""
         import numpy as np
 
         from .fisher import FISHER_EXAMPLES, fisher_vector, write_json
@@ -311,7 +312,7 @@ class FisherCapture:
         tmp = path.with_name(path.name + ".tmp.npy")
         np.save(tmp, vector)
         os.replace(tmp, path)
-        write_json(path.with_suffix(".json"), {"seconds": round(time.perf_counter() - started, 2),
+        write_json(path.with_suffix(".json"), {"seconds": clock.wall(), "cpu_seconds": clock.cpu(),
                                                "examples": min(FISHER_EXAMPLES, len(sample))})
         return vector
 

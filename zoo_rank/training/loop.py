@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Callable
 
 from ..datasets import Dataset
 from ..errors import TrainingError
+from ..stopwatch import Stopwatch
 from .config import LEARNED_MIN_STEPS, TRAINING_FILE, TrainConfig, run_steps
 from .methods import head_prefixes, is_head_parameter, recipe
 from .models import BaseModel, load_for_classification, resolve_device
@@ -38,6 +38,7 @@ class TrainResult:
     train_examples: int
     metrics: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    cpu_seconds: float | None = None  # this process's CPU time for the run (``seconds`` is wall time)
     model: object = field(default=None, repr=False, compare=False)  # the trained model, in memory
 
     def to_dict(self) -> dict:
@@ -60,7 +61,7 @@ def train_checkpoint(
     """
     import torch
 
-    started = time.perf_counter()
+    clock = Stopwatch()
     device = resolve_device(config.device)
     directory = Path(directory)
     if directory.exists():
@@ -106,9 +107,9 @@ def train_checkpoint(
         metrics["validation_examples"] = len(val_set)
     result = TrainResult(
         method=config.method, checkpoint=directory, base_model=base.name, device=str(device),
-        seconds=round(time.perf_counter() - started, 2), steps=steps_total, learning_rate=best["lr"],
+        seconds=clock.wall(), steps=steps_total, learning_rate=best["lr"],
         train_examples=len(train_set), metrics=metrics, config={**config.to_dict(), "label_scale": scale},
-        model=model.eval(),
+        cpu_seconds=clock.cpu(), model=model.eval(),
     )
     (directory / TRAINING_FILE).write_text(json.dumps(
         {**result.to_dict(), "checkpoint": None, "dataset": {"name": dataset.name, "source": dataset.source,

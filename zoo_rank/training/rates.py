@@ -118,7 +118,8 @@ def finished(label: str, method: str, result) -> tuple[str, bool]:
     loss = metrics.get("smoothed_loss", metrics.get("train_loss"))
     numbers = f"loss {loss:.3f}, chance {chance:.3f}" if loss is not None and chance is not None else (
         f"loss {loss:.3f}" if loss is not None else "")
-    how = f"{result.steps} steps ({numbers}) in {result.seconds:.0f} s"
+    cpu = getattr(result, "cpu_seconds", None)
+    how = f"{result.steps} steps ({numbers}) in {result.seconds:.0f} s" + (f" ({cpu:.0f} s CPU)" if cpu is not None else "")
     meaning = ("so its embedding describes the starting point more than the task (more examples, a longer "
                "--max-length or another --lr may help)")
     if metrics.get("stopped_by") == "learned":
