@@ -137,7 +137,7 @@ def main() -> None:
     total_cpu = sum(p["cpu"] for p in phases.values())
     print(f"`zoo-rank --target my-data.csv` (623 hedge test examples), {cost['steps']} training steps, "
           f"{cost['threads']} torch threads; peak RSS {cost['peak_mib']:.0f} MiB")
-    print(f"| phase | wall s | CPU s | share of wall | peak RSS by its end, MiB |")
+    print("| phase | wall s | CPU s | share of wall | peak RSS by its end, MiB |")
     print("|---|---:|---:|---:|---:|")
     for name in cost["order"]:
         p = phases[name]
