@@ -12,7 +12,7 @@ must not break zoo-rank.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -92,10 +92,10 @@ def own(hook: Callable[[Callable[..., None]], None], check: Check) -> dict[str, 
     return items
 
 
-def installed(hook: str, check: Check) -> Iterator[tuple[str, object]]:
+def installed(hook: str, check: Check, own: Collection[str] = ()) -> Iterator[tuple[str, object]]:
     """(name, object) for every item the installed plugins register through ``hook`` that passes
     ``check`` (which returns the name and object to use, or raises ``ValueError`` saying what
-    is wrong)."""
+    is wrong) and does not take a name of zoo-rank's ``own``."""
     kind = KINDS[hook]
     for module, point, distribution, version in _modules():
         function = getattr(module, hook, None)
@@ -110,6 +110,8 @@ def installed(hook: str, check: Check) -> Iterator[tuple[str, object]]:
         for args in registered:
             try:
                 name, item = check(*args)
+                if name in own:
+                    raise ValueError(f"{name!r} is zoo-rank's own")
             except Exception as exc:  # noqa: BLE001
                 _skip(Plugin(kind, _label(args), point.value, distribution, version, _detail(exc)))
                 continue

@@ -30,15 +30,13 @@ def register_embedders(register) -> None:
     register(BehaviourEmbedder())
 
 
-def _embedder(found: object, taken: dict | None = None) -> tuple[str, object]:
-    """A registered embedder, checked (a class is instantiated); ``taken``: names a plugin cannot take."""
+def _embedder(found: object) -> tuple[str, object]:
+    """A registered embedder, checked (a class is instantiated)."""
     embedder = found() if isinstance(found, type) else found
     name = getattr(embedder, "name", None)
     if not isinstance(name, str) or not isinstance(getattr(embedder, "version", None), int) \
             or not callable(getattr(embedder, "embed", None)):
         raise ValueError("an embedder needs a name, an int version and embed(weights, base_model=None)")
-    if taken is not None and name in taken:
-        raise ValueError(f"the name {name!r} is zoo-rank's own embedder")
     return name, embedder
 
 
@@ -49,7 +47,7 @@ EMBEDDERS: dict = own(register_embedders, _embedder)  # zoo-rank's own; all_embe
 def all_embedders() -> dict:
     """``EMBEDDERS`` and the embedders of installed plugins (``zoo_rank.plugins``), loaded on first
     use: after import, so that a plugin may import zoo-rank's own modules."""
-    return {**EMBEDDERS, **dict(installed("register_embedders", lambda found: _embedder(found, EMBEDDERS)))}
+    return {**EMBEDDERS, **dict(installed("register_embedders", _embedder, EMBEDDERS))}
 
 __all__ = ["EMBEDDERS", "DEFAULT_EMBEDDER", "all_embedders", "Space", "TaskEmbedding", "cosine", "embed", "get_embedder",
            "ingest_embedders"]

@@ -155,9 +155,7 @@ def register_predictors(register) -> None:
         register(name, predictor)
 
 
-def _predictor(name: str, predictor: object, taken: dict | None = None) -> tuple[str, Predictor]:
-    if taken is not None and name in taken:
-        raise ValueError(f"{name!r} is zoo-rank's own")
+def _predictor(name: str, predictor: object) -> tuple[str, Predictor]:
     if not callable(predictor):
         raise ValueError("not a function")
     return name, predictor
@@ -178,7 +176,7 @@ def predictors() -> dict[str, Predictor]:
     from ..plugins import installed
 
     mine = own_predictors()
-    return {**mine, **dict(installed("register_predictors", lambda name, found: _predictor(name, found, mine)))}
+    return {**mine, **dict(installed("register_predictors", _predictor, mine))}
 
 
 def _sum_of_means(per_method: dict[str, list]) -> float | None:

@@ -59,9 +59,7 @@ def register_executors(register) -> None:
     register("ray", _ray)
 
 
-def _factory(name: str, factory: object, taken: tuple[str, ...] = ()) -> tuple[str, object]:
-    if name in taken:
-        raise ValueError(f"{name!r} is zoo-rank's own")
+def _factory(name: str, factory: object) -> tuple[str, object]:
     if not callable(factory):
         raise ValueError("not a factory function")
     return name, factory
@@ -75,7 +73,7 @@ EXECUTORS = ("auto", *_OWN)  # zoo-rank's own; executor_names() adds plugins
 def _factories() -> dict:
     """zoo-rank's executors and those of installed plugins (``register_executors``: a factory
     ``(address, num_cpus, workers) -> Executor``)."""
-    return {**_OWN, **dict(installed("register_executors", lambda name, factory: _factory(name, factory, EXECUTORS)))}
+    return {**_OWN, **dict(installed("register_executors", _factory, EXECUTORS))}
 
 
 def executor_names() -> tuple[str, ...]:

@@ -55,10 +55,8 @@ def register_index_backends(register) -> None:
         register(kind, FaissBackend(kind))
 
 
-def _backend(name: str, backend: object, taken: tuple[str, ...] = ()) -> tuple[str, IndexBackend]:
+def _backend(name: str, backend: object) -> tuple[str, IndexBackend]:
     backend = backend() if isinstance(backend, type) else backend
-    if name in taken:
-        raise ValueError(f"{name!r} is zoo-rank's own")
     if not callable(getattr(backend, "shortlist", None)):
         raise ValueError("has no shortlist(registry, space_id, query, limit, centred)")
     return name, backend
@@ -72,8 +70,7 @@ BACKENDS = ("auto", "numpy", *_OWN)  # zoo-rank's own; backend_names() adds plug
 def backends() -> dict[str, IndexBackend]:
     """The shortlisting backends: faiss's two and those of installed plugins
     (``register_index_backends``: an object with ``shortlist``)."""
-    return {**_OWN, **dict(installed("register_index_backends",
-                                     lambda name, backend: _backend(name, backend, BACKENDS)))}
+    return {**_OWN, **dict(installed("register_index_backends", _backend, BACKENDS))}
 
 
 def backend_names() -> tuple[str, ...]:

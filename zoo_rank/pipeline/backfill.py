@@ -45,19 +45,28 @@ def checkpoint_folder(entry: Entry) -> Path | None:
     return Path(entry.source)
 
 
-def embed_entry(entry: Entry, embedder: str) -> TaskEmbedding:
-    """An entry's checkpoint, read again from where it was registered and embedded; a
-    ``CheckpointError`` says why it cannot be (shipped without files, gone, changed)."""
-    from ..readers import read_checkpoint
-
+def existing_checkpoint_folder(entry: Entry) -> Path:
+    """``checkpoint_folder``, or a ``CheckpointError`` saying why there is none to read (shipped
+    without files, gone)."""
     folder = checkpoint_folder(entry)
     if folder is None:
         raise CheckpointError(entry.name, "is shipped without checkpoint files (a built-in run)",
                               hint="`zoo-rank train TASK` trains and registers one here")
+    if not folder.exists():
+        raise CheckpointError(folder, "does not exist")
+    return folder
+
+
+def embed_entry(entry: Entry, embedder: str) -> TaskEmbedding:
+    """An entry's checkpoint, read again from where it was registered and embedded; a
+    ``CheckpointError`` says why it cannot be (shipped without files, gone, changed)."""
+    from ..readers import read_checkpoint
+    from .ingest import changed_since_registered
+
+    folder = existing_checkpoint_folder(entry)
     weights = read_checkpoint(folder)
     if weights.content_sha256() != entry.content_sha256:
-        raise CheckpointError(folder, "has changed since it was registered",
-                              hint=f"`zoo-rank remove {entry.name}` and add it again")
+        raise changed_since_registered(folder, entry)
     return embed(weights, embedder, base_model=entry.base_model)
 
 
@@ -107,15 +116,13 @@ def embed_registered(
         if has_current(entry, embedder):
             result.current.append(entry.name)
             continue
-        folder = checkpoint_folder(entry)
-        if folder is None or not folder.exists():
-            result.skipped.append(f"{entry.name}: " + ("is shipped without checkpoint files (a built-in run)"
-                                                       if folder is None else f"{folder}: does not exist"))
-            continue
-        done = ingest(registry, [Source(str(folder), entry.base_model, renews=entry, embedders=(embedder,))],
-                      executor=executor, keep_going=CheckpointError, result=AddResult())
-        if done.failed:
-            exc = done.failed[0]
+        try:
+            folder = existing_checkpoint_folder(entry)
+            done = ingest(registry, [Source(str(folder), entry.base_model, renews=entry, embedders=(embedder,))],
+                          executor=executor, keep_going=CheckpointError, result=AddResult())
+            if done.failed:
+                raise done.failed[0]
+        except CheckpointError as exc:  # one line: which entry and why
             result.skipped.append(str(exc) if exc.path == entry.name else f"{entry.name}: {exc}")
             continue
         result.embedded.append(entry.name)

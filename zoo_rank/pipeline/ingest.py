@@ -118,14 +118,13 @@ def ingest(registry: Registry, sources: Sequence[Source], *, executor: Executor 
     renewed: list[tuple[Entry, list[TaskEmbedding]]] = []
     registered: set[str] = set()  # checkpoint folders moved to their ``keep_at`` and registered there
 
-    def describe(index: int, outcome) -> None:
+    def describe(index: int, outcome) -> NewEntry | None:
         if progress is not None:
             progress(sources[index])
         source, embedded = sources[index], unwrap(outcome)
         if source.renews is not None:
             if embedded.content_sha256 != source.renews.content_sha256:
-                raise CheckpointError(source.directory, "has changed since it was registered",
-                                      hint=f"`zoo-rank remove {source.renews.name}` and add it again")
+                raise changed_since_registered(source.directory, source.renews)
             result.warnings += embedded.warnings
             renewed.append((source.renews, embedded.embeddings))
             return None
@@ -151,6 +150,12 @@ def ingest(registry: Registry, sources: Sequence[Source], *, executor: Executor 
             if source.keep_at is not None and str(source.keep_at) not in registered:
                 shutil.rmtree(source.keep_at, ignore_errors=True)
     return result
+
+
+def changed_since_registered(folder: str | Path, entry: Entry) -> CheckpointError:
+    """The error for a registered entry's checkpoint whose files no longer hold what was registered."""
+    return CheckpointError(folder, "has changed since it was registered",
+                           hint=f"`zoo-rank remove {entry.name}` and add it again")
 
 
 T = TypeVar("T")

@@ -33,12 +33,10 @@ def register_readers(register) -> None:
         register(spec)
 
 
-def _reader(found: object, taken: tuple[ReaderSpec, ...] = ()) -> tuple[str, ReaderSpec]:
-    """A registered reader, checked; ``taken``: formats a plugin cannot take."""
+def _reader(found: object) -> tuple[str, ReaderSpec]:
+    """A registered reader, checked."""
     if not isinstance(found, ReaderSpec):
         raise ValueError("a reader must be a zoo_rank.readers.ReaderSpec")
-    if found.format in {spec.format for spec in taken}:
-        raise ValueError(f"the format {found.format!r} is read by zoo-rank itself")
     return found.format, found
 
 
@@ -55,7 +53,7 @@ def reader_specs() -> tuple[ReaderSpec, ...]:
 
 @lru_cache(maxsize=1)
 def _plugin_readers() -> tuple[ReaderSpec, ...]:
-    return tuple(spec for _, spec in installed("register_readers", lambda found: _reader(found, READERS)))
+    return tuple(spec for _, spec in installed("register_readers", _reader, {spec.format for spec in READERS}))
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _MAX_DEPTH = 6
