@@ -1,4 +1,5 @@
-"""Machine and version facts printed with every benchmark."""
+"""Machine and version facts printed with every benchmark, and the environment a benchmark's child
+processes run in."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ def describe() -> str:
 
     return (f"machine: {cpu}, {os.cpu_count()} cores, {mem}; {platform.system()} {platform.release()}\n"
             f"versions: python {sys.version.split()[0]}, numpy {numpy.__version__}, zoo-rank {zoo_rank.__version__}")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """``os.environ`` with ``extra``, and ``ZOO_RANK_ASSETS`` set to the assets `zoo-rank fetch` put
+    in the default home (unless already set): a child with a scratch ``ZOO_RANK_HOME`` finds them."""
+    from zoo_rank.settings import assets_dir
+
+    env = {**os.environ, **extra}
+    env.setdefault("ZOO_RANK_ASSETS", str(assets_dir()))
+    return env

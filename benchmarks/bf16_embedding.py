@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
-from _machine import describe
+from _machine import child_env, describe
 
 PROBE = r'''
 import json, re, sys, time
@@ -50,11 +49,7 @@ print("RUN " + json.dumps({"seconds": training["seconds"], "cpu_seconds": traini
 
 def run(precision: str, method: str, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as home:
-        env = dict(os.environ)
-        if "ZOO_RANK_ASSETS" not in env:
-            from zoo_rank.settings import assets_dir
-
-            env["ZOO_RANK_ASSETS"] = str(assets_dir())
+        env = child_env()
         result = subprocess.run([sys.executable, "-c", PROBE, home, method, str(steps), precision],
                                 capture_output=True, text=True, env=env, check=False)
     line = next((x for x in result.stdout.splitlines() if x.startswith("RUN ")), None)

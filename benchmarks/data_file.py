@@ -20,7 +20,6 @@ Run: python benchmarks/data_file.py [--mb 200] [--shapes long,short]
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _machine import describe
+from _machine import child_env, describe
 
 READER = """
 import sys, time
@@ -81,9 +80,7 @@ def main() -> None:
     print(describe())
     zoo_rank = [sys.executable, "-m", "zoo_rank"]
     with tempfile.TemporaryDirectory() as tmp:
-        from zoo_rank.assets import assets_dir
-
-        env = {**os.environ, "ZOO_RANK_HOME": str(Path(tmp) / "home"), "ZOO_RANK_ASSETS": str(assets_dir())}
+        env = child_env(ZOO_RANK_HOME=str(Path(tmp) / "home"))
         for shape in args.shapes.split(","):
             path = Path(tmp) / f"{shape}.csv"
             rows = write_csv(path, args.mb, shape)

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _machine import describe
+from _machine import child_env, describe
 
 PROBE = r'''
 import json, re, sys, time
@@ -118,11 +117,7 @@ def main() -> None:
     print(describe())
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch) / "home"
-        env = {**os.environ, "ZOO_RANK_HOME": str(home)}
-        if "ZOO_RANK_ASSETS" not in env:  # the assets `zoo-rank fetch` put in the default home
-            from zoo_rank.settings import assets_dir
-
-            env["ZOO_RANK_ASSETS"] = str(assets_dir())
+        env = child_env(ZOO_RANK_HOME=str(home))
         data = Path(scratch) / "my-data.csv"
         subprocess.run([sys.executable, "-m", "zoo_rank", "datasets", "export", "hedge", "--split", "test", "-o",
                         str(data)], check=True, env=env, capture_output=True)
