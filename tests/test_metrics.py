@@ -22,6 +22,8 @@ def test_perfectly_wrong_ranking_by_hand():
     assert ndcg(true, predicted, "score") == pytest.approx((1 + 2 / L3 + 3 / 2) / (3 + 2 / L3 + 1 / 2))
     # N - true rank: a → 2, c → 1, b → 0
     assert ndcg(true, predicted, "rank") == pytest.approx((0 + 1 / L3 + 2 / 2) / (2 + 1 / L3 + 0))
+    # the papers' convention: gain 2^(N - true rank) - 1: a → 3, c → 1, b → 0
+    assert ndcg(true, predicted, "paper") == pytest.approx((0 + 1 / L3 + 3 / 2) / (3 + 1 / L3 + 0))
     assert regret_at_k(true, predicted, 1) == 2  # b's 1 instead of a's 3
     assert regret_at_k(true, predicted, 2) == 1  # c's 2
     assert regret_at_k(true, predicted, 3) == 0

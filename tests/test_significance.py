@@ -58,3 +58,28 @@ def test_split_half_reliability():
     opposed = {(f"s{i}", "t"): {0: float(i), 1: float(-i), 2: float(i)} for i in range(6)}
     assert split_half(opposed, [0, 1, 2]) < 0.5
     assert math.isnan(split_half(cells, [0]))
+
+
+def test_sign_flip_is_exact_and_cannot_go_below_its_floor():
+    from itertools import product
+
+    from zoo_rank.evaluation.significance import sign_flip
+
+    a = {"t1": 3.0, "t2": 1.0, "t3": 2.0, "t4": 5.0, "t5": 0.5}
+    b = {"t1": 1.0, "t2": 2.0, "t3": 0.0, "t4": 1.0, "t5": 0.5}  # t5 does not differ
+    d = [a[t] - b[t] for t in a if a[t] != b[t]]
+    # by hand: every assignment of signs to the four differences that differ
+    extreme = sum(abs(sum(s * x for s, x in zip(signs, d))) >= abs(sum(d)) - 1e-12 for signs in product((1, -1), repeat=4))
+    assert sign_flip(a, b) == extreme / 16 == 4 / 16
+    assert sign_flip({t: v + 10 for t, v in a.items() if t != "t5"}, b) == 2 / 16  # all one way: 4 targets' floor
+    assert sign_flip(b, a) == sign_flip(a, b)  # two-sided
+    assert sign_flip(a, a) == 1.0
+    many = {f"t{i}": float(i % 3 + 1) for i in range(30)}  # 30 targets: sampled, all differences positive
+    assert sign_flip(many, dict.fromkeys(many, 0.0)) < 1e-4
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order_given():
+    from zoo_rank.evaluation.significance import holm
+
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5] and holm([0.2, 0.9]) == pytest.approx([0.4, 0.9])

@@ -168,3 +168,23 @@ def test_glue_tasks_get_their_standard_metric():
     assert [default_metric(t, "classification") for t in ("CoLA", "mrpc", "qqp", "rte", "sst2")] == \
         ["mcc", "f1", "f1", "accuracy", "accuracy"]
     assert default_metric("stsb", "regression") == "pearson"
+
+
+def test_a_validation_only_task_trains_on_a_carved_half_and_says_so(tmp_path):
+    """A task whose official training split could not be had (SuperGLUE BoolQ in ../shared/tasks)
+    used to stop every command on its folder's collection; half of its validation file now trains,
+    chosen by a hash of each example, the other half stays held out, and the listing says so."""
+    root = tmp_path / "tasks"
+    write_task(root, "rte", pairs(10), pairs(4))
+    folder = write_task(root, "boolq", [], pairs(200, labels=("True", "False")))
+    (folder / "train.jsonl").unlink()
+    tasks = TaskCollection(root)
+    train, held_out = tasks.load("boolq", "train"), tasks.load("boolq", "validation")
+    assert 60 < len(train) < 140 and len(train) + len(held_out) == 200
+    assert not set(zip(train.texts, train.pairs)) & set(zip(held_out.texts, held_out.pairs))  # no example in both
+    assert train.label_names == held_out.label_names and train.pairs is not None
+    info = TaskCollection(root).tasks["boolq"].describe()
+    assert info["carved"] is True and info["train"] == len(train) and TaskCollection(root).tasks["rte"].describe()[
+        "carved"] is False
+    again = TaskCollection(root).load("boolq", "train")
+    assert again.texts == train.texts  # the same half every time

@@ -196,7 +196,10 @@ def test_main_job_ranks_the_held_out_task_first(tmp_path):
     said = result.stderr.splitlines()
     assert f"{tmp_path / 'my-data.csv'}: 623 examples, labels read as 2 classes (certain, uncertain)" in said
     estimate = next(line for line in said if line.startswith("training bitfit on 623 examples of my-data"))
-    assert "until learned: typically" in estimate and "at most 400" in estimate  # the likely length, then the cap
+    from zoo_rank.training.config import LEARNED_MAX_STEPS
+
+    # the likely length (from the shipped runs of the same recipe), then the cap
+    assert "until learned: typically" in estimate and f"at most {LEARNED_MAX_STEPS}" in estimate
     assert any(line.startswith("my-data: bitfit learned after ") and "chance 0.69" in line for line in said)
 
     # The next thing a user does: rank for the built-in task. Their own data of that task (BitFit only) must come

@@ -295,3 +295,59 @@ def test_training_and_the_behaviour_embedder_find_a_base_model_in_the_same_place
 
     require_assets(DEFAULT_MODEL_ASSET)
     assert resolve_base_model().location == locate_base_model(DEFAULT_BASE_MODEL, "a test")
+
+
+@pytest.mark.parametrize("method", ["bitfit", "lora", "prefix"])
+def test_a_batch_split_into_forward_passes_of_similar_length_trains_the_same_step(method, tmp_path, base, monkeypatch):
+    """A batch runs as passes of at most ``MICRO_BATCH_TOKENS`` padded tokens whose weighted
+    gradients are summed: with dropout off (so both runs draw nothing at random) one pass per batch
+    and one pass per example give the same checkpoint, and the same embedding in every space."""
+    from zoo_rank.jobs import embed_all
+    from zoo_rank.training import loop
+
+    rows = [{**row, "text": row["text"] + " ." * (i % 7)} for i, row in enumerate(sentiment_rows(48))]  # lengths vary
+    data = read_table(write_csv(tmp_path / "d.csv", rows))
+    loaded = loop.load_for_classification
+
+    def without_dropout(*args, **kwargs):
+        tokenizer, model = loaded(*args, **kwargs)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        return tokenizer, model
+
+    monkeypatch.setattr(loop, "load_for_classification", without_dropout)
+    passes = []
+    collate = loop.collate
+    monkeypatch.setattr(loop, "collate", lambda pad, encoded, indices, device: passes.append(len(indices))
+                        or collate(pad, encoded, indices, device))
+    results = {}
+    for budget in (10**6, 1):
+        monkeypatch.setattr(loop, "MICRO_BATCH_TOKENS", {"cpu": budget})
+        passes.clear()
+        config = TrainConfig(method=method, steps=6, batch_size=16, lr=1e-2, device="cpu")
+        results[budget] = (train_checkpoint(data, tmp_path / f"b{budget}", config, base), list(passes))
+    (whole, whole_passes), (split, split_passes) = results[10**6], results[1]
+    assert set(whole_passes) == {16} and set(split_passes) == {1}  # the budget did split every batch
+    assert split.metrics["train_loss"] == pytest.approx(whole.metrics["train_loss"], rel=1e-4)  # the batch's mean
+    name = "bitfit_model.safetensors" if method == "bitfit" else "adapter_model.safetensors"
+    a = load_safetensors(whole.checkpoint / name).tensors
+    b = load_safetensors(split.checkpoint / name).tensors
+    assert a.keys() == b.keys() and all(np.allclose(a[k], b[k], atol=2e-5) for k in a)
+    assert any(not np.allclose(a[k], 0) for k in a if "classifier" not in k)  # the step moved something
+    first, _ = embed_all(read_checkpoint(whole.checkpoint))
+    second, _ = embed_all(read_checkpoint(split.checkpoint))
+    assert [e.space for e in first] == [e.space for e in second] and first
+    for x, y in zip(first, second):
+        assert float(x.vector @ y.vector / np.linalg.norm(x.vector) / np.linalg.norm(y.vector)) >= 0.99
+
+
+def test_micro_batches_keep_every_example_once_under_the_token_budget():
+    from zoo_rank.training.loop import micro_batches
+
+    lengths = [5, 30, 7, 12, 30, 3, 100, 8]
+    parts = micro_batches(lengths, list(range(8)), 40)
+    assert sorted(i for part in parts for i in part) == list(range(8))
+    assert all(len(part) * max(lengths[i] for i in part) <= 40 for part in parts if len(part) > 1)
+    assert [6] in parts  # longer than the budget: a pass of its own
+    assert micro_batches(lengths, [0, 2], 10**6) == [[0, 2]]

@@ -7,6 +7,7 @@ import click
 
 from .common import console, echo_json, make_table, say, split_list, warn
 from .root import cli
+from ..training.config import DEFAULT_UNTIL_LEARNED
 
 
 @cli.group()
@@ -102,7 +103,8 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
               show_default=True)
 @click.option("--work", type=click.Path(file_okay=False), default="results/work", show_default=True,
               help="Registry and checkpoints of the targets' trained embeddings.")
-@click.option("--methods", default="random,datasize,textemb,curvegrad,tupate,tupate:0.1,taskemb", show_default=True,
+@click.option("--methods", default=f"random,datasize,textemb,curvegrad,tupate,tupate:{DEFAULT_UNTIL_LEARNED:g},taskemb",
+              show_default=True,
               help="Comma-separated method groups: random, datasize, textemb, curvegrad, tupate, taskemb, "
                    "tupate-best, behaviour, tupate:F, behaviour:F. tupate-best also trains every source in best mode "
                    "(~3 CPU-hours for the default eight tasks); behaviour trains every source in early mode (its "
@@ -119,8 +121,15 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--max-length", type=click.IntRange(min=8), default=None,
               help="Tokens per example in the TuPaTE groups' training runs [default: 128, as `zoo-rank train`]; "
                    "recorded in the predictions' provenance.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Batch size of the TuPaTE groups' training runs [default: `zoo-rank train`'s]; recorded in the "
+                   "provenance.")
+@click.option("--learned-cap", type=click.IntRange(min=1), default=None,
+              help="The early rule's cap in steps for tupate:F and behaviour:F [default: `zoo-rank train`'s]; "
+                   "recorded in the provenance.")
 @click.pass_context
-def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir, fisher_dir, max_length):
+def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir, fisher_dir, max_length, batch_size,
+                  learned_cap):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
     (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
     from ..evaluation import config_from_results, predict_all
@@ -128,7 +137,7 @@ def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir,
     config = config_from_results(gains_file, tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(split_list(methods)), device=device, home=ctx.obj["home"],
                        progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir,
-                       max_length=max_length)
+                       max_length=max_length, batch_size=batch_size, learned_cap=learned_cap)
     click.echo(f"{len(done)} methods in {out}", err=True)
 
 
@@ -215,11 +224,11 @@ def evaluate(gains_file, predictions_file, targets, seeds, write, as_json):
     else:
         table = make_table(f"{gains.provenance.get('setting', '')}: {len(result.targets)} targets, "
                             f"{len(result.tasks) - 1} candidates each, seeds {gains.seeds_text()}")
-        for column in ("method", "rho", "NDCG score", "NDCG rank", *(f"Regret@{k}" for k in result.ks), "s/emb",
+        for column in ("method", "rho", "NDCG papers'", "NDCG score", *(f"Regret@{k}" for k in result.ks), "s/emb",
                        "CPU s/emb"):
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in sorted(result.rows, key=lambda r: (r.family, r.method)):
-            table.add_row(row.method, f"{row.rho:.2f}", f"{row.ndcg_score:.3f}", f"{row.ndcg_rank:.3f}",
+            table.add_row(row.method, f"{row.rho:.2f}", f"{row.ndcg_paper:.3f}", f"{row.ndcg_score:.3f}",
                           *(f"{row.regret[k]:.2f}" for k in result.ks),
                           "" if row.seconds_per_embedding is None else f"{row.seconds_per_embedding:.1f}",
                           "" if row.cpu_seconds_per_embedding is None else f"{row.cpu_seconds_per_embedding:.1f}")

@@ -8,6 +8,7 @@ from .. import backend_names  # light: no faiss until a large space is searched
 from .common import (EMBEDDER_CHOICES, console, data_columns, data_options, echo_json, known_methods, open_registry,
                      say, split_list, make_table, train_config, warn)
 from .root import cli, global_options, set_globals
+from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_MIN_STEPS
 
 
 @cli.command(name="rank")
@@ -35,8 +36,8 @@ from .root import cli, global_options, set_globals
                                                                  "this many examples (0: all) [default: 1000].")
 @click.option("--max-length", type=click.IntRange(min=8), help="Data target: tokens per example [default: 128].")
 @click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
-              help="Data target, early mode: train until the smoothed loss is FRACTION below chance (32 to 400 "
-                   "steps) [default: 0.1].")
+              help=f"Data target, early mode: train until the smoothed loss is FRACTION below chance "
+                   f"({LEARNED_MIN_STEPS} to {LEARNED_MAX_STEPS} steps) [default: {DEFAULT_UNTIL_LEARNED:g}].")
 @click.option("--force", is_flag=True, help="Data target: train its embedding again even if one with the same "
                                             "data and settings is registered.")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "

@@ -7,6 +7,8 @@ import click
 from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
                      family_settings, known_methods, make_table, open_registry, say, split_list, train_config, warn)
 from ..settings import TASKS_DIR
+from ..training.config import (DEFAULT_UNTIL_LEARNED, EARLY_BATCH_SIZE, LEARNED_MAX_STEPS, LEARNED_MIN_STEPS,
+                               PAPER_BATCH_SIZE)
 from .root import cli
 
 
@@ -24,15 +26,17 @@ from .root import cli
               help="Passes over the data; in early mode, a fixed length instead of the early rule (the paper: 2) "
                    "[default: the rule early, 5 best].")
 @click.option("--steps", type=click.IntRange(min=1),
-              help="Optimiser steps: a fixed length, or with --until-learned the rule's cap (400).")
+              help=f"Optimiser steps: a fixed length, or with --until-learned the rule's cap ({LEARNED_MAX_STEPS}).")
 @click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
-              help="early: stop once the smoothed training loss is FRACTION below chance, after 32 steps at least "
-                   "and 400 (--steps) at most, whatever the data size [default: 0.1 unless --epochs or --steps].")
+              help=f"early: stop once the smoothed training loss is FRACTION below chance, after {LEARNED_MIN_STEPS} "
+                   f"steps at least and {LEARNED_MAX_STEPS} (--steps) at most, whatever the data size [default: "
+                   f"{DEFAULT_UNTIL_LEARNED:g} unless --epochs or --steps].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate [default: the paper's].")
 @click.option("--head-lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate of the fresh task head [default: 1e-2 with --until-learned, else --lr].")
 @family_options
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help=f"[default: {EARLY_BATCH_SIZE} with the early rule, else {PAPER_BATCH_SIZE}]")
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Train on a seeded sample of at most this many examples (0: all).")
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")

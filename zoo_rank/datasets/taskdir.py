@@ -6,7 +6,10 @@ are classes, numeric labels follow the rule of data files (fractional or more th
 values: regression), and an optional ``SOURCE.json`` records provenance and may set
 ``task_type``, ``metric`` (accuracy, f1, mcc, pearson, spearman) and ``positive_label``.
 ``train.jsonl`` is the training split; ``validation.jsonl`` is the held-out split that a task
-is scored on (the ``test`` split, in the words of the built-in tasks).
+is scored on (the ``test`` split, in the words of the built-in tasks). A folder with
+``validation.jsonl`` only (a task whose official training split could not be had) is split in
+two by a hash of each example: half trains (``carved``), half stays held out; ``describe()`` and
+the split's info say so.
 
 The files are checked whole before anything trains, and each problem is one line that names
 the file and the line: a long benchmark must not die in its fourth hour on a stray label.
@@ -25,6 +28,8 @@ from .base import Dataset, build_dataset
 from .scoring import METRICS, default_metric, positive_label
 
 TRAIN_FILE, VALIDATION_FILE, SOURCE_FILE = "train.jsonl", "validation.jsonl", "SOURCE.json"
+CARVED_FRACTION = 0.5  # of a validation-only task, held out; the rest is its training split
+CARVE_SALT = "carved-train"
 _SPLIT_FILES = {"train": TRAIN_FILE, "validation": VALIDATION_FILE, "test": VALIDATION_FILE}
 
 
@@ -51,16 +56,26 @@ class TaskFolder:
                 raise DataError(source, f"is not valid JSON ({exc})", hint="fix or remove it; it is optional") from None
             if not isinstance(self.info, dict):
                 raise DataError(source, "must hold a JSON object")
-        for split_file in (TRAIN_FILE, VALIDATION_FILE):
-            if not (self.path / split_file).is_file():
-                raise DataError(self.path / split_file, "is missing",
-                                hint=f"a task folder needs both {TRAIN_FILE} and {VALIDATION_FILE}")
+        if not (self.path / VALIDATION_FILE).is_file():
+            raise DataError(self.path / VALIDATION_FILE, "is missing",
+                            hint=f"a task folder needs {VALIDATION_FILE} (and {TRAIN_FILE}, or half of it trains)")
         wanted = self.info.get("metric")
         if wanted is not None and wanted not in METRICS:
             raise DataError(source, f"unknown metric {wanted!r}", hint=f"use one of: {', '.join(METRICS)}")
 
+    @property
+    def carved(self) -> bool:
+        """True when the folder has no training split and half of its validation file trains."""
+        return not (self.path / TRAIN_FILE).is_file()
+
     @cached_property
     def splits(self) -> dict[str, Dataset]:
+        if self.carved:
+            whole = _read(self.path / VALIDATION_FILE, self.name, self.info.get("task_type"))
+            train, validation = whole.split(CARVED_FRACTION, salt=CARVE_SALT)
+            for part in (train, validation):
+                part.info = {**whole.info, "carved_from": VALIDATION_FILE}
+            return {"train": train, "validation": validation}
         train = _read(self.path / TRAIN_FILE, self.name, self.info.get("task_type"))
         validation = _read(self.path / VALIDATION_FILE, self.name, train.task_type, train)
         return {"train": train, "validation": validation}
@@ -103,7 +118,10 @@ class TaskFolder:
         """sha256 over both files: results made on other data must not be mixed in."""
         h = hashlib.sha256()
         for split_file in (TRAIN_FILE, VALIDATION_FILE):
-            h.update((self.path / split_file).read_bytes())
+            if (self.path / split_file).is_file():
+                h.update((self.path / split_file).read_bytes())
+            else:
+                h.update(f"{split_file}: carved from {VALIDATION_FILE} at {CARVED_FRACTION}".encode())
         return h.hexdigest()
 
     def describe(self) -> dict:
@@ -111,7 +129,7 @@ class TaskFolder:
         return {"name": self.name, "title": self.info.get("type", ""), "task_type": self.task_type,
                 "labels": " / ".join(train.label_names) if train.label_names else "number",
                 "size": len(train) + len(validation), "train": len(train), "validation": len(validation),
-                "pair": self.pair, "metric": self.metric, "source": str(self.path),
+                "pair": self.pair, "metric": self.metric, "source": str(self.path), "carved": self.carved,
                 "licence": self.info.get("licence", "not stated"), "origin": self.info.get("citation", "")}
 
 

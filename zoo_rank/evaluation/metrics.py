@@ -11,9 +11,11 @@ a lucky or an unlucky one.
   source in the predicted ranking (lower is better; 1 is perfect). When several sources
   share the best true value, the average over them.
 * ``ndcg`` — normalised discounted cumulative gain over the whole list, with relevance
-  either the true value itself (``relevance="score"``) or N − true rank
-  (``relevance="rank"``: the best of N sources gets N − 1, the worst 0; tied true values
-  share their average rank).
+  either the true value itself (``relevance="score"``), N − true rank (``relevance="rank"``:
+  the best of N sources gets N − 1, the worst 0; tied true values share their average rank),
+  or the literature's convention (``relevance="paper"``: relevance N − true rank, gain
+  2^relevance − 1, as Vu et al. 2020 and Zhou et al. 2022 compute it; the only one whose
+  numbers may stand beside theirs).
 * ``regret_at_k`` — how many points the best of the top-k predicted sources falls short of
   the best source overall (0 is perfect).
 """
@@ -25,7 +27,7 @@ from typing import Mapping
 
 from ..errors import MetricError
 
-RELEVANCES = ("score", "rank")
+RELEVANCES = ("score", "rank", "paper")
 
 
 def _check(true: Mapping[str, float], predicted: Mapping[str, float]) -> list[str]:
@@ -74,9 +76,10 @@ def true_ranks(true: Mapping[str, float]) -> dict[str, float]:
 def relevance(true: Mapping[str, float], convention: str = "score") -> dict[str, float]:
     if convention == "score":
         return dict(true)
-    if convention == "rank":
+    if convention in ("rank", "paper"):
         n = len(true)
-        return {name: n - r for name, r in true_ranks(true).items()}
+        rel = {name: n - r for name, r in true_ranks(true).items()}
+        return rel if convention == "rank" else {name: 2.0 ** r - 1 for name, r in rel.items()}
     raise MetricError(f"unknown relevance {convention!r}", hint=f"use one of: {', '.join(RELEVANCES)}")
 
 

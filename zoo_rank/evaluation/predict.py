@@ -90,7 +90,8 @@ Progress = Callable[[str], None]
 def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, groups: tuple[str, ...],
                 device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
                 best_config: TrainConfig | None = None, force: bool = False,
-                fisher_dir: str | Path | None = None, max_length: int | None = None) -> dict[str, Prediction]:
+                fisher_dir: str | Path | None = None, max_length: int | None = None,
+                batch_size: int | None = None, learned_cap: int | None = None) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
     taskemb, random) into ``out``.
 
@@ -101,7 +102,9 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     given); its mode, sample size, seed and device are set here. ``fisher_dir`` is where
     ``bench transfer --fisher-dir`` saved TaskEmb's Fisher vectors (default ``work/fisher``).
     ``max_length`` is the token limit of the TuPaTE groups' training runs (default: `zoo-rank
-    train`'s, which is what a user's target gets); it is recorded in the provenance when given.
+    train`'s, which is what a user's target gets); ``batch_size`` their batch and ``learned_cap``
+    the early rule's cap (its ``steps``): each is recorded in the provenance when given, and the
+    TuPaTE runs are registered (so reused) per recipe.
     """
     from .transfer import provenance
 
@@ -117,8 +120,10 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
         if fraction and base in ("tupate", "behaviour"):
             runners[group] = partial(_tupate, until_learned=_fraction(group, fraction),
                                      embedder="behaviour" if base == "behaviour" else None)
-    if max_length is not None:
-        runners = {g: partial(r, max_length=max_length) if getattr(r, "func", r) is _tupate else r
+    recipe = {name: value for name, value in (("max_length", max_length), ("batch_size", batch_size),
+                                              ("steps", learned_cap)) if value is not None}
+    if recipe:
+        runners = {g: partial(r, recipe=recipe) if getattr(r, "func", r) is _tupate else r
                    for g, r in runners.items()}
     unknown = [g for g in groups if g not in runners]
     if unknown:
@@ -131,13 +136,17 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
         started = time.perf_counter()
         prov = {**provenance(config, device), "tasks": list(config.tasks), "work": str(work),
                 **({"fisher_dir": str(fisher_dir)} if fisher_dir is not None else {}),
-                **({"embedding_max_length": max_length} if max_length is not None else {})}
+                **{f"embedding_{'learned_cap' if name == 'steps' else name}": value for name, value in recipe.items()}}
         made = {}
         for prediction in runners[group](config, Path(work), device, home, say):
             prediction.details.update(group=group, git_commit=prov.get("git_commit"))
             made[prediction.name] = prediction
         done, _ = load_predictions(out)  # re-read: another process may have added a group meanwhile
-        done = {name: p for name, p in done.items() if p.details.get("group") != group} | made
+        done = {name: p for name, p in done.items() if p.details.get("group") != group}
+        if any(p.details.get("default") for p in made.values()):  # the default recipe changed: one row says so
+            for earlier in done.values():
+                earlier.details.pop("default", None)
+        done |= made
         save_predictions(out, done, prov)
         say(f"{group}: done in {time.perf_counter() - started:.0f} s")
     return done
@@ -392,7 +401,7 @@ def _fisher_by_finetuning(config, device, home, capture, missing, shared, vector
 
 def _tupate(config, work, device, home, say, mode: str = "early", template: TrainConfig | None = None,
             embedder: str | None = None, until_learned: float | None = None,
-            max_length: int | None = None) -> list[Prediction]:
+            recipe: dict | None = None) -> list[Prediction]:
     """Train every source's and target's embedding here and score targets against sources.
 
     Sources are trained on ``source_examples`` of their train split, targets on their limited
@@ -409,18 +418,23 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     from ..pipeline.train import train
     from ..registry import Registry
     from ..training import TrainConfig
-    from ..training.config import DEFAULT_UNTIL_LEARNED
+    from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS
 
-    length = {} if max_length is None else {"max_length": max_length}
+    given = dict(recipe or {})  # the caller's training settings (max_length, batch_size, steps)
 
     def settings(examples: int | None) -> TrainConfig:
         if mode == "early":
             return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device, until_learned=until_learned,
-                               epochs=None if until_learned else 2, **length)
-        return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device, **length)
+                               epochs=None if until_learned else 2, **given)
+        return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device, **given)
 
+    plain = TrainConfig(until_learned=DEFAULT_UNTIL_LEARNED)
+    # the default recipe's batch and cap (a token limit, the evaluation's own setting, has always been allowed)
+    default_recipe = all(given[name] == getattr(plain, name) or (name == "steps" and given[name] == LEARNED_MAX_STEPS)
+                         for name in given if name != "max_length")
     # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
     folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")
+    folder += "".join(f"-{name}{value}" for name, value in sorted(given.items()) if name != "max_length")
     registry = Registry(Path(work) / folder, builtin=False)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
@@ -470,7 +484,7 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                         for t, row in per_method["bitfit"].items()}
             # what `zoo-rank --target` does by default: the rule's default recipe, invariant, raw, ensemble
             shipped = (until_learned == DEFAULT_UNTIL_LEARNED and mode == "early" and embedder == DEFAULT_EMBEDDER
-                       and not centred)
+                       and not centred and default_recipe)
             out.append(Prediction(tupate_name("ensemble", embedder, centred, stage), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())),
                                   {"method": "ensemble", **details, **({"default": True} if shipped else {})},

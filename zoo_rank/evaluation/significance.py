@@ -8,6 +8,9 @@ anywhere from the committed files.
 * ``bootstrap_mean``: percentile bootstrap interval of a mean over targets.
 * ``paired_bootstrap``: the same for the mean difference of two methods on the same targets
   (resampling targets keeps each target's pair together), with a two-sided bootstrap p.
+* ``sign_flip``: the exact paired permutation test of a mean difference over targets (every
+  assignment of signs to the per-target differences), and ``holm``: Holm's correction of the
+  p-values of the comparisons one table makes.
 * ``paired_t``: Student's paired t-test (e.g. best source vs runner-up over seeds).
 * ``split_half``: how well two halves of the seeds agree on the gain matrix (Spearman–Brown).
 """
@@ -85,6 +88,44 @@ def paired_bootstrap(a: Mapping[str, float], b: Mapping[str, float], *, resample
     else:
         p = min(1.0, 2 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0))))
     return Comparison(interval, p, len(units))
+
+
+EXACT_UP_TO = 22  # targets: 2^22 sign assignments; beyond, a seeded sample of them
+
+
+def sign_flip(a: Mapping[str, float], b: Mapping[str, float], *, samples: int = 200_000, seed: int = 0) -> float:
+    """Two-sided p of the mean of a − b over the units both have, under the null that each unit's
+    difference is as likely to have either sign: the share of sign assignments whose mean is at
+    least as far from 0 as the observed one. Exact (all 2^n) up to ``EXACT_UP_TO`` units, so with
+    n units it cannot go below 2 / 2^n: with 4 targets that differ, nothing is below 0.125."""
+    units = sorted(set(a) & set(b))
+    differences = np.array([a[u] - b[u] for u in units], dtype=float)
+    differences = differences[differences != 0]  # a unit without a difference is the same under either sign
+    n = len(differences)
+    if n == 0:
+        return 1.0
+    observed = abs(differences.sum())
+    tolerance = 1e-9 * max(1.0, float(np.abs(differences).sum()))
+    if n <= EXACT_UP_TO:
+        extreme, total = 0, 1 << n
+        for start in range(0, total, 1 << 16):
+            codes = np.arange(start, min(total, start + (1 << 16)), dtype=np.int64)
+            signs = 1 - 2 * ((codes[:, None] >> np.arange(n)) & 1)
+            extreme += int(np.sum(np.abs(signs @ differences) >= observed - tolerance))
+        return extreme / total
+    signs = np.random.default_rng(seed).choice((-1.0, 1.0), size=(samples, n))
+    return (1 + int(np.sum(np.abs(signs @ differences) >= observed - tolerance))) / (samples + 1)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the family-wise error over every
+    comparison of one table stays at the level each adjusted p is compared with."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def paired_t(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:

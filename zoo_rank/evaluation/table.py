@@ -27,6 +27,7 @@ class Row:
     seconds_per_embedding: float | None
     per_target: dict[str, dict[str, float]] = field(default_factory=dict)
     cpu_seconds_per_embedding: float | None = None  # where the predictions file measured it
+    ndcg_paper: float | None = None  # relevance N − true rank, gain 2^rel − 1: the papers' convention
 
 
 @dataclass
@@ -84,12 +85,12 @@ def evaluate(gains: GainMatrix, predictions: dict[str, Prediction], *, targets: 
             gain = {s: gains.cells[(s, target)].mean for s in candidates}
             score = {s: gains.cells[(s, target)].score for s in candidates}
             per_target[target] = {"rho": rho(gain, predicted), "ndcg_score": ndcg(score, predicted, "score"),
-                                  "ndcg_rank": ndcg(gain, predicted, "rank"),
+                                  "ndcg_rank": ndcg(gain, predicted, "rank"), "ndcg_paper": ndcg(gain, predicted, "paper"),
                                   **{f"regret@{k}": regret_at_k(gain, predicted, k) for k in ks}}
         mean = {key: statistics.fmean(v[key] for v in per_target.values()) for key in next(iter(per_target.values()))}
         rows.append(Row(name, prediction.family, mean["rho"], mean["ndcg_score"], mean["ndcg_rank"],
                         {k: mean[f"regret@{k}"] for k in ks}, prediction.seconds_per_embedding, per_target,
-                        prediction.cpu_seconds_per_embedding))
+                        prediction.cpu_seconds_per_embedding, mean["ndcg_paper"]))
     return Evaluation(tasks, targets, rows, dropped, ks)
 
 

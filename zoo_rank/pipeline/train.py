@@ -192,7 +192,7 @@ def _expected_steps(registry: Registry, runs: list[tuple]) -> dict[str, tuple[li
                 entries = registry.entries()
                 known = {e.content_sha256 for e in entries}
                 entries += [e for e in _shipped_runs() if e.content_sha256 not in known]
-            found[f"{dataset.name}: {run.method}"] = (typical_steps(entries, run.method),
+            found[f"{dataset.name}: {run.method}"] = (typical_steps(entries, run.method, run.batch_size),
                                                       run.planned_steps(len(dataset)))
     return found
 
@@ -208,7 +208,7 @@ def _shipped_runs() -> list:
 
 def _honest_progress(progress, expected: dict[str, tuple[list[int], int]]):
     """The progress callback with the likely length of a run ended by the early rule instead of its
-    cap: an ETA of the time likely left, not of 400 steps."""
+    cap: an ETA of the time likely left, not of the cap's steps."""
     from ..training.rates import expected_steps, shown_total
 
     def report(description: str, done: int, total: int, loss) -> None:
@@ -232,10 +232,10 @@ def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple
     for _, dataset, run, _, _ in runs:
         steps = run.planned_steps(len(dataset))
         examples = min(len(dataset), run.max_examples or len(dataset))
-        rate = measured(home, base_model, device, run.max_length)
+        rate = measured(home, base_model, device, run.max_length, run.batch_size)
         typical = expected.get(f"{dataset.name}: {run.method}", ([], steps))[0]
         announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.learned_fraction),
-                      typical=typical))
+                      typical=typical, batch_size=run.batch_size))
 
 
 def _no_warning(message: str) -> None:
@@ -292,7 +292,7 @@ def _register_trained(registry, trained: TrainedFiles, scratch: Path, dataset, r
     result = trained.result
     from ..training.rates import record
 
-    record(registry.home, base.name, result.device, run.max_length, result.seconds, result.steps)
+    record(registry.home, base.name, result.device, run.max_length, run.batch_size, result.seconds, result.steps)
     directory = Path(trained.directory) if trained.directory else scratch / f"returned-{key[:12]}"
     for relative, content in (trained.files or {}).items():  # from a machine that shares no disk with this one
         path = directory / relative

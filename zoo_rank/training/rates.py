@@ -1,7 +1,7 @@
 """Measured training speed on this machine, for honest time estimates before a run.
 
 Each finished run stores its seconds per optimiser step under (base model, device, max
-length) in ``<home>/training-rates.json``; the next run of the same kind is announced with
+length, batch size) in ``<home>/training-rates.json``; the next run of the same kind is announced with
 an estimate from that measurement. Before any run has been measured the estimate comes from
 the benchmark in docs/benchmarks.md and says so.
 """
@@ -16,24 +16,33 @@ from pathlib import Path
 from .config import DEFAULT_UNTIL_LEARNED
 
 FILE = "training-rates.json"
-BENCHMARK_SECONDS_PER_STEP = 1.3  # default model, 2 CPU cores, batch 32 x 128 tokens (docs/benchmarks.md)
+# the default model on 2 CPU cores, per example of a batch: 1.3 s a step of 32 × 128 tokens before
+# batches ran as passes of similar length, ~0.3 s a step of 8 since (docs/benchmarks.md)
+BENCHMARK_SECONDS_PER_EXAMPLE = 0.04
 
 
-def _key(base_model: str, device: str, max_length: int) -> str:
-    return f"{base_model}|{device}|{max_length}"
+def benchmark_rate(batch_size: int) -> float:
+    """Seconds per step of the 2-core benchmark at ``batch_size``: what an estimate says before
+    anything was measured here."""
+    return round(BENCHMARK_SECONDS_PER_EXAMPLE * batch_size, 2)
 
 
-def measured(home: Path, base_model: str, device: str, max_length: int) -> float | None:
+def _key(base_model: str, device: str, max_length: int, batch_size: int) -> str:
+    return f"{base_model}|{device}|{max_length}|{batch_size}"
+
+
+def measured(home: Path, base_model: str, device: str, max_length: int, batch_size: int) -> float | None:
     """Seconds per step measured here for runs like this one, or None."""
     try:
         rates = json.loads((Path(home) / FILE).read_text())
-        value = rates.get(_key(base_model, device, max_length))
+        value = rates.get(_key(base_model, device, max_length, batch_size))
         return float(value) if isinstance(value, (int, float)) and value > 0 else None
     except (OSError, ValueError, AttributeError):
         return None
 
 
-def record(home: Path, base_model: str, device: str, max_length: int, seconds: float, steps: int) -> None:
+def record(home: Path, base_model: str, device: str, max_length: int, batch_size: int, seconds: float,
+           steps: int) -> None:
     """Remember a finished run's rate (a moving average); a read-only home just skips it."""
     if steps <= 0 or seconds <= 0:
         return
@@ -44,7 +53,7 @@ def record(home: Path, base_model: str, device: str, max_length: int, seconds: f
             rates = {}
     except (OSError, ValueError):
         rates = {}
-    key, rate = _key(base_model, device, max_length), seconds / steps
+    key, rate = _key(base_model, device, max_length, batch_size), seconds / steps
     old = rates.get(key)
     rates[key] = round(rate if not isinstance(old, (int, float)) else 0.5 * old + 0.5 * rate, 4)
     try:
@@ -56,17 +65,18 @@ def record(home: Path, base_model: str, device: str, max_length: int, seconds: f
         pass
 
 
-def typical_steps(entries, method: str) -> list[int]:
-    """Steps that earlier runs of ``method`` ended by the early rule took (the shipped built-in runs
-    and this machine's own), from their registered metadata: what a new run will most likely take,
-    where the rule's cap (400) is only what it may take."""
+def typical_steps(entries, method: str, batch_size: int | None = None) -> list[int]:
+    """Steps that earlier runs of ``method`` (at ``batch_size``, when given) ended by the early rule
+    took (the shipped built-in runs and this machine's own), from their registered metadata: what a
+    new run will most likely take, where the rule's cap is only what it may take."""
     from ..families import family_of
 
     steps = []
     for entry in entries:
         training = entry.metadata.get("training") or {}
+        batch = (training.get("config") or {}).get("batch_size")
         if family_of(entry.method) == method and (training.get("metrics") or {}).get("stopped_by") and \
-                isinstance(training.get("steps"), int):
+                isinstance(training.get("steps"), int) and (batch_size is None or batch == batch_size):
             steps.append(training["steps"])
     return sorted(steps)
 
@@ -77,18 +87,18 @@ def expected_steps(typical: list[int], cap: int) -> int:
 
 
 def announce(examples: int, label: str, method: str, steps: int, rate: float | None, device: str,
-             capped: bool = False, typical: list[int] = ()) -> str:
+             capped: bool = False, typical: list[int] = (), batch_size: int = 8) -> str:
     """The line said before a run: how much data, which method, and how long, from what
     (``capped``: ``steps`` is a cap the run may stop before; ``typical``: the steps earlier runs
     of the method ended by the rule took, so the time said is the likely one, and the cap a most)."""
     likely = expected_steps(list(typical), steps) if capped else steps
     typical = typical if likely < steps else []  # a cap below the typical length: the cap is what it will take
-    seconds_per_step = rate if rate is not None else BENCHMARK_SECONDS_PER_STEP
+    seconds_per_step = rate if rate is not None else benchmark_rate(batch_size)
     if rate is None and device.startswith("cuda"):
         when = "no rate measured on this GPU yet"
     else:
         source = (f"at {rate:.2f} s/step measured on this machine" if rate is not None else
-                  f"if this machine is like the 2-core benchmark ({BENCHMARK_SECONDS_PER_STEP} s/step; measured "
+                  f"if this machine is like the 2-core benchmark ({seconds_per_step:g} s/step; measured "
                   "here after this run)")
         if capped and typical:
             when = (f"likely about {_duration(likely * seconds_per_step)}, "
