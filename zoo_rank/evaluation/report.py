@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import DependencyError
 from .gains import GainMatrix
 from .predict import Prediction, tupate_name
+from .significance import ALPHA, verdict_cell, tested_pairs
 from .table import Evaluation, Row, seed_noise
 
 ANALYSIS = re.compile(r"<!-- analysis -->.*?<!-- /analysis -->", re.S)
@@ -93,25 +94,6 @@ def _per_target(row: Row, key: str) -> dict[str, float]:
     return {t: v[key] * (100 if key.startswith("ndcg") else 1) for t, v in row.per_target.items()}
 
 
-ALPHA = 0.05
-
-
-def _tested(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> list[tuple[float, float, float]]:
-    """(mean difference a − b, exact sign-flip p, Holm-adjusted p) for each pair of per-target
-    values: the comparisons of one table, corrected together."""
-    from .significance import holm, sign_flip
-
-    raw = [sign_flip(a, b) for a, b in pairs]
-    means = [sum(a[t] - b[t] for t in set(a) & set(b)) / max(1, len(set(a) & set(b))) for a, b in pairs]
-    return list(zip(means, raw, holm(raw)))
-
-
-def _test_cell(mean: float, p: float, adjusted: float) -> str:
-    """A paired difference, its exact p and its Holm-adjusted p; significant (adjusted p < 0.05) in bold."""
-    verdict = "**significant**" if adjusted < ALPHA else "not significant"
-    return f"{mean:+.2f} (p {p:.3f}, Holm {adjusted:.3f}) {verdict}"
-
-
 def primary_markdown(evaluation: Evaluation, predictions: dict[str, Prediction]) -> str:
     """The one comparison a report stands on, named before its numbers: the default that
     `zoo-rank --target` uses against TaskEmb and against Random, in ρ, exact sign-flip test over
@@ -126,12 +108,12 @@ def primary_markdown(evaluation: Evaluation, predictions: dict[str, Prediction])
             "comparison in this report is secondary.")
     if shipped is None or not refs:
         return head + "\n\nNot available: the predictions file marks no default, or lacks the references."
-    tested = _tested([(_per_target(shipped, "rho"), _per_target(rows[r], "rho")) for r in refs])
-    lines = [head, "", f"| default | ρ | reference | ρ reference | default − reference (p, Holm) |",
+    tested = tested_pairs([(_per_target(shipped, "rho"), _per_target(rows[r], "rho")) for r in refs])
+    lines = [head, "", "| default | ρ | reference | ρ reference | default − reference (p, Holm) |",
              "|---|---:|---|---:|---|"]
     for ref, (mean, p, adjusted) in zip(refs, tested):
         lines.append(f"| {shipped.method} | {_fmt(shipped.rho)} | {ref} | {_fmt(rows[ref].rho)} | "
-                     f"{_test_cell(mean, p, adjusted)} |")
+                     f"{verdict_cell(mean, p, adjusted)} |")
     floor = 2 / 2 ** len(evaluation.targets)
     lines.append(f"\nA negative difference is better (a lower ρ). With {len(evaluation.targets)} targets the exact "
                  f"test cannot go below p {floor:.4f} (higher where targets tie: a tie is no evidence either way).")
@@ -156,11 +138,11 @@ def early_vs_best_markdown(evaluation: Evaluation, predictions: dict[str, Predic
     lines = ["| variant | ρ early | ρ best | ρ best − early (p, Holm) | NDCG (papers') early | NDCG (papers') best "
              "| Regret@1 early | Regret@1 best | s / embedding early | s / embedding best |", "|---|" + "---|" * 9]
     significant = []
-    tested = _tested([(_per_target(b, "rho"), _per_target(e, "rho")) for _, e, b in pairs])
+    tested = tested_pairs([(_per_target(b, "rho"), _per_target(e, "rho")) for _, e, b in pairs])
     for (variant, e, b), test in zip(pairs, tested):
         if test[2] < ALPHA:
             significant.append(variant)
-        cells = [_fmt(e.rho), _fmt(b.rho), _test_cell(*test),
+        cells = [_fmt(e.rho), _fmt(b.rho), verdict_cell(*test),
                  _fmt(_points(e.ndcg_paper), 1), _fmt(_points(b.ndcg_paper), 1), _fmt(e.regret.get(1)),
                  _fmt(b.regret.get(1)), _fmt(e.seconds_per_embedding, 1), _fmt(b.seconds_per_embedding, 1)]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
@@ -193,12 +175,12 @@ def significance_markdown(evaluation: Evaluation, gains: GainMatrix, references:
                for row in sorted((r for r in evaluation.rows if r.family == family), key=lambda r: r.method)]
     cells_of = [(row, key, ref) for row in ordered for _, key, ref in compared if ref != row.method]
     tested = dict(zip([(row.method, key, ref) for row, key, ref in cells_of],
-                      _tested([(_per_target(row, key), _per_target(rows[ref], key)) for row, key, ref in cells_of])))
+                      tested_pairs([(_per_target(row, key), _per_target(rows[ref], key)) for row, key, ref in cells_of])))
     for row in ordered:
         cells = [str(bootstrap_mean(list(_per_target(row, "rho").values()))),
                  str(bootstrap_mean(list(_per_target(row, "ndcg_paper").values())))]
         for _, key, ref in compared:
-            cells.append("·" if ref == row.method else _test_cell(*tested[(row.method, key, ref)]))
+            cells.append("·" if ref == row.method else verdict_cell(*tested[(row.method, key, ref)]))
         lines.append(f"| {row.method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n\n{len(cells_of)} comparisons, Holm-corrected together."
 

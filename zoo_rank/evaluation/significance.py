@@ -128,6 +128,26 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+ALPHA = 0.05
+
+
+def tested_pairs(pairs: Sequence[tuple[Mapping[str, float], Mapping[str, float]]]) -> list[tuple[float, float, float]]:
+    """(mean difference a − b, exact sign-flip p, Holm-adjusted p) for each pair of per-target
+    values: the comparisons of one table, corrected together."""
+    raw = [sign_flip(a, b) for a, b in pairs]
+    means = []
+    for a, b in pairs:
+        units = set(a) & set(b)
+        means.append(sum(a[u] - b[u] for u in units) / max(1, len(units)))
+    return list(zip(means, raw, holm(raw)))
+
+
+def verdict_cell(mean: float, p: float, adjusted: float) -> str:
+    """A paired difference, its exact p and its Holm-adjusted p; significant (adjusted p < ALPHA) in bold."""
+    verdict = "**significant**" if adjusted < ALPHA else "not significant"
+    return f"{mean:+.2f} (p {p:.3f}, Holm {adjusted:.3f}) {verdict}"
+
+
 def paired_t(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
     """(t, two-sided p) of Student's paired t-test of a against b; p is nan below two pairs."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
