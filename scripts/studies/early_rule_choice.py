@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from zoo_rank.evaluation import evaluate, load_gains, load_predictions
-from zoo_rank.evaluation.significance import verdict_cell, tested_pairs
+from zoo_rank.evaluation.significance import tested_pairs, verdict_cell
 
 
 def _tests(pairs: list[tuple[dict, dict]]) -> list[str]:

@@ -52,7 +52,7 @@ def main() -> None:
     results = []
     for spec in args.candidate:
         label, path = spec.split("=", 1)
-        name, row, prediction = default_row(path, gains)
+        _, row, prediction = default_row(path, gains)
         per = {t: v["rho"] for t, v in row.per_target.items()}
         p = sign_flip(per, base)
         eligible = row.rho <= committed.rho or p >= ALPHA
