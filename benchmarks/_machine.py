@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from pathlib import Path
 
 
 def describe() -> str:
@@ -37,3 +38,14 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, **extra}
     env.setdefault("ZOO_RANK_ASSETS", str(assets_dir()))
     return env
+
+
+def quickstart_data(directory: Path, env: dict[str, str]) -> Path:
+    """The quickstart's data file, ``my-data.csv`` in ``directory``: the hedge test split (623
+    examples), exported as the README does, in a child run with ``env``."""
+    import subprocess
+
+    data = Path(directory) / "my-data.csv"
+    subprocess.run([sys.executable, "-m", "zoo_rank", "datasets", "export", "hedge", "--split", "test", "-o", str(data)],
+                   check=True, env=env, capture_output=True)
+    return data

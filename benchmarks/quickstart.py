@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _machine import child_env, describe
+from _machine import child_env, describe, quickstart_data
 
 GOALS = {"training_s": 15.0, "wall_s": 25.0, "peak_mib": 1024.0}
 
@@ -55,10 +55,7 @@ def main() -> None:
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}")
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
-        data = Path(scratch) / "my-data.csv"
-        subprocess.run([sys.executable, "-m", "zoo_rank", "datasets", "export", "hedge", "--split", "test", "-o",
-                        str(data)], check=True, env=child_env(ZOO_RANK_HOME=str(Path(scratch) / "export")),
-                       capture_output=True)
+        data = quickstart_data(Path(scratch), child_env(ZOO_RANK_HOME=str(Path(scratch) / "export")))
         for i in range(args.runs):
             run = one_run(data, Path(scratch) / f"home{i}")
             runs.append(run)

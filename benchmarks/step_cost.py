@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _machine import child_env, describe
+from _machine import child_env, describe, quickstart_data
 
 PROBE = r'''
 import json, random, re, statistics, sys, time
@@ -71,9 +71,7 @@ def main() -> None:
     print(describe())
     with tempfile.TemporaryDirectory() as scratch:
         env = child_env(ZOO_RANK_HOME=str(Path(scratch) / "home"))
-        data = Path(scratch) / "my-data.csv"
-        subprocess.run([sys.executable, "-m", "zoo_rank", "datasets", "export", "hedge", "--split", "test", "-o",
-                        str(data)], check=True, env=env, capture_output=True)
+        data = quickstart_data(Path(scratch), env)
         print("| batch | passes | padded tokens a step | s/step | peak RSS MiB |")
         print("|---:|---|---:|---:|---:|")
         for batch in map(int, args.batch.split(",")):

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _machine import child_env, describe
+from _machine import child_env, describe, quickstart_data
 
 PROBE = r'''
 import json, re, sys, time
@@ -118,9 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch) / "home"
         env = child_env(ZOO_RANK_HOME=str(home))
-        data = Path(scratch) / "my-data.csv"
-        subprocess.run([sys.executable, "-m", "zoo_rank", "datasets", "export", "hedge", "--split", "test", "-o",
-                        str(data)], check=True, env=env, capture_output=True)
+        data = quickstart_data(Path(scratch), env)
         result = subprocess.run([sys.executable, "-c", PROBE, str(data), str(home), str(args.threads)],
                                 capture_output=True, text=True, env=env, check=False)
     line = next((x for x in result.stdout.splitlines() if x.startswith("COST ")), None)

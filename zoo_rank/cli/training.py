@@ -7,8 +7,7 @@ import click
 from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
                      family_settings, known_methods, make_table, open_registry, say, split_list, train_config, warn)
 from ..settings import TASKS_DIR
-from ..training.config import (DEFAULT_UNTIL_LEARNED, EARLY_BATCH_SIZE, LEARNED_MAX_STEPS, LEARNED_MIN_STEPS,
-                               PAPER_BATCH_SIZE)
+from ..training.config import BATCH_SIZE, DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_MIN_STEPS
 from .root import cli
 
 
@@ -35,8 +34,7 @@ from .root import cli
 @click.option("--head-lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate of the fresh task head [default: 1e-2 with --until-learned, else --lr].")
 @family_options
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help=f"[default: {EARLY_BATCH_SIZE} with the early rule, else {PAPER_BATCH_SIZE}]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True)
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Train on a seeded sample of at most this many examples (0: all).")
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")

@@ -23,10 +23,7 @@ LEARNED_MAX_STEPS = 400
 # built-in matrix (docs/method.md, "The early rule"), reported on the CR matrix without change; #37's
 # cheaper candidate (0.05, batch 8, cap 200) lost the quickstart's own task (docs/method.md)
 DEFAULT_UNTIL_LEARNED = 0.1
-# the batch of a run ended by the early rule, and of every other run (the paper's); kept apart so
-# that a cheaper early recipe can change one without the other (docs/method.md, "A cheaper recipe")
-EARLY_BATCH_SIZE = 32
-PAPER_BATCH_SIZE = 32
+BATCH_SIZE = 32  # the paper's, for every recipe (#37's batch-8 early recipe was not shipped: docs/method.md)
 # --until-learned: the fresh task head's learning rate, whatever the method's (docs/training.md)
 EARLY_HEAD_LR = 1e-2
 
@@ -90,7 +87,7 @@ class TrainConfig:
     epochs: int | None = None  # default: 2 (early), 5 (best)
     steps: int | None = None
     lr: float | None = None
-    batch_size: int | None = None  # None: EARLY_BATCH_SIZE for a run ended by the early rule, else PAPER_BATCH_SIZE
+    batch_size: int = BATCH_SIZE
     max_length: int = 128
     max_examples: int | None = 1000
     seed: int = 0
@@ -111,8 +108,6 @@ class TrainConfig:
             raise TrainingError(f"unknown method {self.method!r}", hint=f"choose one of: {', '.join(trainable())}")
         if self.mode not in MODES:
             raise TrainingError(f"unknown mode {self.mode!r}", hint=f"choose one of: {', '.join(MODES)}")
-        if self.batch_size is None:  # concrete from here on: the run's records and key name the batch it used
-            object.__setattr__(self, "batch_size", EARLY_BATCH_SIZE if self.learned_fraction else PAPER_BATCH_SIZE)
         for name in ("epochs", "steps", "batch_size", "max_length", "max_examples", "validation_examples"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -27,7 +27,7 @@ Progress = Callable[[str, int, int, "float | None"], None]
 
 # Padded tokens in one forward pass on a CPU. A batch is split into passes of similar length and
 # their gradients summed, so the step is the same but padding and activations shrink: on the
-# quickstart's data 1.7x fewer seconds a step and under half the peak memory (docs/benchmarks.md).
+# quickstart's data 2.3x fewer seconds a step and 2.7x less peak memory (docs/benchmarks.md).
 # On a GPU one pass a batch is faster, so the budget there only caps a batch of long texts.
 MICRO_BATCH_TOKENS = {"cpu": 512}
 GPU_MICRO_BATCH_TOKENS = 16384

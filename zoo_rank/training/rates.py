@@ -13,11 +13,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from .config import DEFAULT_UNTIL_LEARNED
+from .config import BATCH_SIZE, DEFAULT_UNTIL_LEARNED
 
 FILE = "training-rates.json"
-# the default model on 2 CPU cores, per example of a batch: 1.3 s a step of 32 × 128 tokens before
-# batches ran as passes of similar length, ~0.3 s a step of 8 since (docs/benchmarks.md)
+# the default model on 2 CPU cores, per example of a batch: 1.3 s a step of 32 × 128 tokens, measured
+# before batches ran as passes of similar length (0.56 s a step of hedge's short texts since: an
+# estimate before anything is measured here errs long; docs/benchmarks.md)
 BENCHMARK_SECONDS_PER_EXAMPLE = 0.04
 
 
@@ -87,7 +88,7 @@ def expected_steps(typical: list[int], cap: int) -> int:
 
 
 def announce(examples: int, label: str, method: str, steps: int, rate: float | None, device: str,
-             capped: bool = False, typical: list[int] = (), batch_size: int = 8) -> str:
+             capped: bool = False, typical: list[int] = (), batch_size: int = BATCH_SIZE) -> str:
     """The line said before a run: how much data, which method, and how long, from what
     (``capped``: ``steps`` is a cap the run may stop before; ``typical``: the steps earlier runs
     of the method ended by the rule took, so the time said is the likely one, and the cap a most)."""
