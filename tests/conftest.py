@@ -4,6 +4,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import sys
 from pathlib import Path
 
 # huggingface_hub and transformers read these at import time: set them before any import.
@@ -128,6 +129,27 @@ def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
             or not collection_path.name.startswith("test_"):
         return None
     return "pytest.mark.core" not in collection_path.read_text(encoding="utf-8") or None
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config) -> None:
+    """Once a local Ray has run in this process, leave without the interpreter's shutdown: one CI
+    run in three printed its summary and then waited forever on Ray's gRPC client threads (alive
+    after ``ray.shutdown()``), stalling CI. The report is complete by now; the exit status is kept."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return
+    if ray.is_initialized():
+        ray.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status[-1] if _exit_status else 0)
 
 
 def pytest_collection_modifyitems(items) -> None:
