@@ -32,7 +32,7 @@ from zoo_rank.training import TrainConfig
 
 home, method, steps, precision = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 if precision == "bf16":
-    loop._autocast = lambda device: (torch.autocast("cpu", dtype=torch.bfloat16), None)
+    loop.autocast = lambda device: (torch.autocast("cpu", dtype=torch.bfloat16), None)  # the training loop's
 registry = Registry(home, builtin=False)
 started, cpu = time.perf_counter(), time.process_time()
 (done,) = train("hedge", methods=[method], registry=registry, split="train",

@@ -25,6 +25,11 @@ def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
 
 ROWS = "".join(f"text {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40))
 
+MC = ('{"text": "a", "choices": ["x", "y"], "label": 0}\n'
+      '{"text": "b", "choices": ["x", "y"], "label": 1}\n')
+QA = ('{"question": "Who?", "context": "Ann came.", "answers": {"text": ["Ann"], "answer_start": [0]}}\n'
+      '{"question": "When?", "context": "Ann came.", "answers": {"text": [], "answer_start": []}}\n')
+
 BAD = [  # (file name, content or None for a file that is not there, what its one line says)
     ("nan.csv", "text,label\n" + ROWS + "bad,NaN\n", "label 'NaN' at row 42 is not a finite number"),
     ("inf.csv", "text,label\n" + "".join(f"t{i},{i * 0.5}\n" for i in range(30)) + "x,inf\n",
@@ -38,6 +43,18 @@ BAD = [  # (file name, content or None for a file that is not there, what its on
     ("utf16-nobom.csv", "text,label\nab,x\nbc,y\n".encode("utf-16-le"), "looks like UTF-16 without a byte-order mark"),
     ("latin1.csv", "text,label\ncaf\xe9,a\nok,b\n".encode("latin-1"), "not UTF-8 (byte 0xe9 on line 2)"),
     ("missing.csv", None, "not found"),
+    # multiple choice and extractive QA (zoo_rank/datasets/records.py)
+    ("one-choice.jsonl", MC + '{"text": "c", "choices": ["only"], "label": 0}\n',
+     "line 3: 1 choice; a multiple-choice example needs at least 2"),
+    ("label-range.jsonl", MC + '{"text": "c", "choices": ["x", "y", "z"], "label": 3}\n',
+     "line 3: label 3 is out of range for 3 choices (0 to 2)"),
+    ("label-text.jsonl", MC + '{"text": "c", "choices": ["x", "y"], "label": "y"}\n',
+     "line 3: the label 'y' is not the index of a choice"),
+    ("mixed.jsonl", MC + '{"text": "c", "label": "y"}\n', "line 3 is a text-and-label example in a multiple-choice file"),
+    ("not-in-context.jsonl", QA + '{"question": "Where?", "context": "In Rome.", '
+     '"answers": {"text": ["Paris"], "answer_start": [3]}}\n', "line 3: the answer 'Paris' is not in its context"),
+    ("answers-shape.jsonl", QA + '{"question": "Where?", "context": "In Rome.", "answers": ["Rome"]}\n',
+     'line 3: "answers" must be an object with a list "text"'),
 ]
 
 

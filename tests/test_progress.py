@@ -30,6 +30,16 @@ def test_the_estimate_is_the_likely_length_and_the_cap_a_most():
     assert "at most 400 steps" in announce(10, "x", "lora", 400, 1.0, "cpu", capped=True)  # nothing measured yet
 
 
+def test_a_multiple_choice_step_is_estimated_at_a_row_per_choice():
+    from zoo_rank.datasets import Dataset
+    from zoo_rank.pipeline.train import rows_per_example
+
+    copa = Dataset("copa", "copa.jsonl", "multiple-choice", ["a", "b"], [0, 1], choices=[["x", "y"], ["x", "y", "z", "w"]])
+    assert rows_per_example(copa) == 3.0
+    said = announce(400, "copa", "bitfit", 100, 1.0, "cpu", rows=rows_per_example(copa))
+    assert "about 5.0 min at 1.00 s/step measured on this machine, 3 rows an example (its choices)" in said
+
+
 def test_the_progress_total_follows_the_run_not_the_cap():
     expected = expected_steps([40, 65, 90], 400)
     assert expected == 65

@@ -303,11 +303,11 @@ def test_a_batch_split_into_forward_passes_of_similar_length_trains_the_same_ste
     gradients are summed: with dropout off (so both runs draw nothing at random) one pass per batch
     and one pass per example give the same checkpoint, and the same embedding in every space."""
     from zoo_rank.jobs import embed_all
-    from zoo_rank.training import loop
+    from zoo_rank.training import loop, models, objectives
 
     rows = [{**row, "text": row["text"] + " ." * (i % 7)} for i, row in enumerate(sentiment_rows(48))]  # lengths vary
     data = read_table(write_csv(tmp_path / "d.csv", rows))
-    loaded = loop.load_for_classification
+    loaded = models.load_pretrained
 
     def without_dropout(*args, **kwargs):
         tokenizer, model = loaded(*args, **kwargs)
@@ -316,11 +316,11 @@ def test_a_batch_split_into_forward_passes_of_similar_length_trains_the_same_ste
                 module.p = 0.0
         return tokenizer, model
 
-    monkeypatch.setattr(loop, "load_for_classification", without_dropout)
+    monkeypatch.setattr(models, "load_pretrained", without_dropout)
     passes = []
-    collate = loop.collate
-    monkeypatch.setattr(loop, "collate", lambda pad, encoded, indices, device: passes.append(len(indices))
-                        or collate(pad, encoded, indices, device))
+    collate = objectives.collate
+    monkeypatch.setattr(objectives, "collate", lambda pad, rows, indices, device: passes.append(len(indices))
+                        or collate(pad, rows, indices, device))
     results = {}
     for budget in (10**6, 1):
         monkeypatch.setattr(loop, "MICRO_BATCH_TOKENS", {"cpu": budget})

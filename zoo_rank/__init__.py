@@ -47,6 +47,7 @@ _EXPORTS = {
     "load_builtin": "zoo_rank.datasets",
     "describe_tasks": "zoo_rank.datasets",
     "to_csv": "zoo_rank.datasets",
+    "export_text": "zoo_rank.datasets",
     "needed_assets": "zoo_rank.datasets",
     "fetch_asset": "zoo_rank.assets:fetch",
     "locate_asset": "zoo_rank.assets:locate",
@@ -79,7 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .datasets import needed_assets
     from .pipeline.backfill import embed_registered
     from .pipeline.builtin import build as build_builtin
-    from .datasets import describe_tasks, load_builtin, to_csv
+    from .datasets import describe_tasks, export_text, load_builtin, to_csv
     from .catalog import TASK_TYPES as CATALOG_TASK_TYPES
     from .datasets import TASKS, TaskCollection
     from .embedders import all_embedders

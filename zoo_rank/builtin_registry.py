@@ -22,6 +22,7 @@ from .spaces import Space, TaskEmbedding
 
 SHIPPED_DB = Path(__file__).parent / "data" / "builtin.db"
 VERSION_KEY = "builtin_version"
+TASKS_KEY = "builtin_tasks"  # the cards of the tasks built in from a task collection (their data does not ship)
 SEEDED_KEY = "builtin_seeded"
 SOURCE_PREFIX = "builtin:"
 
@@ -89,8 +90,25 @@ def seed(registry, path: Path | None = None) -> int:
     return added
 
 
-def finish(home: Path, out: Path) -> Path:
-    """Write a compact copy of the registry under ``home`` to ``out``, stamped with a version.
+def shipped_cards(path: Path | None = None) -> dict[str, dict]:
+    """{task: card} of the tasks built in from a task collection (``zoo-rank builtin build
+    --tasks-dir``): type, size, provenance and licence, for a listing without their data."""
+    path = path or SHIPPED_DB
+    if not path.is_file():
+        return {}
+    db = _connect_read_only(path)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (TASKS_KEY,)).fetchone()
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
+    return json.loads(row[0]) if row else {}
+
+
+def finish(home: Path, out: Path, cards: dict[str, dict] | None = None) -> Path:
+    """Write a compact copy of the registry under ``home`` to ``out``, stamped with a version,
+    with the ``cards`` of the tasks built in from a collection.
 
     The copy's sources read ``builtin:<name>``; the registry under ``home`` is left as it is.
     """
@@ -112,6 +130,10 @@ def finish(home: Path, out: Path) -> Path:
             digest.update(json.dumps([sha, sorted(spaces.split(" "))]).encode())
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (VERSION_KEY, digest.hexdigest()[:16]))
         db.execute("DELETE FROM meta WHERE key IN (?, 'instance')", (SEEDED_KEY,))  # each copy gets its own id
+        if cards:
+            kept = {task: {k: v for k, v in card.items() if k != "source_folder"} for task, card in cards.items()}
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                       (TASKS_KEY, json.dumps(kept, sort_keys=True)))
         db.execute("UPDATE entries SET source = ? || name", (SOURCE_PREFIX,))
         db.commit()
         db.execute("PRAGMA journal_mode = DELETE")

@@ -1,4 +1,4 @@
-"""Mean ρ and NDCG of every predictor, with paired bootstrap differences against chosen references.
+"""Mean ρ and NDCG of every predictor, with exact paired sign-flip tests (Holm over the table) against chosen references.
 
     python scripts/studies/compare_predictors.py --gains results/transfer-limited.jsonl \
         --predictions results/predictions-limited.json [more.json ...] \

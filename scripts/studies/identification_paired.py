@@ -7,7 +7,8 @@ with different recipes) and embedded (its cached ``behaviour-deltas.npy``). For 
 and each embedding (the behaviour embedder as shipped; the invariant embedder within its
 family), whether its nearest other adapter is one of its task, under each recipe; then an exact
 McNemar test on the adapters whose outcome changed (two-sided binomial test of the discordant
-pairs), so the difference is called significant only when the changed outcomes say so.
+pairs), Holm-corrected over the table's rows, so a difference is called significant only when the
+changed outcomes say so.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo_rank.embedders import EMBEDDERS
+from zoo_rank.evaluation.significance import ALPHA, holm
 from zoo_rank.embedders.behaviour import reduce
 from zoo_rank.readers import read_checkpoint
 
@@ -75,11 +77,12 @@ def main() -> None:
     keys = sorted(set(zoo(first)) & set(zoo(second)))
     a, b = outcomes(first, keys), outcomes(second, keys)
     print(f"{len(keys)} adapters in both zoos; {first.name} → {second.name}\n")
-    print(f"| top-1 same task | {first.name} | {second.name} | gained | lost | exact McNemar p |")
+    print(f"| top-1 same task | {first.name} | {second.name} | gained | lost | exact McNemar p (Holm over the table) |")
     print("|---|---|---|---|---|---|")
-    for name in a:
-        gained, lost, p = mcnemar(a[name], b[name])
-        verdict = f"{p:.3f}" + ("" if p < 0.05 else " (not significant)")
+    tests = {name: mcnemar(a[name], b[name]) for name in a}
+    adjusted = dict(zip(tests, holm([p for _, _, p in tests.values()])))
+    for name, (gained, lost, p) in tests.items():
+        verdict = f"{p:.3f} (Holm {adjusted[name]:.3f})" + ("" if adjusted[name] < ALPHA else " not significant")
         n = len(a[name])
         print(f"| {name} | {a[name].sum()}/{n} | {b[name].sum()}/{n} | {gained} | {lost} | {verdict} |")
 

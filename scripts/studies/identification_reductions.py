@@ -24,6 +24,7 @@ from identification import wilson
 from identification_paired import mcnemar, nearest_hits, zoo
 
 from zoo_rank.embedders.behaviour import reduce
+from zoo_rank.evaluation.significance import ALPHA, holm
 
 
 def _centred(x: np.ndarray) -> np.ndarray:
@@ -52,13 +53,16 @@ def main() -> None:
     outcomes = {name: nearest_hits(np.stack([f(d) for d in deltas]), tasks) for name, f in REDUCTIONS.items()}
     shipped = outcomes[next(iter(REDUCTIONS))]
     print(f"{len(keys)} adapters in {work}; top-1 same task among all others (any method)\n")
-    print("| reduction | all adapters | prefix adapters | gained | lost | exact McNemar p vs shipped |")
+    print("| reduction | all adapters | prefix adapters | gained | lost | exact McNemar p vs shipped (Holm over the table) |")
     print("|---|---|---|---|---|---|")
+    tests = {name: mcnemar(shipped, hits) for name, hits in outcomes.items() if hits is not shipped}
+    adjusted = dict(zip(tests, holm([p for _, _, p in tests.values()])))
     for name, hits in outcomes.items():
         against = "· | · | ·"
-        if hits is not shipped:
-            gained, lost, p = mcnemar(shipped, hits)
-            against = f"{gained} | {lost} | {p:.3f}" + ("" if p < 0.05 else " (not significant)")
+        if name in tests:
+            gained, lost, p = tests[name]
+            against = (f"{gained} | {lost} | {p:.3f} (Holm {adjusted[name]:.3f})"
+                       + ("" if adjusted[name] < ALPHA else " not significant"))
         print(f"| {name} | {wilson(int(hits.sum()), hits.size)} | {int(hits[prefix].sum())}/{int(prefix.sum())} | "
               f"{against} |")
 

@@ -7,6 +7,8 @@ import click
 
 from .common import console, echo_json, make_table, say, split_list, warn
 from .root import cli
+from ..evaluation import TASK_LIST_EXAMPLES
+from ..pipeline.builtin import MIN_EXAMPLES
 from ..training.config import DEFAULT_UNTIL_LEARNED
 
 
@@ -21,8 +23,11 @@ def builtin():
 @click.option("--device", default="auto", show_default=True)
 @click.option("--fresh", is_flag=True, help="Retrain every task, instead of keeping the shipped runs whose data, model "
                                             "and settings are unchanged.")
+@click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help=f"Also build in every task of this folder of <task>/{{train,validation}}.jsonl folders with at least "
+                   f"{MIN_EXAMPLES} labelled examples (their embeddings ship, their data does not).")
 @click.pass_context
-def build_builtin(ctx, output, method, device, fresh):
+def build_builtin(ctx, output, method, device, fresh, tasks_dir):
     """Train every built-in task with each method (default settings, train split) and write the
     shipped registry. Deterministic: the same zoo-rank, data and device give the same vectors,
     so a shipped run whose training key (data, model, settings) still matches is kept as it is
@@ -32,7 +37,8 @@ def build_builtin(ctx, output, method, device, fresh):
 
     with training_bars() as progress:
         out = build_builtin(ctx.obj["home"], methods=tuple(split_list(method)), device=device, fresh=fresh,
-                            output=output, progress=progress, warn=warn, announce=say)
+                            output=output, tasks_dir=tasks_dir or ctx.obj.get("tasks_dir"), progress=progress,
+                            warn=warn, announce=say)
     click.echo(f"wrote {out}", err=True)
 
 
@@ -96,9 +102,13 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 
 
 @bench.command(name="predict")
-@click.option("--gains", "gains_file", type=click.Path(dir_okay=False, exists=True),
-              default="results/transfer-limited.jsonl", show_default=True,
-              help="The transfer results whose tasks and samples to predict for.")
+@click.option("--gains", "gains_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The transfer results whose tasks and samples to predict for [default: "
+                   "results/transfer-limited.jsonl, unless --tasks is given].")
+@click.option("--tasks", default=None,
+              help="Predict for these tasks of --tasks-dir (comma-separated) without transfer results: every ordered "
+                   f"pair; each task's target embedding is made from the same {TASK_LIST_EXAMPLES:,}-example training "
+                   "sample as its source embedding, as `zoo-rank --target` embeds a data file.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="results/predictions-limited.json",
               show_default=True)
 @click.option("--work", type=click.Path(file_okay=False), default="results/work", show_default=True,
@@ -114,7 +124,8 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
               help="Recompute the requested groups even if --out has them (registered embeddings are reused).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--tasks-dir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Where the task folders of --gains are now [default: where its runs recorded them].")
+              help="Where the task folders of --gains are now [default: where its runs recorded them]; with "
+                   "--tasks, the folder of those tasks.")
 @click.option("--fisher-dir", type=click.Path(file_okay=False), default=None,
               help="Where `bench transfer --fisher-dir` saved TaskEmb's Fisher vectors; what is missing there is "
                    "fine-tuned and saved [default: WORK/fisher].")
@@ -128,13 +139,21 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
               help="The early rule's cap in steps for tupate:F and behaviour:F [default: `zoo-rank train`'s]; "
                    "recorded in the provenance.")
 @click.pass_context
-def bench_predict(ctx, gains_file, out, work, methods, force, device, tasks_dir, fisher_dir, max_length, batch_size,
-                  learned_cap):
+def bench_predict(ctx, gains_file, tasks, out, work, methods, force, device, tasks_dir, fisher_dir, max_length,
+                  batch_size, learned_cap):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
-    (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used."""
-    from ..evaluation import config_from_results, predict_all
+    (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used
+    (--gains), or from a task list alone (--tasks, with --tasks-dir)."""
+    from ..evaluation import config_from_results, predict_all, task_list_config
 
-    config = config_from_results(gains_file, tasks_dir)
+    if tasks and gains_file:
+        raise click.UsageError("give --gains (predict for a transfer experiment) or --tasks (a task list), not both")
+    if tasks:
+        if not tasks_dir:
+            raise click.UsageError("--tasks needs --tasks-dir, the folder its tasks are in")
+        config = task_list_config(tuple(split_list(tasks)), tasks_dir)
+    else:
+        config = config_from_results(gains_file or "results/transfer-limited.jsonl", tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(split_list(methods)), device=device, home=ctx.obj["home"],
                        progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir,
                        max_length=max_length, batch_size=batch_size, learned_cap=learned_cap)

@@ -125,8 +125,10 @@ def datasets(ctx, as_json, tasks_dir):
         return
     import re
 
-    missing = [r["name"] for r in rows if not r["available"]]
+    missing = [r["name"] for r in rows if not r["available"] and not r.get("collection")]
     caption = ((f"* data not on this machine: `zoo-rank fetch {' '.join(missing[:3])}`. " if missing else "")
+               + ("† embeddings only: the data is in the collection they were built from (`--tasks-dir`). "
+                  if any(r.get("collection") for r in rows) else "")
                + "--json: each task's description, files and full licence terms")
     table = make_table(title, title_justify="left", caption=caption, caption_justify="left")
     licences = [re.sub(r"\s*\(.*?\)", "", r["licence"]).split(";")[0].strip() or r["licence"] for r in rows]
@@ -139,7 +141,8 @@ def datasets(ctx, as_json, tasks_dir):
     for r, licence in zip(rows, licences):
         shipped = "" if r.get("shipped", True) else " (not shipped)"
         kind = f"{len(r['labels'].split(' / '))} classes" if r["task_type"] == "classification" else r["task_type"]
-        table.add_row(r["name"] + ("" if r["available"] else "*") + shipped, kind + (", pairs" if r["pair"] else ""),
+        mark = "†" if r.get("collection") else "" if r["available"] else "*"
+        table.add_row(r["name"] + mark + shipped, kind + (", pairs" if r["pair"] else ""),
                       f"{r['size']:,}", r["labels"], licence, r["source"].split("==")[0])
     console().print(table)
 
@@ -147,20 +150,23 @@ def datasets(ctx, as_json, tasks_dir):
 @datasets.command(name="export")
 @click.argument("name")
 @click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="CSV file [default: stdout].")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write [default: stdout].")
 @click.pass_context
 def export_dataset(ctx, name, split, output):
-    """Write a built-in task's examples as CSV (text[, text_pair], label)."""
-    from .. import load_builtin, to_csv
+    """Write a task's examples: a built-in task, or a task of --tasks-dir (whose test split is its
+    validation file). Text-and-label tasks as CSV (text[, text_pair], label); multiple-choice and
+    extractive-QA tasks as JSON lines in the form zoo-rank reads (docs/training.md)."""
+    from .. import export_text, load_data
 
-    data = load_builtin(name, split=split, home=ctx.obj["home"])
+    data = load_data(name, split=split, home=ctx.obj["home"], tasks_dir=ctx.obj.get("tasks_dir"))
+    text = export_text(data)
     if output:
         from pathlib import Path
 
-        Path(output).write_text(to_csv(data), encoding="utf-8", newline="")
+        Path(output).write_text(text, encoding="utf-8", newline="")
         click.echo(f"wrote {len(data)} examples of {name} ({split}) to {output}", err=True)
     else:
-        click.echo(to_csv(data), nl=False)
+        click.echo(text, nl=False)
 
 
 @cli.command()

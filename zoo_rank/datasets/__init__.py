@@ -13,12 +13,13 @@ from ..assets import ASSETS, DEFAULT_MODEL_ASSET, Asset
 from ..errors import DataError, ZooRankError
 from .base import TASK_TYPES, Dataset, build_dataset
 from .builtin import SPLITS, TASKS, BuiltinTask, BuiltinTasks, load_builtin
+from .records import RECORD_TYPES, to_record
 from .files import SUFFIXES, DataFile, read_table, scan_table
 from .taskdir import TaskCollection, TaskFolder, is_task_folder
 
 __all__ = ["Dataset", "BuiltinTask", "TASKS", "TASK_TYPES", "SPLITS", "build_dataset", "load_builtin", "load_data",
            "read_table", "scan_table", "DataFile", "is_data_spec", "BuiltinTasks", "TaskCollection", "TaskFolder", "is_task_folder", "task_source",
-           "describe_tasks", "to_csv", "needed_assets"]
+           "describe_tasks", "to_csv", "export_text", "needed_assets"]
 
 
 def task_source(tasks_dir: str | Path | None = None, home: str | Path | None = None):
@@ -68,10 +69,25 @@ def describe_tasks(tasks_dir: str | Path | None = None, home: str | Path | None 
         missing = f" (no data: {', '.join(collection.missing)})" if collection.missing else ""
         return f"{len(rows)} tasks in {tasks_dir}{missing}", rows
     from ..assets import locate
+    from ..builtin_registry import shipped_cards
 
     rows = [{**t.to_dict(), "available": all(locate(ASSETS[a], home) is not None for a in t.assets)}
             for t in TASKS.values()]
-    return f"{len(rows)} built-in tasks (`zoo-rank fetch` downloads their data)", rows
+    cards = shipped_cards()
+    rows += [{**card, "source": card.get("provenance", "not stated"), "available": False, "collection": True}
+             for card in cards.values()]
+    said = f" and {len(cards)} from a task collection (embeddings only; --tasks-dir reads their data)" if cards else ""
+    return f"{len(rows) - len(cards)} built-in tasks (`zoo-rank fetch` downloads their data){said}", rows
+
+
+def export_text(data: Dataset) -> str:
+    """A dataset as the text `zoo-rank datasets export` writes: CSV for text-and-label tasks, JSON
+    lines of the records zoo-rank reads for multiple-choice and extractive-QA tasks."""
+    if data.task_type not in RECORD_TYPES:
+        return to_csv(data)
+    import json
+
+    return "".join(json.dumps(to_record(data, i), ensure_ascii=False) + "\n" for i in range(len(data)))
 
 
 def to_csv(data: Dataset) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from .collect import MAX_CLASSES, TASK_TYPES, Collector, draw, label_reading, plain_label
+from .collect import EXTRACTIVE_QA, MAX_CLASSES, MULTIPLE_CHOICE, TASK_TYPES, Collector, draw, label_reading, plain_label
 
 __all__ = ["MAX_CLASSES", "TASK_TYPES", "Dataset", "build_dataset", "digests"]
 
@@ -19,7 +19,9 @@ class Dataset:
     """Texts (and optional second texts) with one label each.
 
     ``labels`` are strings for classification (``label_names`` lists the classes, sorted)
-    and floats for regression. ``source`` is the file path or ``builtin:<task>``.
+    and floats for regression. ``source`` is the file path or ``builtin:<task>``. Multiple choice
+    keeps each example's ``choices`` and the right one's index as its label; extractive QA the
+    question in ``texts``, the context in ``pairs`` and an ``Answer`` as its label (``records.py``).
     """
 
     name: str
@@ -31,6 +33,7 @@ class Dataset:
     label_names: list[str] | None = None
     info: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # usable, but worth saying (tiny, contradictory)
+    choices: list[list[str]] | None = None  # multiple choice: each example's candidate answers
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -41,6 +44,14 @@ class Dataset:
 
     def label_reading(self) -> str:
         """How the labels were read, in words, with the option that reads them the other way."""
+        if self.task_type == MULTIPLE_CHOICE:
+            counts = sorted({len(c) for c in self.choices})
+            shown = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+            return f"multiple choice: {shown} choices an example, the label is the right one's index"
+        if self.task_type == EXTRACTIVE_QA:
+            answerable = sum(a.answerable for a in self.labels)
+            return (f"extractive QA: {answerable} questions answered by a span of their context, "
+                    f"{len(self) - answerable} unanswerable")
         if self.task_type == "regression":
             return label_reading(self.task_type, None, min(self.labels), max(self.labels))
         return label_reading(self.task_type, self.label_names)
@@ -60,6 +71,8 @@ class Dataset:
         return digests(self.task_type, self._examples())
 
     def _examples(self):
+        if self.choices is not None:  # the choices hash in the second text's place
+            return zip(self.texts, self.choices, self.labels)
         return zip(self.texts, self.pairs or repeat(None), self.labels)
 
     def subset(self, indices: Sequence[int], name: str | None = None) -> "Dataset":
@@ -68,17 +81,24 @@ class Dataset:
             texts=[self.texts[i] for i in indices], labels=[self.labels[i] for i in indices],
             pairs=[self.pairs[i] for i in indices] if self.pairs is not None else None,
             label_names=self.label_names, info=dict(self.info), warnings=list(self.warnings),
+            choices=[self.choices[i] for i in indices] if self.choices is not None else None,
         )
 
+    def load(self) -> "Dataset":
+        """Every example in memory: this one (as ``DataFile.load``)."""
+        return self
+
     def sample(self, n: int | None, seed: int = 0) -> "Dataset":
-        """At most ``n`` examples, drawn with a fixed seed (per class, for classification)."""
+        """At most ``n`` examples, drawn with a fixed seed: per class for classification, per right
+        choice's position for multiple choice, answerable and unanswerable apart for extractive QA."""
         if not n or n >= len(self):
             return self
         members = None
         if self.task_type != "regression":
             members = {}
             for i, label in enumerate(self.labels):
-                members.setdefault(label, []).append(i)
+                stratum = label.answerable if self.task_type == EXTRACTIVE_QA else label
+                members.setdefault(str(stratum), []).append(i)
         return self.subset(draw(len(self), n, seed, members))
 
     def split(self, test_fraction: float = 0.2, salt: str = "") -> tuple["Dataset", "Dataset"]:
@@ -89,7 +109,7 @@ class Dataset:
         buckets = 1000
         cut = int(round(test_fraction * buckets))
         test, train = [], []
-        pairs = self.pairs or [""] * len(self)
+        pairs = self.pairs or ["\x00".join(c) for c in self.choices or ()] or [""] * len(self)
         for i, (text, pair) in enumerate(zip(self.texts, pairs)):
             h = int.from_bytes(hashlib.sha1(f"{salt}{text}\x00{pair}".encode()).digest()[:4], "big") % buckets
             (test if h < cut else train).append(i)

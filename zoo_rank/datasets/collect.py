@@ -19,6 +19,9 @@ import numpy as np
 from ..errors import DataError
 
 TASK_TYPES = ("classification", "regression")
+# the task types whose examples are records, not a text and a label (``records.py``)
+MULTIPLE_CHOICE, EXTRACTIVE_QA = "multiple-choice", "extractive-qa"
+RECORD_TYPES = (MULTIPLE_CHOICE, EXTRACTIVE_QA)
 MAX_CLASSES = 1000
 AUTO_MAX_CLASSES = 20  # more distinct numeric labels than this: regression
 POOL_CAP = 50_000  # more distinct labels than this: numbers (regression), or an error

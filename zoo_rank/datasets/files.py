@@ -21,6 +21,7 @@ from ..errors import DataError
 from ..jsontext import JSONProblem, NotAnArray, array_items, parse
 from .base import Dataset, digests
 from .collect import Checked, Collector, draw, label_reading
+from .records import read_records, record_type
 
 TEXT_NAMES = ("text", "sentence", "sentence1", "text_a", "premise", "question", "question1", "content",
               "review", "document", "tweet")
@@ -47,11 +48,23 @@ def scan_table(
     label_column: str | None = None,
     task_type: str | None = None,
     name: str | None = None,
-) -> DataFile:
+) -> DataFile | Dataset:
     """Check a data file in one streamed pass and keep a few bytes per row: what a target or a
-    training run reads, whatever the file's size (the examples it trains on are read again)."""
+    training run reads, whatever the file's size (the examples it trains on are read again).
+    A JSON file of multiple-choice or extractive-QA records (``records.py``) is read whole into a
+    ``Dataset``: its examples are structured, and such sets are thousands of rows, not millions."""
     path = Path(path)
     kind = check_file(path)
+    structured = _record_type(path, kind)
+    if structured is not None:
+        given = [option for option, value in (("--text-column", text_column), ("--pair-column", pair_column),
+                                              ("--label-column", label_column)) if value is not None]
+        if given:
+            raise DataError(path, f"holds {structured} examples, whose fields have fixed names: {given[0]} does "
+                                  "not apply", hint="see docs/training.md (\"Multiple choice and extractive QA\")")
+        if task_type not in (None, structured):
+            raise DataError(path, f"holds {structured} examples, not {task_type}", hint="drop --task-type")
+        return read_records(str(path), structured, _records(path, kind), name or path.stem)
     columns = _columns(path, kind)
     text_col = _column(path, columns, text_column, TEXT_NAMES, "text", "--text-column")
     label_col = _column(path, columns, label_column, LABEL_NAMES, "label", "--label-column")
@@ -229,6 +242,14 @@ def _columns(path: Path, kind: str) -> list[str]:
     for _, record in _records(path, kind):
         keys.update(dict.fromkeys(record))
     return list(keys)
+
+
+def _record_type(path: Path, kind: str) -> str | None:
+    """The task type the first JSON record's fields say (multiple choice, extractive QA), else None."""
+    if kind not in ("json", "jsonl"):
+        return None
+    first = next(_records(path, kind), None)
+    return record_type(first[1]) if first is not None else None
 
 
 def _csv_rows(path: Path, kind: str) -> Iterator[tuple[int, list[str]]]:

@@ -15,7 +15,8 @@ import numpy as np
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "mcc")
 REGRESSION_METRICS = ("pearson", "spearman")
-METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+QA_METRICS = ("exact_match", "token_f1")  # SQuAD's two, over answer tokens
+METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS + QA_METRICS
 
 # The standard GLUE metric of the tasks whose metric is not accuracy (Wang et al., 2019).
 GLUE_METRICS = {"cola": "mcc", "mrpc": "f1", "qqp": "f1", "stsb": "pearson", "sts-b": "pearson"}
@@ -25,6 +26,8 @@ def default_metric(task: str, task_type: str) -> str:
     """The metric a task is scored by unless its folder says otherwise."""
     if task_type == "regression":
         return "pearson"
+    if task_type == "extractive-qa":
+        return "token_f1"
     return GLUE_METRICS.get(task.lower(), "accuracy")
 
 

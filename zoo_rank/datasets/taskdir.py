@@ -18,13 +18,17 @@ the file and the line: a long benchmark must not die in its fourth hour on a str
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 
 from ..jsontext import JSONProblem, parse
 from ..errors import DataError
 from .base import Dataset, build_dataset
+from .records import RECORD_TYPES, read_records, record_type
+from .records import join as join_records
 from .scoring import METRICS, default_metric, positive_label
 
 TRAIN_FILE, VALIDATION_FILE, SOURCE_FILE = "train.jsonl", "validation.jsonl", "SOURCE.json"
@@ -84,6 +88,8 @@ class TaskFolder:
         """``train``, ``validation`` (also called ``test``) or ``all`` (both, validation last)."""
         if split == "all":
             train, validation = self.splits["train"], self.splits["validation"]
+            if train.task_type in RECORD_TYPES:
+                return join_records(train, validation)
             both = build_dataset(self.name, str(self.path), train.texts + validation.texts,
                                  train.labels + validation.labels, task_type=train.task_type,
                                  pairs=(train.pairs + validation.pairs) if train.pairs is not None else None,
@@ -127,10 +133,18 @@ class TaskFolder:
     def describe(self) -> dict:
         train, validation = self.splits["train"], self.splits["validation"]
         return {"name": self.name, "title": self.info.get("type", ""), "task_type": self.task_type,
-                "labels": " / ".join(train.label_names) if train.label_names else "number",
+                "labels": " / ".join(train.label_names) if train.label_names else _label_kind(train),
                 "size": len(train) + len(validation), "train": len(train), "validation": len(validation),
-                "pair": self.pair, "metric": self.metric, "source": str(self.path), "carved": self.carved,
+                "pair": self.pair and self.task_type not in RECORD_TYPES, "metric": self.metric, "source": str(self.path), "carved": self.carved,
                 "licence": self.info.get("licence", "not stated"), "origin": self.info.get("citation", "")}
+
+
+def _label_kind(data: Dataset) -> str:
+    """What a task without classes predicts: a number, a choice or an answer span."""
+    if data.choices is not None:
+        counts = sorted({len(c) for c in data.choices})
+        return f"1 of {counts[0]}" + (f"-{counts[-1]}" if len(counts) > 1 else "") + " choices"
+    return "answer span" if data.task_type == "extractive-qa" else "number"
 
 
 class TaskCollection:
@@ -187,16 +201,8 @@ class TaskCollection:
         return int(official) if isinstance(official, (int, float)) and official > 0 else len(self.load(name, "train"))
 
 
-def _read(path: Path, name: str, task_type: str | None, train: Dataset | None = None) -> Dataset:
-    """One split; ``train`` given: the validation split, whose labels must be the train split's."""
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise DataError(path, "is empty", hint="each line must be one labelled example")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise DataError(path, "line 1 starts with a byte-order mark, which JSON lines does not allow",
-                        hint="save the file as UTF-8 without BOM")
-    texts, pairs, labels, rows = [], [], [], []
-    first: dict | None = None
+def _records(path: Path, raw: bytes) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of every non-blank line; a line that is not a JSON object is one error."""
     for number, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue
@@ -207,7 +213,36 @@ def _read(path: Path, name: str, task_type: str | None, train: Dataset | None = 
         except JSONProblem as exc:
             raise DataError(path, f"line {number} is not valid JSON ({exc})",
                             hint="each line must be one JSON object") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or "label" not in record:
+        if not isinstance(record, dict):
+            raise DataError(path, f"line {number} is not a JSON object")
+        yield number, record
+
+
+def _read(path: Path, name: str, task_type: str | None, train: Dataset | None = None) -> Dataset:
+    """One split; ``train`` given: the validation split, whose labels must be the train split's."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(path, "is empty", hint="each line must be one labelled example")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise DataError(path, "line 1 starts with a byte-order mark, which JSON lines does not allow",
+                        hint="save the file as UTF-8 without BOM")
+    lines = _records(path, raw)
+    head = next(lines)
+    structured = record_type(head[1])
+    if structured is not None:
+        if task_type not in (None, structured):
+            raise DataError(path, f"holds {structured} examples, not {task_type}")
+        dataset = read_records(str(path), structured, chain([head], lines), name,
+                               info={"task_folder": str(path.parent)})
+        if train is not None and dataset.task_type != train.task_type:
+            raise DataError(path, f"holds {dataset.task_type} examples where train.jsonl holds {train.task_type}")
+        return dataset
+    if train is not None and train.task_type in RECORD_TYPES:
+        raise DataError(path, f"holds text-and-label examples where train.jsonl holds {train.task_type}")
+    texts, pairs, labels, rows = [], [], [], []
+    first: dict | None = None
+    for number, record in chain([head], lines):
+        if not isinstance(record.get("text"), str) or "label" not in record:
             raise DataError(path, f"line {number} is not an object with a string \"text\" and a \"label\"")
         label = record["label"]
         if isinstance(label, bool) or not isinstance(label, (str, int, float)):

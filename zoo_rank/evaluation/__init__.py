@@ -12,12 +12,16 @@ from importlib import import_module
 _EXPORTS = {
     "DEFAULT_TASKS": "transfer", "FisherCapture": "transfer", "TransferConfig": "transfer",
     "TransferError": "transfer", "config_from_results": "transfer", "run_transfer": "transfer",
+    "task_list_config": "transfer",
     "predict_all": "predict", "load_predictions": "predict", "predictors": "predict", "Prediction": "predict",
     "load_gains": "gains", "write_csv": "gains", "evaluate": "table", "write_report": "report",
     "write_json": "fisher",
 }
 
-__all__ = sorted(_EXPORTS)
+# a task list's predictions (``bench predict --tasks``): sources and targets alike, as the built-in sources are trained
+TASK_LIST_EXAMPLES = 1000
+
+__all__ = sorted(_EXPORTS) + ["TASK_LIST_EXAMPLES"]
 
 
 def __getattr__(name: str):

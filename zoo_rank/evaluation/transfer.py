@@ -394,23 +394,23 @@ def finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, devi
     ``on_loss`` receives each step's training loss (CurveGrad's learning curve)."""
     import torch
 
-    from ..training.loop import encode, run_epochs, label_targets
-    from ..training.models import load_for_classification
+    from ..training.loop import run_epochs
+    from ..training.objectives import objective_for
 
-    regression = dataset.task_type == "regression"
+    objective = objective_for(dataset)
     torch.manual_seed(seed)  # the same head for the baseline and every transfer run of this seed
-    tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
+    tokenizer, model = objective.load(base, dataset)
     body = getattr(model, model.base_model_prefix)
     if encoder is not None:
         body.load_state_dict(encoder)
     model.to(device)
-    targets, _ = label_targets(dataset, regression)
+    targets, _ = objective.targets(dataset)
     schedule = _Schedule(config.batch_size, epochs, seed)
     def progress(label, step, total, loss):
         if loss is not None:
             on_loss(loss)
 
-    for _ in run_epochs(model, encode(tokenizer, dataset, config.max_length), targets, regression, schedule,
+    for _ in run_epochs(model, objective.encode(tokenizer, dataset, config.max_length), targets, objective, schedule,
                         config.learning_rate, device, progress if on_loss else None, dataset.name):
         pass
     model.eval()
@@ -421,9 +421,23 @@ def _test_metrics(model, tokenizer, data: TaskData, config: TransferConfig, devi
     """Every metric of the run on the task's test sample, in percentage points (rounded as stored)."""
     from ..training.loop import held_out_metrics
 
-    metrics = held_out_metrics(model, tokenizer, data.test, data.train.task_type == "regression", config, device,
-                               data.positive)
+    metrics = held_out_metrics(model, tokenizer, data.test, config, device, data.positive)
     return {name: round(100 * value, 4) for name, value in metrics.items()}
+
+
+def task_list_config(tasks: tuple[str, ...], tasks_dir: str) -> TransferConfig:
+    """The settings of predictions for a task list of ``tasks_dir`` with no transfer results
+    (an external test): one seed, and each task's target sample its source sample
+    (``TASK_LIST_EXAMPLES`` of its train split), so one embedding of each task and method serves
+    both roles, as the shipped built-in sources and a user's ``--target`` file are embedded."""
+    from ..datasets import TaskCollection
+    from . import TASK_LIST_EXAMPLES
+
+    collection = TaskCollection(tasks_dir)
+    for task in tasks:
+        collection[task]  # an unknown task is one error naming the folder, before any work
+    return TransferConfig(tasks=tasks, seeds=(0,), source_examples=TASK_LIST_EXAMPLES,
+                          target_examples=TASK_LIST_EXAMPLES, tasks_dir=str(tasks_dir))
 
 
 def config_from_results(path: str | Path, tasks_dir: str | None = None) -> TransferConfig:

@@ -100,6 +100,15 @@ class Method:
 class PeftMethod(Method):
     """A recipe that peft builds (``peft_config``) and saves in its own checkpoint format."""
 
+    @staticmethod
+    def task_type(model):
+        """peft's task type for ``model``'s head: question answering (its head is ``qa_outputs``,
+        saved beside the adapter), else sequence classification (multiple choice included: a
+        one-output classification head scores each choice)."""
+        from peft import TaskType
+
+        return TaskType.QUESTION_ANS if type(model).__name__.endswith("ForQuestionAnswering") else TaskType.SEQ_CLS
+
     def peft_config(self, model):
         raise NotImplementedError
 

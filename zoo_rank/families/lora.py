@@ -44,13 +44,13 @@ class LoRA(PeftMethod):
     ``lora_target_modules``."""
 
     def peft_config(self, model):
-        from peft import LoraConfig, TaskType
+        from peft import LoraConfig
         from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
 
         settings: LoraSettings = self.settings
         targets = list(settings.lora_target_modules) if settings.lora_target_modules else (
             None if model.config.model_type in DEFAULTS else _attention_projections(model))
-        return LoraConfig(task_type=TaskType.SEQ_CLS, r=settings.lora_r, lora_alpha=settings.lora_alpha,
+        return LoraConfig(task_type=self.task_type(model), r=settings.lora_r, lora_alpha=settings.lora_alpha,
                           lora_dropout=0.0, target_modules=targets)
 
 

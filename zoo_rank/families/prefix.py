@@ -38,9 +38,9 @@ class PrefixTuning(PeftMethod):
     """Prefix tuning (Li & Liang, 2021): trainable key/value prefixes in every layer."""
 
     def peft_config(self, model):
-        from peft import PrefixTuningConfig, TaskType
+        from peft import PrefixTuningConfig
 
-        return PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=self.settings.prefix_length)
+        return PrefixTuningConfig(task_type=self.task_type(model), num_virtual_tokens=self.settings.prefix_length)
 
     def prepare(self, model):
         return with_prefix_forward(super().prepare(model))
@@ -82,8 +82,10 @@ def with_prefix_forward(model):
                                 device=attention_mask.device)
             attention_mask = torch.cat((prefix, attention_mask), dim=1)
         kwargs.pop("past_key_values", None)
+        if labels is not None:  # a question-answering head takes start and end positions instead
+            kwargs["labels"] = labels
         return self.base_model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                               labels=labels, cache=self.get_prompt(batch), **kwargs)
+                               cache=self.get_prompt(batch), **kwargs)
 
     model.forward = types.MethodType(forward, model)
     return model

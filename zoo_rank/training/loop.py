@@ -8,9 +8,7 @@ reporting explicit.
 from __future__ import annotations
 
 import json
-import math
 import random
-from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -20,7 +18,9 @@ from ..errors import TrainingError
 from ..stopwatch import Stopwatch
 from .config import LEARNED_MIN_STEPS, TRAINING_FILE, TrainConfig, run_steps
 from .methods import head_prefixes, is_head_parameter, recipe
-from .models import BaseModel, load_for_classification, resolve_device
+from .models import BaseModel, autocast, resolve_device
+from .objectives import Encoded, Objective, objective_for
+from .objectives import collate as collate_rows
 
 # progress(description, steps done, steps in total, latest loss)
 Progress = Callable[[str, int, int, "float | None"], None]
@@ -74,28 +74,29 @@ def train_checkpoint(
     if directory.exists():
         raise TrainingError(f"{directory}: already exists", hint="choose a new output folder")
     train_set, val_set = _splits(dataset, config)
-    regression = dataset.task_type == "regression"
-    targets, scale = label_targets(train_set, regression)
+    objective = objective_for(dataset)
+    targets, scale = objective.targets(train_set)
     tokenizer = model = encoded = None
     best: dict | None = None
     steps_total = 0  # over every learning rate tried
     for lr in config.learning_rates:
         torch.manual_seed(config.seed)  # same head and module initialisation for every task
-        tokenizer, model = load_for_classification(base, dataset.num_labels, regression)
+        tokenizer, model = objective.load(base, dataset)
         heads = head_prefixes(model)
         method = recipe(config.method)(config)
         torch.manual_seed(config.seed)
         model = method.prepare(model).to(device)
         if encoded is None:  # every learning rate's tokenizer is the same: tokenise once
-            encoded = encode(tokenizer, train_set, config.max_length)
+            encoded = objective.encode(tokenizer, train_set, config.max_length)
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
         fraction = config.learned_fraction
-        rule = LearnedRule(fraction, chance_loss(targets, regression)) if fraction else None
-        epochs = run_epochs(model, encoded, targets, regression, config, lr, device, progress, label, rule,
+        chance = objective.chance(targets, encoded)
+        rule = LearnedRule(fraction, chance) if fraction else None
+        epochs = run_epochs(model, encoded, targets, objective, config, lr, device, progress, label, rule,
                             heads=heads, head_lr=config.head_learning_rate)
         for epoch, steps_done, loss in epochs:
             if config.mode == "best":
-                score = held_out_score(model, tokenizer, val_set, regression, scale, config, device)
+                score = held_out_score(model, tokenizer, val_set, config, device)
                 if best is None or score > best["score"]:
                     best = {"score": score, "lr": lr, "epoch": epoch, "state": method.trainable_state(model),
                             "loss": loss}
@@ -106,12 +107,12 @@ def train_checkpoint(
         method.load_state(model, best.pop("state"))
     directory.mkdir(parents=True)
     method.save(model, directory)
-    metrics = {"train_loss": best["loss"], "epochs": best["epoch"], "chance_loss": chance_loss(targets, regression)}
+    metrics = {"train_loss": best["loss"], "epochs": best["epoch"], "chance_loss": chance}
     if rule is not None:
         metrics.update(chance_loss=rule.chance, smoothed_loss=rule.smoothed,
                        stopped_by="learned" if rule.reached else "cap")
     if config.mode == "best":
-        metrics["validation_" + ("pearson" if regression else "accuracy")] = best["score"]
+        metrics["validation_" + objective.score_name] = best["score"]
         metrics["validation_examples"] = len(val_set)
     result = TrainResult(
         method=config.method, checkpoint=directory, base_model=base.name, device=str(device),
@@ -136,31 +137,22 @@ def _splits(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | N
     return train.sample(config.max_examples, config.seed), val.sample(config.validation_examples, config.seed)
 
 
-def label_targets(train_set: Dataset, regression: bool) -> tuple[list, list[float] | None]:
-    """Class indices, or regression labels standardised (mean 0, std 1) for a stable loss."""
-    if not regression:
-        index = {name: i for i, name in enumerate(train_set.label_names)}
-        return [index[label] for label in train_set.labels], None
-    mean = sum(train_set.labels) / len(train_set)
-    std = math.sqrt(sum((y - mean) ** 2 for y in train_set.labels) / len(train_set)) or 1.0
-    return [(y - mean) / std for y in train_set.labels], [mean, std]
+def label_targets(train_set: Dataset) -> tuple[list, list[float] | None]:
+    """The training targets of ``train_set`` (class indices, standardised regression labels, the
+    right choice's index...) and the regression labels' scale (``objectives``)."""
+    return objective_for(train_set).targets(train_set)
 
 
-def encode(tokenizer, data: Dataset, max_length: int) -> dict[str, list]:
-    return dict(tokenizer(data.texts, data.pairs, truncation=True, max_length=max_length))
+def encode(tokenizer, data: Dataset, max_length: int) -> Encoded:
+    """``data`` as model inputs, by its task type's objective."""
+    return objective_for(data).encode(tokenizer, data, max_length)
 
 
-def collate(tokenizer_pad_id: int, encoded: dict[str, list], indices: list[int], device):
-    """Right-padded tensors for ``indices`` (padding each batch only to its longest example)."""
-    import torch
-
-    width = max(len(encoded["input_ids"][i]) for i in indices)
-    batch = {}
-    for key, values in encoded.items():
-        pad = tokenizer_pad_id if key == "input_ids" else 0
-        rows = [values[i] + [pad] * (width - len(values[i])) for i in indices]
-        batch[key] = torch.tensor(rows, dtype=torch.long, device=device)
-    return batch
+def collate(tokenizer_pad_id: int, encoded: Encoded | dict[str, list], indices: list[int], device):
+    """Right-padded tensors for the examples ``indices`` (every input row of each)."""
+    if isinstance(encoded, Encoded):
+        return collate_rows(tokenizer_pad_id, encoded.rows, encoded.rows_of(indices), device)
+    return collate_rows(tokenizer_pad_id, encoded, indices, device)
 
 
 def micro_batches(lengths: list[int], indices: list[int], budget: int) -> list[list[int]]:
@@ -172,27 +164,6 @@ def micro_batches(lengths: list[int], indices: list[int], budget: int) -> list[l
             parts.append([])
         parts[-1].append(i)
     return parts
-
-
-def _autocast(device):
-    import contextlib
-
-    import torch
-
-    if device.type != "cuda":
-        return contextlib.nullcontext(), None
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return torch.autocast("cuda", dtype=dtype), scaler
-
-
-def chance_loss(targets: list, regression: bool) -> float:
-    """The training loss of a model that learned only the label distribution: the entropy of the
-    class frequencies (cross-entropy), or 1 for regression (MSE on standardised labels)."""
-    if regression:
-        return 1.0
-    counts = Counter(targets)
-    return -sum(c / len(targets) * math.log(c / len(targets)) for c in counts.values())
 
 
 class LearnedRule:
@@ -212,9 +183,9 @@ class LearnedRule:
         return self.reached
 
 
-def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, device, progress, label,
-               rule: LearnedRule | None = None, *, heads: list[str] = (), head_lr: float | None = None):
-    """Train; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch, and
+def run_epochs(model, encoded: Encoded, targets, objective: Objective, config: TrainConfig, lr, device, progress,
+               label, rule: LearnedRule | None = None, *, heads: list[str] = (), head_lr: float | None = None):
+    """Train ``objective``; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch, and
     (with ``rule``) when the rule says the run has learned, mid-epoch. The parameters of
     ``heads`` train at ``head_lr`` when it is given, the rest at ``lr``."""
     import torch
@@ -228,11 +199,10 @@ def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, dev
     n = len(targets)
     total = run_steps(config, n)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
-    amp, scaler = _autocast(device)
-    label_dtype = torch.float32 if regression else torch.long
+    amp, scaler = autocast(device)
     pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
     rng = random.Random(config.seed)
-    lengths = [len(ids) for ids in encoded["input_ids"]]
+    lengths = encoded.lengths()
     budget = MICRO_BATCH_TOKENS.get(device.type, GPU_MICRO_BATCH_TOKENS)
     model.train()
     step, epoch = 0, 0
@@ -247,9 +217,8 @@ def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, dev
             indices = order[start : start + config.batch_size]
             batch_loss = 0.0
             for part in micro_batches(lengths, indices, budget):
-                labels = torch.tensor([targets[i] for i in part], dtype=label_dtype, device=device)
                 with amp:  # the batch's mean loss is the passes' means weighted by their share of it
-                    loss = model(**collate(pad_id, encoded, part, device), labels=labels).loss * (len(part) / len(indices))
+                    loss = objective.loss(model, encoded, targets, part, device, pad_id) * (len(part) / len(indices))
                 if not torch.isfinite(loss):
                     raise TrainingError(f"training diverged at step {step + 1} (loss {loss.item()})",
                                         hint="lower the learning rate with --lr")
@@ -274,37 +243,13 @@ def run_epochs(model, encoded, targets, regression, config: TrainConfig, lr, dev
         model.train()
 
 
-def held_out_predictions(model, tokenizer, data: Dataset, regression: bool, config, device) -> list:
-    """The model's outputs on held-out data: class indices, or the regression value."""
-    import torch
-
-    encoded = encode(tokenizer, data, config.max_length)
-    pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-    model.eval()
-    outputs = []
-    amp, _ = _autocast(device)
-    with torch.no_grad(), amp:
-        for start in range(0, len(data), 64):
-            indices = list(range(start, min(start + 64, len(data))))
-            logits = model(**collate(pad_id, encoded, indices, device)).logits.float().cpu()
-            outputs += logits[:, 0].tolist() if regression else logits.argmax(-1).tolist()
-    return outputs
+def held_out_metrics(model, tokenizer, data: Dataset, config, device, positive: str | None = None) -> dict[str, float]:
+    """Every metric of the task type on held-out data (``datasets.scoring``; F1 of class ``positive``)."""
+    objective = objective_for(data)
+    outputs = objective.predict(model, tokenizer, data, config.max_length, device)
+    return objective.scores(outputs, data, positive)
 
 
-def held_out_metrics(model, tokenizer, data: Dataset, regression: bool, config, device,
-                     positive: str | None = None) -> dict[str, float]:
-    """Every metric of ``zoo_rank.datasets.scoring`` that fits the task type (F1 of class ``positive``)."""
-    from ..datasets.scoring import classification_scores, regression_scores
-
-    outputs = held_out_predictions(model, tokenizer, data, regression, config, device)
-    if regression:
-        return regression_scores(outputs, data.labels)
-    index = {name: i for i, name in enumerate(data.label_names)}
-    positive_index = index.get(positive, len(index) - 1) if positive is not None else len(index) - 1
-    return classification_scores(outputs, [index[y] for y in data.labels], positive_index)
-
-
-def held_out_score(model, tokenizer, data: Dataset, regression: bool, scale, config: TrainConfig, device) -> float:
-    """Accuracy, or Pearson correlation for regression, on held-out data (best mode's checkpoint choice)."""
-    metrics = held_out_metrics(model, tokenizer, data, regression, config, device)
-    return metrics["pearson" if regression else "accuracy"]
+def held_out_score(model, tokenizer, data: Dataset, config: TrainConfig, device) -> float:
+    """The task type's score on held-out data (accuracy, Pearson, token F1): best mode's checkpoint choice."""
+    return held_out_metrics(model, tokenizer, data, config, device)[objective_for(data).score_name]

@@ -38,10 +38,35 @@ def resolve_device(spec: str = "auto"):
     return device
 
 
+def autocast(device):
+    """The mixed-precision context of ``device`` (bf16, else fp16 with a scaler, on CUDA) and its
+    gradient scaler (None unless fp16)."""
+    import contextlib
+
+    import torch
+
+    if device.type != "cuda":
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+HEADS = {"sequence-classification": "AutoModelForSequenceClassification",
+         "question-answering": "AutoModelForQuestionAnswering"}
+
+
 def load_for_classification(base: BaseModel, num_labels: int, regression: bool):
-    """(tokenizer, model with a fresh head) — offline for local folders, never remote code."""
+    """(tokenizer, model with a fresh sequence-classification head)."""
+    return load_pretrained(base, "sequence-classification", num_labels=num_labels,
+                           problem_type="regression" if regression else "single_label_classification")
+
+
+def load_pretrained(base: BaseModel, head: str, **settings):
+    """(tokenizer, model with a fresh ``head`` (a key of ``HEADS``)) — offline for local folders,
+    never remote code; ``settings`` go to the model's config (``num_labels``, ``problem_type``)."""
     import transformers
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     kwargs = dict(local_files_only=base.local, trust_remote_code=False)
     verbosity = transformers.logging.get_verbosity()
@@ -50,9 +75,7 @@ def load_for_classification(base: BaseModel, num_labels: int, regression: bool):
     transformers.logging.disable_progress_bar()  # transformers 5's "Loading weights" bar, for a small model
     try:
         tokenizer = AutoTokenizer.from_pretrained(base.location, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            base.location, num_labels=num_labels, problem_type="regression" if regression else
-            "single_label_classification", **kwargs)
+        model = getattr(transformers, HEADS[head]).from_pretrained(base.location, **settings, **kwargs)
     except Exception as exc:  # noqa: BLE001 - OSError, ValueError, safetensors' own errors on a damaged file, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrainingError(f"cannot load base model {base.location!r}: {first}",

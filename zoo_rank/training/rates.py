@@ -88,19 +88,23 @@ def expected_steps(typical: list[int], cap: int) -> int:
 
 
 def announce(examples: int, label: str, method: str, steps: int, rate: float | None, device: str,
-             capped: bool = False, typical: list[int] = (), batch_size: int = BATCH_SIZE) -> str:
+             capped: bool = False, typical: list[int] = (), batch_size: int = BATCH_SIZE, rows: float = 1.0) -> str:
     """The line said before a run: how much data, which method, and how long, from what
     (``capped``: ``steps`` is a cap the run may stop before; ``typical``: the steps earlier runs
-    of the method ended by the rule took, so the time said is the likely one, and the cap a most)."""
+    of the method ended by the rule took, so the time said is the likely one, and the cap a most;
+    ``rows``: forward rows an example, its number of choices for multiple choice, which rates,
+    kept per row, are multiplied by)."""
     likely = expected_steps(list(typical), steps) if capped else steps
     typical = typical if likely < steps else []  # a cap below the typical length: the cap is what it will take
-    seconds_per_step = rate if rate is not None else benchmark_rate(batch_size)
+    seconds_per_step = (rate if rate is not None else benchmark_rate(batch_size)) * rows
     if rate is None and device.startswith("cuda"):
         when = "no rate measured on this GPU yet"
     else:
         source = (f"at {rate:.2f} s/step measured on this machine" if rate is not None else
-                  f"if this machine is like the 2-core benchmark ({seconds_per_step:g} s/step; measured "
+                  f"if this machine is like the 2-core benchmark ({benchmark_rate(batch_size):g} s/step; measured "
                   "here after this run)")
+        if rows != 1:
+            source += f", {rows:.3g} rows an example (its choices)"
         if capped and typical:
             when = (f"likely about {_duration(likely * seconds_per_step)}, "
                     f"at most {_duration(steps * seconds_per_step)} {source}")
