@@ -23,7 +23,7 @@ from jsonl import append_run, done_runs
 from zoo_rank.datasets import load_data
 from zoo_rank.training import TrainConfig, train_checkpoint
 from zoo_rank.training.config import EARLY_HEAD_LR, PAPER_LEARNING_RATES
-from zoo_rank.training.loop import chance_loss, label_targets
+from zoo_rank.training.objectives import objective_for
 from zoo_rank.training.models import resolve_base_model
 
 
@@ -56,10 +56,9 @@ def main() -> None:
                     ema = loss if ema is None else 2 / 17 * loss + 15 / 17 * ema
                     if step in marks:
                         smoothed[step] = round(ema, 4)
-                regression = dataset.task_type == "regression"
+                objective, sample = objective_for(dataset), dataset.sample(config.max_examples, config.seed)
                 row = {"task": task, "method": method, "head_lr": head_lr, "steps": args.steps,
-                       "chance_loss": round(chance_loss(label_targets(dataset.sample(config.max_examples, config.seed),
-                                                                      regression)[0], regression), 4),
+                       "chance_loss": round(objective.chance(objective.targets(sample)[0], None), 4),
                        "smoothed_loss": smoothed, "seconds": result.seconds}
                 append_run(out, row)
                 print(json.dumps(row), file=sys.stderr)
