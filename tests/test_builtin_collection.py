@@ -57,13 +57,18 @@ def test_tasks_with_enough_examples_qualify_and_a_clash_gets_the_folders_name(co
     assert cards["spam-tasks"]["source_folder"].endswith("spam")
 
 
-def test_cards_ship_without_the_data_and_are_listed(collection, tmp_path, monkeypatch):
-    cards = collection_cards(collection, taken=set())
+def _shipped(collection: Path, tmp_path: Path) -> Path:
+    """A shipped file with the collection's cards (and no entries)."""
     home = tmp_path / "build"
     registry = Registry(home, builtin=False)
     registry.entries()  # the file exists once the registry is used
     registry.close()
-    shipped = finish(home, tmp_path / "shipped.db", cards)
+    return finish(home, tmp_path / "shipped.db", collection_cards(collection, taken=set()))
+
+
+def test_cards_ship_without_the_data_and_are_listed(collection, tmp_path, monkeypatch):
+    cards = collection_cards(collection, taken=set())
+    shipped = _shipped(collection, tmp_path)
     read = shipped_cards(shipped)
     assert sorted(read) == sorted(cards) and all("source_folder" not in card for card in read.values())
     assert str(collection) not in shipped.read_bytes().decode("latin-1")  # no path of this machine ships
@@ -73,3 +78,14 @@ def test_cards_ship_without_the_data_and_are_listed(collection, tmp_path, monkey
     rows = {row["name"]: row for row in json.loads(listed.output)}
     assert rows["carved"]["collection"] and not rows["carved"]["available"]
     assert rows["big"]["source"] == "org/data@0123456" and "hedge" in rows  # beside the PyPI built-ins
+
+
+def test_a_collection_task_without_its_folder_says_where_its_data_is(collection, tmp_path, monkeypatch):
+    monkeypatch.setattr(builtin_registry, "SHIPPED_DB", _shipped(collection, tmp_path))
+    result = CliRunner().invoke(cli, ["datasets", "export", "big"])
+    assert result.exit_code == 1
+    (line, *_) = result.output.strip().splitlines()
+    assert "big: is built in from a task collection whose data does not ship (from org/data@0123456)" in line
+    assert "--tasks-dir" in result.output
+    exported = CliRunner().invoke(cli, ["--tasks-dir", str(collection), "datasets", "export", "carved"])
+    assert exported.exit_code == 0 and json.loads(exported.output.splitlines()[0])["choices"] == ["a", "b"]

@@ -53,6 +53,13 @@ def load_data(spec: str | Path, *, split: str = "all", home: str | Path | None =
             return collection.load(str(spec), split)
     if str(spec) in TASKS:
         return load_builtin(str(spec), split=split, home=home)
+    from ..builtin_registry import shipped_cards
+
+    card = shipped_cards().get(str(spec))
+    if card is not None:
+        raise DataError(spec, "is built in from a task collection whose data does not ship "
+                              f"(from {card.get('provenance', 'not stated')})",
+                        hint="pass --tasks-dir with the folder of that collection (e.g. ../shared/tasks)")
     raise DataError(spec, "is neither a data file, a task folder nor a built-in task" +
                     (f" or a task in {tasks_dir}" if tasks_dir else ""),
                     hint="give a .csv/.tsv/.jsonl path or a task folder, or run `zoo-rank datasets` for the task names")
