@@ -174,3 +174,26 @@ def test_taskemb_vectors_of_every_task_type_compare(tmp_path, base):
     pooler = 32 * 32 + 32  # the tiny BERT's pooler: dense weight and bias, last in the vector
     assert not vectors["qa"][-pooler:].any() and vectors["mc"][-pooler:].any()
     assert all(v[:-pooler].any() for v in vectors.values())
+
+
+def test_a_source_encoder_starts_a_target_of_another_task_type(tmp_path, base):
+    """bench transfer between task types: a QA model has no pooler; the classifier's is dropped
+    going to it, and left as the base model has it coming from it."""
+    import torch
+
+    from zoo_rank.evaluation.transfer import _load_encoder
+
+    classifier = read_table(write_csv(tmp_path / "cls.csv", sentiment_rows(8)))
+    question = read_table(_jsonl(tmp_path / "qa.jsonl", question_rows(8)))
+    _, cls_model = objective_for(classifier).load(base, classifier)
+    _, qa_model = objective_for(question).load(base, question)
+    with torch.no_grad():
+        for p in cls_model.parameters():
+            p.add_(1.0)
+    cls_body, qa_body = cls_model.bert, qa_model.bert
+    _load_encoder(qa_body, cls_body.state_dict())
+    assert torch.equal(qa_body.encoder.layer[0].attention.self.query.weight,
+                       cls_body.encoder.layer[0].attention.self.query.weight)
+    pooler = cls_body.pooler.dense.weight.clone()
+    _load_encoder(cls_body, qa_body.state_dict())
+    assert torch.equal(cls_body.pooler.dense.weight, pooler)

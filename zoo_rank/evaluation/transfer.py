@@ -402,7 +402,7 @@ def finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, devi
     tokenizer, model = objective.load(base, dataset)
     body = getattr(model, model.base_model_prefix)
     if encoder is not None:
-        body.load_state_dict(encoder)
+        _load_encoder(body, encoder)
     model.to(device)
     targets, _ = objective.targets(dataset)
     schedule = _Schedule(config.batch_size, epochs, seed)
@@ -415,6 +415,19 @@ def finetune(base, dataset, config: TransferConfig, epochs: int, seed: int, devi
         pass
     model.eval()
     return {k: v.detach().clone() for k, v in body.state_dict().items()}, model, tokenizer
+
+
+def _load_encoder(body, encoder: dict) -> None:
+    """Start ``body`` from a source's encoder. A question-answering model has no pooler: from a
+    classification or multiple-choice source it is dropped, and a question-answering source
+    leaves a classifier's pooler as the base model has it; any other difference is an error."""
+    own = body.state_dict()
+    shared = {name: value for name, value in encoder.items() if name in own}
+    differ = sorted((set(own) ^ set(encoder)) - {n for n in set(own) | set(encoder) if n.startswith("pooler.")})
+    if differ:
+        raise TransferError(f"the source's encoder does not fit the target's model ({differ[0]} is in one only)",
+                            hint="source and target must share the base model")
+    body.load_state_dict(shared, strict=False)
 
 
 def _test_metrics(model, tokenizer, data: TaskData, config: TransferConfig, device) -> dict[str, float]:
