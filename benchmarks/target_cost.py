@@ -70,14 +70,14 @@ lap("import torch, transformers")
 import zoo_rank.training.loop as loop
 import zoo_rank.datasets as datasets
 import zoo_rank.datasets.files as files
-from zoo_rank.training.objectives import Objective  # the quickstart's: classification
-load = Objective.load
+from zoo_rank.training.objectives import Classification  # the quickstart's task type
+load = Classification.load
 def load_and_wrap(*args, **kwargs):
     tokenizer, model = timed("model: load with a fresh head", load)(*args, **kwargs)
     model.forward = timed("step: forward and loss", model.forward)
     return tokenizer, model
-Objective.load = load_and_wrap
-Objective.encode = timed("tokenise the sample", Objective.encode)
+Classification.load = load_and_wrap
+Classification.encode = timed("tokenise the sample", Classification.encode)
 datasets.scan_table = timed("data: read and check every row", datasets.scan_table)
 files.DataFile.content_hashes = timed("data: hash the examples", files.DataFile.content_hashes)
 torch.Tensor.backward = timed("step: backward", torch.Tensor.backward)

@@ -75,35 +75,39 @@ def collate(pad_id: int, rows: dict[str, list], indices: list[int], device):
 
 
 class Objective:
-    """The task type's head, inputs, targets, loss and held-out scores."""
+    """What every task type's objective has: a head (``load``), inputs (``encode``), training
+    targets and their ``chance`` loss, a ``loss``, and held-out ``outputs`` and ``scores``. The
+    subclasses below fill it in per task type; the inputs default to the text (and second text)."""
 
     task_types: tuple[str, ...] = ()
     score_name = "accuracy"  # what best mode keeps the best epoch by
 
     def load(self, base, data: Dataset):
-        from .models import load_pretrained
-
-        return load_pretrained(base, "sequence-classification", num_labels=data.num_labels,
-                               problem_type="single_label_classification")
+        """(tokenizer, model with a fresh head) for ``data``'s task type."""
+        raise NotImplementedError
 
     def encode(self, tokenizer, data: Dataset, max_length: int) -> Encoded:
         return Encoded(dict(tokenizer(data.texts, data.pairs, truncation=True, max_length=max_length)))
 
     def targets(self, data: Dataset) -> tuple[list, list[float] | None]:
         """The training targets, and the scale of standardised regression labels (None otherwise)."""
-        index = {name: i for i, name in enumerate(data.label_names)}
-        return [index[label] for label in data.labels], None
+        raise NotImplementedError
 
-    def chance(self, targets: list, encoded: Encoded) -> float:
-        counts = Counter(targets)
-        return -sum(c / len(targets) * math.log(c / len(targets)) for c in counts.values())
+    def chance(self, targets: list, encoded: Encoded | None) -> float:
+        """The training loss of a model that learned nothing about the task (the early rule's yardstick)."""
+        raise NotImplementedError
 
     def loss(self, model, encoded: Encoded, targets: list, part: list[int], device, pad_id: int):
         """The mean loss over the examples ``part``."""
-        import torch
+        raise NotImplementedError
 
-        labels = torch.tensor([targets[i] for i in part], dtype=torch.long, device=device)
-        return model(**collate(pad_id, encoded.rows, part, device), labels=labels).loss
+    def outputs(self, model, encoded: Encoded, device, pad_id: int, data: Dataset) -> list:
+        """The model's prediction for every example of ``encoded``."""
+        raise NotImplementedError
+
+    def scores(self, outputs: list, data: Dataset, positive: str | None = None) -> dict[str, float]:
+        """Every metric of the task type for ``outputs`` against ``data``'s labels."""
+        raise NotImplementedError
 
     def predict(self, model, tokenizer, data: Dataset, max_length: int, device) -> list:
         """The model's prediction for every example of held-out ``data``."""
@@ -115,6 +119,47 @@ class Objective:
         """The inputs of held-out examples: what training sees, less anything drawn from the answer."""
         return self.encode(tokenizer, data, max_length)
 
+    @staticmethod
+    def _logits(model, encoded: Encoded, device, pad_id: int):
+        """Logits of every input row, 64 rows a pass, as float32 on the CPU."""
+        import torch
+
+        from .models import autocast
+
+        amp, _ = autocast(device)
+        total = len(encoded.rows["input_ids"])
+        chunks = []
+        with torch.no_grad(), amp:
+            for start in range(0, total, 64):
+                chunks.append(model(**collate(pad_id, encoded.rows, list(range(start, min(start + 64, total))),
+                                              device)).logits.float().cpu())
+        return torch.cat(chunks)
+
+
+class Classification(Objective):
+    task_types = ("classification",)
+
+    def load(self, base, data: Dataset):
+        from .models import load_pretrained
+
+        return load_pretrained(base, "sequence-classification", num_labels=data.num_labels,
+                               problem_type="single_label_classification")
+
+    def targets(self, data: Dataset) -> tuple[list, list[float] | None]:
+        index = {name: i for i, name in enumerate(data.label_names)}
+        return [index[label] for label in data.labels], None
+
+    def chance(self, targets: list, encoded: Encoded | None) -> float:
+        """The entropy of the class frequencies: the loss of predicting the label distribution."""
+        counts = Counter(targets)
+        return -sum(c / len(targets) * math.log(c / len(targets)) for c in counts.values())
+
+    def loss(self, model, encoded: Encoded, targets: list, part: list[int], device, pad_id: int):
+        import torch
+
+        labels = torch.tensor([targets[i] for i in part], dtype=torch.long, device=device)
+        return model(**collate(pad_id, encoded.rows, part, device), labels=labels).loss
+
     def outputs(self, model, encoded: Encoded, device, pad_id: int, data: Dataset) -> list:
         """A class index per example."""
         return [int(row.argmax()) for row in self._logits(model, encoded, device, pad_id)]
@@ -125,22 +170,6 @@ class Objective:
         index = {name: i for i, name in enumerate(data.label_names)}
         positive_index = index.get(positive, len(index) - 1) if positive is not None else len(index) - 1
         return classification_scores(outputs, [index[y] for y in data.labels], positive_index)
-
-    @staticmethod
-    def _logits(model, encoded: Encoded, device, pad_id: int, rows: int | None = None):
-        """Logits of every input row, 64 rows a pass, as float32 on the CPU."""
-        import torch
-
-        from .models import autocast
-
-        amp, _ = autocast(device)
-        total = rows if rows is not None else len(encoded.rows["input_ids"])
-        chunks = []
-        with torch.no_grad(), amp:
-            for start in range(0, total, 64):
-                chunks.append(model(**collate(pad_id, encoded.rows, list(range(start, min(start + 64, total))),
-                                              device)).logits.float().cpu())
-        return torch.cat(chunks)
 
 
 class Regression(Objective):
@@ -158,7 +187,7 @@ class Regression(Objective):
         std = math.sqrt(sum((y - mean) ** 2 for y in data.labels) / len(data)) or 1.0
         return [(y - mean) / std for y in data.labels], [mean, std]
 
-    def chance(self, targets: list, encoded: Encoded) -> float:
+    def chance(self, targets: list, encoded: Encoded | None) -> float:
         return 1.0  # the MSE of predicting the mean of standardised labels
 
     def loss(self, model, encoded: Encoded, targets: list, part: list[int], device, pad_id: int):
@@ -197,7 +226,7 @@ class MultipleChoice(Objective):
     def targets(self, data: Dataset) -> tuple[list, list[float] | None]:
         return list(data.labels), None
 
-    def chance(self, targets: list, encoded: Encoded) -> float:
+    def chance(self, targets: list, encoded: Encoded | None) -> float:
         return sum(math.log(len(rows)) for rows in encoded.groups) / len(encoded.groups)
 
     def _choice_scores(self, logits, encoded: Encoded, part: list[int]):
@@ -277,7 +306,7 @@ class ExtractiveQA(Objective):
     def targets(self, data: Dataset) -> tuple[list, list[float] | None]:
         return list(range(len(data))), None  # the example's own index: its span is in ``Encoded.spans``
 
-    def chance(self, targets: list, encoded: Encoded) -> float:
+    def chance(self, targets: list, encoded: Encoded | None) -> float:
         return sum(math.log(encoded.places[i]) for i in targets) / len(targets)
 
     def loss(self, model, encoded: Encoded, targets: list, part: list[int], device, pad_id: int):
@@ -376,8 +405,8 @@ def _token_f1(predicted: str, gold: str) -> float:
 
 
 OBJECTIVES: dict[str, Objective] = {}
-for _objective in (Objective(), Regression(), MultipleChoice(), ExtractiveQA()):
-    OBJECTIVES.update(dict.fromkeys(_objective.task_types or ("classification",), _objective))
+for _objective in (Classification(), Regression(), MultipleChoice(), ExtractiveQA()):
+    OBJECTIVES.update(dict.fromkeys(_objective.task_types, _objective))
 
 
 def objective_for(data) -> Objective:
