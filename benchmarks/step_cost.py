@@ -25,7 +25,8 @@ import json, random, re, statistics, sys, time
 import torch
 from zoo_rank.datasets import read_table
 from zoo_rank.training import TrainConfig, resolve_base_model
-from zoo_rank.training.loop import collate, encode, label_targets, micro_batches
+from zoo_rank.training.loop import micro_batches
+from zoo_rank.training.objectives import objective_for
 from zoo_rank.training.methods import recipe
 from zoo_rank.training.models import load_for_classification
 
@@ -34,8 +35,9 @@ data = read_table(data_file)
 config = TrainConfig(method="bitfit", batch_size=batch)
 tokenizer, model = load_for_classification(resolve_base_model(None), data.num_labels, False)
 model = recipe("bitfit")(config).prepare(model)
-encoded = encode(tokenizer, data, config.max_length)
-targets, _ = label_targets(data)
+objective = objective_for(data)
+encoded = objective.encode(tokenizer, data, config.max_length)
+targets, _ = objective.targets(data)
 lengths = encoded.lengths()
 optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=4e-4)
 order = list(range(len(targets)))
@@ -48,8 +50,7 @@ for step in range(steps + 2):
     parts = micro_batches(lengths, indices, budget) if budget else [indices]
     start = time.perf_counter()
     for part in parts:
-        labels = torch.tensor([targets[i] for i in part])
-        loss = model(**collate(pad, encoded, part, torch.device("cpu")), labels=labels).loss * (len(part) / batch)
+        loss = objective.loss(model, encoded, targets, part, torch.device("cpu"), pad) * (len(part) / batch)
         loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)

@@ -13,7 +13,8 @@ from ..assets import ASSETS, DEFAULT_MODEL_ASSET, Asset
 from ..errors import DataError, ZooRankError
 from .base import TASK_TYPES, Dataset, build_dataset
 from .builtin import SPLITS, TASKS, BuiltinTask, BuiltinTasks, load_builtin
-from .records import RECORD_TYPES, to_record
+from .collect import RECORD_TYPES
+from .records import to_record
 from .files import SUFFIXES, DataFile, read_table, scan_table
 from .taskdir import TaskCollection, TaskFolder, is_task_folder
 

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from .collect import EXTRACTIVE_QA, MAX_CLASSES, MULTIPLE_CHOICE, TASK_TYPES, Collector, draw, label_reading, plain_label
+from .collect import (EXTRACTIVE_QA, MAX_CLASSES, MULTIPLE_CHOICE, TASK_TYPES, Collector, choice_counts, draw,
+                      label_reading, plain_label)
 
 __all__ = ["MAX_CLASSES", "TASK_TYPES", "Dataset", "build_dataset", "digests"]
 
@@ -45,9 +46,8 @@ class Dataset:
     def label_reading(self) -> str:
         """How the labels were read, in words, with the option that reads them the other way."""
         if self.task_type == MULTIPLE_CHOICE:
-            counts = sorted({len(c) for c in self.choices})
-            shown = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
-            return f"multiple choice: {shown} choices an example, the label is the right one's index"
+            return (f"multiple choice: {choice_counts(self.choices)} choices an example, the label is the right "
+                    "one's index")
         if self.task_type == EXTRACTIVE_QA:
             answerable = sum(a.answerable for a in self.labels)
             return (f"extractive QA: {answerable} questions answered by a span of their context, "

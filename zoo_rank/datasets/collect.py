@@ -29,6 +29,12 @@ TINY = 32  # fewer examples than this: an embedding of mostly noise
 CONTRADICTION_SHARE = 0.01  # texts given two labels: annotation noise below this share, a wrong column above
 
 
+def choice_counts(choices: list[list[str]]) -> str:
+    """How many choices multiple-choice examples have: "2", or "2 to 4" where they differ."""
+    counts = sorted({len(c) for c in choices})
+    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+
+
 @dataclass
 class Checked:
     """What the checks decided: the task type, the classes, and each row's label as a class index

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from ..errors import DataError
-from .collect import EXTRACTIVE_QA, MULTIPLE_CHOICE, RECORD_TYPES, TINY
+from .collect import EXTRACTIVE_QA, MULTIPLE_CHOICE, TINY
 
 CHOICE_KEYS = ("choices", "endings", "options")
 MC_LABEL_KEYS = ("label", "answer")

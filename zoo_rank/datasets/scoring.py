@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .collect import EXTRACTIVE_QA
+
 CLASSIFICATION_METRICS = ("accuracy", "f1", "mcc")
 REGRESSION_METRICS = ("pearson", "spearman")
 QA_METRICS = ("exact_match", "token_f1")  # SQuAD's two, over answer tokens
@@ -26,7 +28,7 @@ def default_metric(task: str, task_type: str) -> str:
     """The metric a task is scored by unless its folder says otherwise."""
     if task_type == "regression":
         return "pearson"
-    if task_type == "extractive-qa":
+    if task_type == EXTRACTIVE_QA:
         return "token_f1"
     return GLUE_METRICS.get(task.lower(), "accuracy")
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from ..jsontext import JSONProblem, parse
 from ..errors import DataError
 from .base import Dataset, build_dataset
-from .records import RECORD_TYPES, read_records, record_type
+from .collect import EXTRACTIVE_QA, RECORD_TYPES, choice_counts
+from .records import read_records, record_type
 from .records import join as join_records
 from .scoring import METRICS, default_metric, positive_label
 
@@ -142,9 +143,8 @@ class TaskFolder:
 def _label_kind(data: Dataset) -> str:
     """What a task without classes predicts: a number, a choice or an answer span."""
     if data.choices is not None:
-        counts = sorted({len(c) for c in data.choices})
-        return f"1 of {counts[0]}" + (f"-{counts[-1]}" if len(counts) > 1 else "") + " choices"
-    return "answer span" if data.task_type == "extractive-qa" else "number"
+        return f"1 of {choice_counts(data.choices)} choices"
+    return "answer span" if data.task_type == EXTRACTIVE_QA else "number"
 
 
 class TaskCollection:

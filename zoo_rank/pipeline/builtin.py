@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..builtin_registry import SHIPPED_DB, finish
+from ..builtin_registry import SHIPPED_DB, finish, shipped_cards
 
 MIN_EXAMPLES = 500  # a task of --tasks-dir with fewer labelled examples (train and validation) is not built in
 
@@ -60,8 +60,6 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     build_home = home / "builtin-build"
     registry = Registry(build_home, builtin=not fresh)  # seeded with the shipped runs, reused by training key
     say = announce or (lambda line: None)
-    from ..builtin_registry import shipped_cards
-
     # without a collection, the shipped tasks of one are kept as they are (the build home is seeded with them)
     cards = collection_cards(tasks_dir, set(TASKS)) if tasks_dir else {} if fresh else shipped_cards()
     jobs = [(name, name) for name, spec in TASKS.items() if spec.shipped]

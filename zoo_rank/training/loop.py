@@ -137,22 +137,14 @@ def _splits(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | N
     return train.sample(config.max_examples, config.seed), val.sample(config.validation_examples, config.seed)
 
 
-def label_targets(train_set: Dataset) -> tuple[list, list[float] | None]:
-    """The training targets of ``train_set`` (class indices, standardised regression labels, the
-    right choice's index...) and the regression labels' scale (``objectives``)."""
-    return objective_for(train_set).targets(train_set)
-
-
 def encode(tokenizer, data: Dataset, max_length: int) -> Encoded:
     """``data`` as model inputs, by its task type's objective."""
     return objective_for(data).encode(tokenizer, data, max_length)
 
 
-def collate(tokenizer_pad_id: int, encoded: Encoded | dict[str, list], indices: list[int], device):
+def collate(tokenizer_pad_id: int, encoded: Encoded, indices: list[int], device):
     """Right-padded tensors for the examples ``indices`` (every input row of each)."""
-    if isinstance(encoded, Encoded):
-        return collate_rows(tokenizer_pad_id, encoded.rows, encoded.rows_of(indices), device)
-    return collate_rows(tokenizer_pad_id, encoded, indices, device)
+    return collate_rows(tokenizer_pad_id, encoded.rows, encoded.rows_of(indices), device)
 
 
 def micro_batches(lengths: list[int], indices: list[int], budget: int) -> list[list[int]]:

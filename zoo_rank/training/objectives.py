@@ -26,7 +26,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..datasets import Dataset
-from ..datasets.records import EXTRACTIVE_QA, MULTIPLE_CHOICE, NO_ANSWER
+from ..datasets.collect import EXTRACTIVE_QA, MULTIPLE_CHOICE
+from ..datasets.records import NO_ANSWER
 from ..errors import TrainingError
 
 MAX_ANSWER_TOKENS = 30  # the longest answer span a QA prediction may pick (run_qa's default)
@@ -120,20 +121,24 @@ class Objective:
         return self.encode(tokenizer, data, max_length)
 
     @staticmethod
-    def _logits(model, encoded: Encoded, device, pad_id: int):
-        """Logits of every input row, 64 rows a pass, as float32 on the CPU."""
+    def _passes(model, encoded: Encoded, device, pad_id: int):
+        """(input rows, the model's output on them) for every input row, 64 rows a pass, without gradients."""
         import torch
 
         from .models import autocast
 
         amp, _ = autocast(device)
         total = len(encoded.rows["input_ids"])
-        chunks = []
         with torch.no_grad(), amp:
             for start in range(0, total, 64):
-                chunks.append(model(**collate(pad_id, encoded.rows, list(range(start, min(start + 64, total))),
-                                              device)).logits.float().cpu())
-        return torch.cat(chunks)
+                part = list(range(start, min(start + 64, total)))
+                yield part, model(**collate(pad_id, encoded.rows, part, device))
+
+    def _logits(self, model, encoded: Encoded, device, pad_id: int):
+        """Logits of every input row as float32 on the CPU."""
+        import torch
+
+        return torch.cat([out.logits.float().cpu() for _, out in self._passes(model, encoded, device, pad_id)])
 
 
 class Classification(Objective):
@@ -321,20 +326,11 @@ class ExtractiveQA(Objective):
     def outputs(self, model, encoded: Encoded, device, pad_id: int, data: Dataset) -> list:
         """Each example's predicted answer text ("" for no answer): the best span of at most
         ``MAX_ANSWER_TOKENS`` context tokens, unless the no-answer score (token 0's) beats it."""
-        import torch
-
-        from .models import autocast
-
-        amp, _ = autocast(device)
         texts = []
-        total = len(encoded.rows["input_ids"])
-        with torch.no_grad(), amp:
-            for begin in range(0, total, 64):
-                part = list(range(begin, min(begin + 64, total)))
-                out = model(**collate(pad_id, encoded.rows, part, device))
-                for row, i in enumerate(part):
-                    texts.append(_best_span(out.start_logits[row].float().cpu(), out.end_logits[row].float().cpu(),
-                                            encoded.offsets[i], data.pairs[i]))
+        for part, out in self._passes(model, encoded, device, pad_id):
+            for row, i in enumerate(part):
+                texts.append(_best_span(out.start_logits[row].float().cpu(), out.end_logits[row].float().cpu(),
+                                        encoded.offsets[i], data.pairs[i]))
         return texts
 
     def encode_held_out(self, tokenizer, data: Dataset, max_length: int) -> Encoded:
