@@ -115,6 +115,23 @@ def test_a_question_is_trained_on_the_window_that_holds_its_answer(tmp_path, bas
     assert all(p == sum(1 for o in offsets if o is not None) + 1 for p, offsets in zip(encoded.places, encoded.offsets))
 
 
+def test_an_answer_no_window_can_hold_is_counted_and_said(tmp_path, base):
+    """An answer longer than a window's room for context cannot be a target: it trains as no
+    answer, and the run says how many did, so a changed task is never a silent one."""
+    from zoo_rank.training.rates import finished
+
+    rows = question_rows(6, filler=3)
+    words = " ".join(WORDS[12:22] * 3)  # 30 words: more context than a 24-token window holds
+    rows[1] = {"question": "what was good ?", "context": f"so {words} .", "answers": {"text": [words], "answer_start": [3]}}
+    data = read_table(_jsonl(tmp_path / "qa.jsonl", rows))
+    encoded = objective_for(data).encode(_tokenizer(base), data, max_length=24)
+    assert encoded.spans[1] == (0, 0)
+    assert encoded.unplaced == 1  # row 0 has no answer and is not counted; the short answers fit
+    result = train_checkpoint(data, tmp_path / "run", TrainConfig(method="bitfit", max_length=24, steps=2), base)
+    assert result.metrics["answers_in_no_window"] == 1
+    assert "1 of 6 answers fit in no --max-length window" in finished("qa", "bitfit", result)[0]
+
+
 @pytest.mark.parametrize("method", ["bitfit", "lora", "prefix"])
 def test_extractive_qa_trains_each_method_with_its_head_apart(method, tmp_path, base):
     data = read_table(_jsonl(tmp_path / "qa.jsonl", question_rows(40)))

@@ -108,6 +108,8 @@ def train_checkpoint(
     directory.mkdir(parents=True)
     method.save(model, directory)
     metrics = {"train_loss": best["loss"], "epochs": best["epoch"], "chance_loss": chance}
+    if encoded.unplaced:
+        metrics["answers_in_no_window"] = encoded.unplaced
     if rule is not None:
         metrics.update(chance_loss=rule.chance, smoothed_loss=rule.smoothed,
                        stopped_by="learned" if rule.reached else "cap")

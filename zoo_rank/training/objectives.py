@@ -45,6 +45,7 @@ class Encoded:
     spans: list[tuple[int, int]] | None = None
     offsets: list[list] | None = None
     places: list[int] | None = None  # QA: where an answer can be in each row (context tokens + 1)
+    unplaced: int = 0  # QA: answerable examples whose answer no window holds whole (they train as no-answer)
 
     def __len__(self) -> int:
         return len(self.groups) if self.groups is not None else len(self.rows["input_ids"])
@@ -277,7 +278,7 @@ class ExtractiveQA(Objective):
     def encode(self, tokenizer, data: Dataset, max_length: int) -> Encoded:
         """One row per example: the question (at most half the length) and the first window of the
         context that holds the whole answer (windows overlap by a quarter); target token 0 when the
-        question has no answer or no window holds it."""
+        question has no answer or no window holds it (counted in ``Encoded.unplaced``)."""
         if not getattr(tokenizer, "is_fast", False):
             raise TrainingError(f"{data.source}: extractive QA needs a fast tokenizer (character offsets) and "
                                 f"{type(tokenizer).__name__} is not one", hint="use a base model with a fast tokenizer")
@@ -289,7 +290,7 @@ class ExtractiveQA(Objective):
             first.setdefault(example, []).append(window)
         keep = [key for key in windows if key not in ("offset_mapping", "overflow_to_sample_mapping")]
         rows: dict[str, list] = {key: [] for key in keep}
-        spans, offsets, places = [], [], []
+        spans, offsets, places, unplaced = [], [], [], 0
         for i, answer in enumerate(data.labels):
             chosen, span = first[i][0], (0, 0)
             if answer.answerable:
@@ -300,13 +301,14 @@ class ExtractiveQA(Objective):
                     if found is not None:
                         chosen, span = window, found
                         break
+                unplaced += span == (0, 0)
             sequence = windows.sequence_ids(chosen)
             for key in keep:
                 rows[key].append(list(windows[key][chosen]))
             spans.append(span)
             offsets.append([tuple(o) if s == 1 else None for s, o in zip(sequence, windows["offset_mapping"][chosen])])
             places.append(sum(1 for s in sequence if s == 1) + 1)
-        return Encoded(rows, spans=spans, offsets=offsets, places=places)
+        return Encoded(rows, spans=spans, offsets=offsets, places=places, unplaced=unplaced)
 
     def targets(self, data: Dataset) -> tuple[list, list[float] | None]:
         return list(range(len(data))), None  # the example's own index: its span is in ``Encoded.spans``

@@ -128,6 +128,15 @@ def shown_total(done: int, expected: int, cap: int) -> int:
 def finished(label: str, method: str, result) -> tuple[str, bool]:
     """The line said after a run, how it ended and what it cost, and whether it learned (a run that
     did not is said as a warning: its embedding describes the starting point more than the task)."""
+    line, learned = _outcome(label, method, result)
+    unplaced = (result.metrics or {}).get("answers_in_no_window")
+    if unplaced:  # part of the task was trained as another one (no answer): said whatever the outcome
+        line += (f"; {unplaced} of {result.train_examples} answers fit in no --max-length window and trained as "
+                 f"unanswerable (a longer --max-length keeps them)")
+    return line, learned
+
+
+def _outcome(label: str, method: str, result) -> tuple[str, bool]:
     metrics = result.metrics or {}
     chance = metrics.get("chance_loss")
     loss = metrics.get("smoothed_loss", metrics.get("train_loss"))
