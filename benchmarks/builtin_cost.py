@@ -41,13 +41,17 @@ def main() -> None:
     for task, method, kind, wall, cpu, steps, ended, device in sorted(rows):
         print(f"| {task} | {method} | {kind} | {wall or 0:.0f} | {'-' if cpu is None else f'{cpu:.0f}'} | {steps} | "
               f"{ended} | {device} |")
-    by_type: dict[str, list[float]] = {}
-    for _, _, kind, wall, *_ in rows:
-        by_type.setdefault(kind, []).append(wall or 0.0)
-    print("\n| type | runs | median wall s | total wall min |\n|---|---:|---:|---:|")
-    for kind, walls in sorted(by_type.items()):
-        print(f"| {kind} | {len(walls)} | {statistics.median(walls):.0f} | {sum(walls) / 60:.1f} |")
-
+    by_type: dict[str, list[tuple]] = {}
+    for _, _, kind, wall, cpu, _, ended, _ in rows:
+        by_type.setdefault(kind, []).append((wall or 0.0, cpu, ended))
+    # CPU seconds are the comparable figure: wall seconds grow with whatever shared the cores
+    print("\n| type | runs | at the cap | median wall s | runs with CPU | median CPU s | their CPU min |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
+    for kind, runs in sorted(by_type.items()):
+        cpus = [cpu for _, cpu, _ in runs if cpu is not None]
+        median_cpu = f"{statistics.median(cpus):.0f}" if cpus else "-"
+        print(f"| {kind} | {len(runs)} | {sum(ended == 'cap' for *_, ended in runs)} | "
+              f"{statistics.median(w for w, _, _ in runs):.0f} | {len(cpus)} | {median_cpu} | {sum(cpus) / 60:.1f} |")
 
 if __name__ == "__main__":
     main()
