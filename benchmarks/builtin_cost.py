@@ -53,5 +53,6 @@ def main() -> None:
         print(f"| {kind} | {len(runs)} | {sum(ended == 'cap' for *_, ended in runs)} | "
               f"{statistics.median(w for w, _, _ in runs):.0f} | {len(cpus)} | {median_cpu} | {sum(cpus) / 60:.1f} |")
 
+
 if __name__ == "__main__":
     main()
