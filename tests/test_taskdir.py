@@ -14,6 +14,7 @@ import pytest
 from zoo_rank.datasets import TaskCollection, task_source
 from zoo_rank.datasets.scoring import classification_scores, default_metric, regression_scores
 from zoo_rank.errors import DataError
+from zoo_rank.pipeline.train import data_line
 
 pytestmark = pytest.mark.core  # numpy-only: the fast tier
 
@@ -188,3 +189,5 @@ def test_a_validation_only_task_trains_on_a_carved_half_and_says_so(tmp_path):
         "carved"] is False
     again = TaskCollection(root).load("boolq", "train")
     assert again.texts == train.texts  # the same half every time
+    assert "carved out to train" in data_line(train) and f"{len(train):,} examples" in data_line(train)
+    assert "carved" not in data_line(tasks.load("rte", "train"))  # a task with its own training split

@@ -228,7 +228,7 @@ def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple
 
     device = str(resolve_device(config.device))
     for dataset in {id(dataset): dataset for _, dataset, *_ in runs}.values():
-        announce(f"{dataset.source}: {len(dataset):,} examples, {dataset.label_reading()}")
+        announce(data_line(dataset))
     for _, dataset, run, _, _ in runs:
         steps = run.planned_steps(len(dataset))
         examples = min(len(dataset), run.max_examples or len(dataset))
@@ -236,6 +236,13 @@ def _announce_runs(announce: Callable[[str], None], home: Path, runs: list[tuple
         typical = expected.get(f"{dataset.name}: {run.method}", ([], steps))[0]
         announce(line(examples, dataset.name, run.method, steps, rate, device, capped=bool(run.learned_fraction),
                       typical=typical, batch_size=run.batch_size, rows=rows_per_example(dataset)))
+
+
+def data_line(dataset) -> str:
+    """The line that opens a training: what was read. A validation-only task trains on half of
+    its validation file, and the line says so, or it reads as if the whole file trained."""
+    carved = " (half of it, carved out to train: the task has no training split)" if dataset.info.get("carved_from") else ""
+    return f"{dataset.source}: {len(dataset):,} examples{carved}, {dataset.label_reading()}"
 
 
 def rows_per_example(dataset) -> float:
