@@ -57,6 +57,20 @@ def test_tasks_with_enough_examples_qualify_and_a_clash_gets_the_folders_name(co
     assert cards["spam-tasks"]["source_folder"].endswith("spam")
 
 
+def test_a_task_drawn_from_several_repositories_names_each_with_its_commit(tmp_path, monkeypatch):
+    """SOURCE.json lists repositories and commits side by side (QNLI: the train file from one
+    repository, the validation file from another); the card read "['a/b', 'c/d']@['0123…"."""
+    root = tmp_path / "tasks"
+    _task(root, "qnli", 500, 50, {"repo": ["org/one", "org/two"], "commit": ["0123456789", "abcdef0123"]})
+    assert collection_cards(root, taken=set())["qnli"]["provenance"] == "org/one@0123456 + org/two@abcdef0"
+    monkeypatch.setattr(builtin_registry, "SHIPPED_DB", _shipped(root, tmp_path))
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["datasets"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    row = next(i for i, line in enumerate(lines) if "qnli" in line)
+    assert "org/one@0123456" in lines[row] and "org/two@abcdef0" in lines[row + 1]  # one repository a line
+
+
 def _shipped(collection: Path, tmp_path: Path) -> Path:
     """A shipped file with the collection's cards (and no entries)."""
     home = tmp_path / "build"

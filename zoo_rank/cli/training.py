@@ -134,16 +134,21 @@ def datasets(ctx, as_json, tasks_dir):
     licences = [re.sub(r"\s*\(.*?\)", "", r["licence"]).split(";")[0].strip() or r["licence"] for r in rows]
     longest = {"labels": max((len(w) for r in rows for w in r["labels"].split()), default=6),
                "licence": max((len(w) for text in licences for w in text.split()), default=7)}
+    # a package name stays whole; a repository@commit line wider than the column ends in … (--json has it all);
+    # a task drawn from several repositories lists each on a line of its own
+    longest["from"] = max((len(part) for r in rows for part in r["source"].split("==")[0].split(" + ")
+                           if " " not in part and "/" not in part), default=12)
     # identifiers never wrap (a name broken mid-word cannot be copied); prose wraps between words, never inside one
     for column in ("name", "type", "size", "labels", "licence", "from"):
         table.add_column(column, no_wrap=column not in longest, min_width=longest.get(column),
-                         justify="right" if column == "size" else "left", ratio=1 if column in longest else None)
+                         justify="right" if column == "size" else "left", ratio=1 if column in longest else None,
+                         overflow="ellipsis" if column == "from" else "fold")
     for r, licence in zip(rows, licences):
         shipped = "" if r.get("shipped", True) else " (not shipped)"
         kind = f"{len(r['labels'].split(' / '))} classes" if r["task_type"] == "classification" else r["task_type"]
         mark = "†" if r.get("collection") else "" if r["available"] else "*"
         table.add_row(r["name"] + mark + shipped, kind + (", pairs" if r["pair"] else ""),
-                      f"{r['size']:,}", r["labels"], licence, r["source"].split("==")[0])
+                      f"{r['size']:,}", r["labels"], licence, r["source"].split("==")[0].replace(" + ", "\n"))
     console().print(table)
 
 

@@ -29,13 +29,23 @@ def collection_cards(tasks_dir: str | Path, taken: set[str] = frozenset()) -> di
             continue
         info = folder.info
         registered = name if name not in taken else f"{name}-{Path(tasks_dir).resolve().name}"
-        commit = str(info.get("commit") or "")[:7]
-        provenance = f"{info['repo']}@{commit}" if info.get("repo") else "not stated"
+        provenance = _provenance(info.get("repo"), info.get("commit"))
         cards[registered] = {**card, "name": registered, "source_folder": str(folder.path), "source": provenance,
                              "provenance": provenance,
                              "official_train": (info.get("official_sizes") or {}).get("train"),
                              "splits": info.get("splits") or {}}
     return cards
+
+
+def _provenance(repos, commits) -> str:
+    """``repo@commit`` (7 digits); a task drawn from several repositories (SOURCE.json lists
+    them, commit for commit) is each of them, joined by " + "."""
+    if not repos:
+        return "not stated"
+    repos = [repos] if isinstance(repos, str) else list(repos)
+    commits = [commits] if isinstance(commits, str) or commits is None else list(commits)
+    commits += [None] * (len(repos) - len(commits))
+    return " + ".join(f"{repo}@{str(commit)[:7]}" if commit else str(repo) for repo, commit in zip(repos, commits))
 
 
 def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit", "lora", "prefix"), device: str = "auto",
