@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from _machine import describe
 
-from zoo_rank.evaluation.metrics import rho, true_ranks
+from zoo_rank.datasets.scoring import regression_scores
+from zoo_rank.evaluation.metrics import rho
 from zoo_rank.families import family_of
 from zoo_rank.registry import Registry
 from zoo_rank.similarity import cosines
@@ -39,10 +40,8 @@ def _scores(names: list[str], values: np.ndarray) -> dict[str, float]:
     return dict(zip(names, map(float, values)))
 
 
-def _spearman(a: dict[str, float], b: dict[str, float]) -> float:
-    names = sorted(a)
-    ranks_a, ranks_b = true_ranks(a), true_ranks(b)
-    return float(np.corrcoef([ranks_a[n] for n in names], [ranks_b[n] for n in names])[0, 1])
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return regression_scores(a, b)["spearman"]  # the project's Spearman: ties share their mean rank
 
 
 def main() -> None:
@@ -71,8 +70,7 @@ def main() -> None:
         cen_a, cen_b = cosines(matrix, a, mean), cosines(matrix, b, mean)
         order = partial(_scores, names)
         print(f"| {method} | {float(cosines(a[None], b)[0]):.3f} | {raw_a.min():.2f} to {raw_a.max():.2f} "
-              f"({len(names)} tasks) | {_spearman(order(raw_a), order(raw_b)):.2f} / "
-              f"{_spearman(order(cen_a), order(cen_b)):.2f} | {rho(order(raw_a), order(raw_b)):g} / "
+              f"({len(names)} tasks) | {_spearman(raw_a, raw_b):.2f} / {_spearman(cen_a, cen_b):.2f} | {rho(order(raw_a), order(raw_b)):g} / "
               f"{rho(order(cen_a), order(cen_b)):g} of {len(names)} ({names[int(raw_a.argmax())]}) |")
     reference.close()
     other.close()
