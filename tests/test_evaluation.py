@@ -16,10 +16,12 @@ from zoo_rank.evaluation.gains import load_gains
 from zoo_rank.evaluation.predict import Prediction, _cosine_scores, load_predictions, predict_all, save_predictions
 from zoo_rank.evaluation.transfer import Run, config_from_results, read_runs
 from zoo_rank.training import TrainConfig
+from zoo_rank.training.config import LEARNED_MIN_STEPS
 
 TASKS = "hedge,spam,subjectivity"
+LENGTH = 16  # tokens an example, in every run here: a step costs in proportion to them
 TINY = ["--tasks", TASKS, "--seeds", "0", "--source-examples", "24", "--target-examples", "12", "--test-examples", "20",
-        "--epochs", "1,1", "--max-length", "32"]
+        "--epochs", "1,1", "--max-length", str(LENGTH)]
 
 
 def _invoke(*args):
@@ -35,8 +37,10 @@ def pipeline(tmp_path_factory):
     done = _invoke("bench", "transfer", "--out", str(runs), *TINY, "--fisher-seed", "0", "--fisher-dir",
                    str(work / "fisher"))
     assert done.exit_code == 0, done.output
+    # the transfer runs' token limit: this module's setup was a fifth of CI at 32, nearly all of it forward and
+    # backward passes whose cost is in proportion to tokens (the early rule's 18 runs take >= 32 steps each)
     done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(predictions), "--work", str(work),
-                   "--max-length", "32")  # the transfer runs' length: 4x cheaper than train's 128 on these texts
+                   "--max-length", str(LENGTH))
     assert done.exit_code == 0, done.output
     return root, runs, predictions
 
@@ -133,12 +137,26 @@ def test_predictions_cover_every_method_and_pair(pipeline):
         if prediction.details["group"] not in ("random", "datasize"):
             assert prediction.cpu_seconds_per_embedding > 0, name
     assert provenance["tasks"] == TASKS.split(",")
-    assert provenance["embedding_max_length"] == 32  # --max-length reached every embedding run, and is on record
+    assert provenance["embedding_max_length"] == LENGTH  # --max-length reached every embedding run, and is on record
     import sqlite3
-    for folder in ("epochs2", "learned0.1"):
+    for folder, length in (("epochs2", (2, None, None)), ("learned0.1", (None, None, 0.1))):
         with sqlite3.connect(root / "work" / folder / "registry.db") as db:
-            lengths = {json.loads(m)["training"]["config"]["max_length"] for (m,) in db.execute("select metadata from entries")}
-        assert lengths == {32}
+            configs = [json.loads(m)["training"]["config"] for (m,) in db.execute("select metadata from entries")]
+        assert len(configs) == 18 and {c["max_length"] for c in configs} == {LENGTH}
+        assert {(c["epochs"], c["steps"], c["until_learned"]) for c in configs} == {length}, folder
+
+
+def test_the_rules_cap_leaves_the_papers_fixed_length_runs_alone(pipeline, tmp_path):
+    """--learned-cap caps the early rule: the paper's 2-epoch group is the same recipe with or without it,
+    so its registered runs are reused, not trained again as runs of that many steps."""
+    root, runs_file, predictions_file = pipeline
+    out = tmp_path / "p.json"
+    done = _invoke("bench", "predict", "--gains", str(runs_file), "--out", str(out), "--work", str(root / "work"),
+                   "--max-length", str(LENGTH), "--methods", "tupate", "--learned-cap", "40")
+    assert done.exit_code == 0, done.output
+    assert " steps)" not in done.output  # nothing trained
+    again, first = load_predictions(out)[0], load_predictions(predictions_file)[0]
+    assert again["TuPaTE lora (invariant)"].scores == first["TuPaTE lora (invariant)"].scores
 
 
 def test_curvegrad_resumes_from_saved_curves_and_retrains_only_what_is_missing(pipeline, tmp_path):
@@ -218,7 +236,7 @@ def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pip
     root, runs_file, predictions_file = pipeline
     extended = tmp_path / "predictions.json"
     extended.write_bytes(predictions_file.read_bytes())
-    small = TrainConfig(epochs=1, max_length=32, validation_examples=8)  # best mode's settings, made cheap
+    small = TrainConfig(epochs=1, max_length=LENGTH, validation_examples=8)  # best mode's settings, made cheap
     said = []
     predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
                 best_config=small, progress=said.append)
@@ -243,7 +261,7 @@ def test_best_checkpoints_train_their_own_sources_and_extend_the_predictions(pip
         trained = {e.name: e.metadata["training"]["config"] for e in registry.entries() if "-best-" in e.name}
     assert sorted(trained) == sorted(f"{role}-best-{task}/{method}" for role in ("source", "limited")
                                      for task in TASKS.split(",") for method in ("bitfit", "lora", "prefix"))
-    assert {(c["mode"], c["validation_examples"], c["max_length"]) for c in trained.values()} == {("best", 8, 32)}
+    assert {(c["mode"], c["validation_examples"], c["max_length"]) for c in trained.values()} == {("best", 8, LENGTH)}
     assert {c["max_examples"] for n, c in trained.items() if n.startswith("source")} == {24}
     assert {c["max_examples"] for n, c in trained.items() if n.startswith("limited")} == {12}
     predict_all(config_from_results(runs_file), extended, work=root / "work", groups=("tupate-best",),
@@ -487,6 +505,24 @@ def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_pa
 
 
 @pytest.mark.core
+@pytest.mark.core
+def test_the_default_is_the_target_recipe_and_nothing_else():
+    """The row marked ``"default": true`` in a predictions file is what `zoo-rank --target` does: any one
+    setting changed (the space, centring, the rule's fraction, the mode, the batch, the cap) is not."""
+    from zoo_rank.embedders import DEFAULT_EMBEDDER
+    from zoo_rank.evaluation.predict import is_default
+    from zoo_rank.training.config import BATCH_SIZE, DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS
+
+    target = {"mode": "early", "until_learned": DEFAULT_UNTIL_LEARNED, "embedder": DEFAULT_EMBEDDER, "centred": False}
+    for recipe in ({}, {"max_length": 32}, {"batch_size": BATCH_SIZE, "steps": LEARNED_MAX_STEPS}):
+        assert is_default(**target, recipe=recipe), recipe
+    for changed in ({"embedder": "tupate"}, {"centred": True}, {"until_learned": 0.05}, {"until_learned": None},
+                    {"mode": "best"}):
+        assert not is_default(**{**target, **changed}, recipe={}), changed
+    for recipe in ({"batch_size": 8}, {"steps": LEARNED_MIN_STEPS}, {"max_length": 32, "steps": 200}):
+        assert not is_default(**target, recipe=recipe), recipe
+
+
 def test_the_per_target_table_shows_the_shipped_default_last(tmp_path):
     """The method `zoo-rank --target` ships gets its own per-target column, with its own ρ per target."""
     from zoo_rank.evaluation.report import per_target_markdown, per_target_methods

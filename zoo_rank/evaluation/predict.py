@@ -414,13 +414,13 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
       picked on dev sets, so its training sample is not the transfer runs' sample.
     ``embedder`` (``behaviour``): only that embedder, embedded from the checkpoints on demand.
     """
-    from ..embedders import DEFAULT_EMBEDDER
     from ..pipeline.train import train
     from ..registry import Registry
     from ..training import TrainConfig
-    from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS
 
     given = dict(recipe or {})  # the caller's training settings (max_length, batch_size, steps)
+    if not until_learned:
+        given.pop("steps", None)  # the early rule's cap: a fixed-length or best-mode run has no rule to cap
 
     def settings(examples: int | None) -> TrainConfig:
         if mode == "early":
@@ -428,10 +428,6 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                                epochs=None if until_learned else 2, **given)
         return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device, **given)
 
-    plain = TrainConfig(until_learned=DEFAULT_UNTIL_LEARNED)
-    # the default recipe's batch and cap (a token limit, the evaluation's own setting, has always been allowed)
-    default_recipe = all(given[name] == getattr(plain, name) or (name == "steps" and given[name] == LEARNED_MAX_STEPS)
-                         for name in given if name != "max_length")
     # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
     folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")
     folder += "".join(f"-{name}{value}" for name, value in sorted(given.items()) if name != "max_length")
@@ -482,14 +478,29 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                                       _mean(cpu[method])))
             ensemble = {t: {s: ensemble_score({m: per_method[m][t][s] for m in TUPATE_METHODS}) for s in row}
                         for t, row in per_method["bitfit"].items()}
-            # what `zoo-rank --target` does by default: the rule's default recipe, invariant, raw, ensemble
-            shipped = (until_learned == DEFAULT_UNTIL_LEARNED and mode == "early" and embedder == DEFAULT_EMBEDDER
-                       and not centred and default_recipe)
+            shipped = is_default(mode=mode, until_learned=until_learned, embedder=embedder, centred=centred,
+                                 recipe=given)
             out.append(Prediction(tupate_name("ensemble", embedder, centred, stage), "tupate", ensemble,
                                   float(sum(np.mean(v) for v in seconds.values())),
                                   {"method": "ensemble", **details, **({"default": True} if shipped else {})},
                                   _sum_of_means(cpu)))
     return out
+
+
+def is_default(*, mode: str, until_learned: float | None, embedder: str, centred: bool, recipe: dict) -> bool:
+    """Whether the ensemble of these settings is what `zoo-rank --target` does by default: the early
+    rule at its default fraction, the default embedder, raw cosines, and the default batch and cap
+    (``recipe``: the caller's ``batch_size`` and ``steps``; a token limit, the evaluation's own
+    setting, has always been allowed). Marked in the file so the default's numbers can be recomputed."""
+    from ..embedders import DEFAULT_EMBEDDER
+    from ..training import TrainConfig
+    from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS
+
+    plain = TrainConfig(until_learned=DEFAULT_UNTIL_LEARNED)
+    default_recipe = all(value == getattr(plain, name) or (name == "steps" and value == LEARNED_MAX_STEPS)
+                         for name, value in recipe.items() if name != "max_length")
+    return (mode == "early" and until_learned == DEFAULT_UNTIL_LEARNED and embedder == DEFAULT_EMBEDDER
+            and not centred and default_recipe)
 
 
 def _vectors_of(registry, entry, embedder: str | None) -> list:
