@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shlex
 import shutil
 import struct
@@ -42,6 +43,7 @@ def pipeline(tmp_path_factory):
     done = _invoke("bench", "predict", "--gains", str(runs), "--out", str(predictions), "--work", str(work),
                    "--max-length", str(LENGTH))
     assert done.exit_code == 0, done.output
+    (root / "predict.log").write_text(done.output)
     return root, runs, predictions
 
 
@@ -138,6 +140,10 @@ def test_predictions_cover_every_method_and_pair(pipeline):
             assert prediction.cpu_seconds_per_embedding > 0, name
     assert provenance["tasks"] == TASKS.split(",")
     assert provenance["embedding_max_length"] == LENGTH  # --max-length reached every embedding run, and is on record
+    # each run says its length; under the rule that is an expectation, and the line says so
+    said = [line for line in (root / "predict.log").read_text().splitlines() if ": training " in line]
+    assert len(said) == 36 and sum(line.endswith(" (2 steps)") for line in said) == 18  # 24 or 12 examples, 2 epochs
+    assert sum(re.search(r" \(until learned, about \d+ steps\)$", line) is not None for line in said) == 18
     import sqlite3
     for folder, length in (("epochs2", (2, None, None)), ("learned0.1", (None, None, 0.1))):
         with sqlite3.connect(root / "work" / folder / "registry.db") as db:

@@ -441,8 +441,9 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     def announce(role: str):
         """One line per training run (per learning rate in best mode), so a run of hours shows where it is."""
         def on_step(label: str, step: int, total: int, loss) -> None:
-            if step == 0:
-                say(f"tupate {mode}: training {role} {label} ({total} steps)")
+            if step == 0:  # under the rule, total is the length expected from earlier runs, not the length
+                length = f"until learned, about {total} steps" if until_learned else f"{total} steps"
+                say(f"tupate {mode}: training {role} {label} ({length})")
         return on_step
 
     for task in config.tasks:
