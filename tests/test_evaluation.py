@@ -511,7 +511,6 @@ def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_pa
 
 
 @pytest.mark.core
-@pytest.mark.core
 def test_the_default_is_the_target_recipe_and_nothing_else():
     """The row marked ``"default": true`` in a predictions file is what `zoo-rank --target` does: any one
     setting changed (the space, centring, the rule's fraction, the mode, the batch, the cap) is not."""
@@ -529,6 +528,7 @@ def test_the_default_is_the_target_recipe_and_nothing_else():
         assert not is_default(**target, recipe=recipe), recipe
 
 
+@pytest.mark.core
 def test_the_per_target_table_shows_the_shipped_default_last(tmp_path):
     """The method `zoo-rank --target` ships gets its own per-target column, with its own ρ per target."""
     from zoo_rank.evaluation.report import per_target_markdown, per_target_methods
