@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -246,9 +247,27 @@ def test_until_learned_stops_a_run_by_progress_and_at_its_cap_when_nothing_can_b
     capped = train_checkpoint(noise, tmp_path / "noise",
                               TrainConfig(method="lora", until_learned=0.2, steps=40, lr=1e-4, head_lr=1e-4), base)
     assert capped.metrics["stopped_by"] == "cap" and capped.steps == 40
+    for run, folder in ((result, "easy"), (capped, "noise")):
+        _assert_the_record_holds_the_curve_the_rule_read(run, tmp_path / folder, 0.2, LEARNED_MIN_STEPS)
     assert TrainConfig(until_learned=0.2).key("d", "m") != TrainConfig().key("d", "m")
     with pytest.raises(TrainingError, match="early run"):
         TrainConfig(until_learned=0.2, mode="best")
+
+
+def _assert_the_record_holds_the_curve_the_rule_read(result, checkpoint: Path, fraction: float, min_steps: int):
+    """The checkpoint's record keeps every step's loss, and recomputing the rule's smoothed loss from
+    it (span 16) gives the stop the run made: the first step from ``min_steps`` on at or under the
+    threshold, or none before the cap."""
+    record = json.loads((checkpoint / "zoo_rank_training.json").read_text())
+    (history,) = record["loss_history"]
+    assert history["learning_rate"] == result.learning_rate and len(history["losses"]) == result.steps
+    threshold, smoothed, first = (1 - fraction) * result.metrics["chance_loss"], None, None
+    for step, loss in enumerate(history["losses"], start=1):
+        smoothed = loss if smoothed is None else 2 / 17 * loss + 15 / 17 * smoothed
+        if first is None and step >= min_steps and smoothed <= threshold:
+            first = step
+    assert smoothed == pytest.approx(result.metrics["smoothed_loss"], rel=1e-9)
+    assert first == (result.steps if result.metrics["stopped_by"] == "learned" else None)
 
 
 def test_the_early_rule_trains_the_fresh_head_at_its_own_rate_and_the_paper_recipes_at_the_methods(tmp_path, base):
@@ -300,23 +319,13 @@ def test_training_and_the_behaviour_embedder_find_a_base_model_in_the_same_place
 @pytest.mark.parametrize("method", ["bitfit", "lora", "prefix"])
 def test_a_batch_split_into_forward_passes_of_similar_length_trains_the_same_step(method, tmp_path, base, monkeypatch):
     """A batch runs as passes of at most ``MICRO_BATCH_TOKENS`` padded tokens whose weighted
-    gradients are summed: with dropout off (so both runs draw nothing at random) one pass per batch
-    and one pass per example give the same checkpoint, and the same embedding in every space."""
+    gradients are summed: with dropout off (``dropout=0``: both runs draw nothing at random) one pass
+    per batch and one pass per example give the same checkpoint, and the same embedding in every space."""
     from zoo_rank.jobs import embed_all
-    from zoo_rank.training import loop, models, objectives
+    from zoo_rank.training import loop, objectives
 
     rows = [{**row, "text": row["text"] + " ." * (i % 7)} for i, row in enumerate(sentiment_rows(48))]  # lengths vary
     data = read_table(write_csv(tmp_path / "d.csv", rows))
-    loaded = models.load_pretrained
-
-    def without_dropout(*args, **kwargs):
-        tokenizer, model = loaded(*args, **kwargs)
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
-        return tokenizer, model
-
-    monkeypatch.setattr(models, "load_pretrained", without_dropout)
     passes = []
     collate = objectives.collate
     monkeypatch.setattr(objectives, "collate", lambda pad, rows, indices, device: passes.append(len(indices))
@@ -325,7 +334,7 @@ def test_a_batch_split_into_forward_passes_of_similar_length_trains_the_same_ste
     for budget in (10**6, 1):
         monkeypatch.setattr(loop, "MICRO_BATCH_TOKENS", {"cpu": budget})
         passes.clear()
-        config = TrainConfig(method=method, steps=6, batch_size=16, lr=1e-2, device="cpu")
+        config = TrainConfig(method=method, steps=6, batch_size=16, lr=1e-2, device="cpu", dropout=0.0)
         results[budget] = (train_checkpoint(data, tmp_path / f"b{budget}", config, base), list(passes))
     (whole, whole_passes), (split, split_passes) = results[10**6], results[1]
     assert set(whole_passes) == {16} and set(split_passes) == {1}  # the budget did split every batch
@@ -340,6 +349,38 @@ def test_a_batch_split_into_forward_passes_of_similar_length_trains_the_same_ste
     assert [e.space for e in first] == [e.space for e in second] and first
     for x, y in zip(first, second):
         assert float(x.vector @ y.vector / np.linalg.norm(x.vector) / np.linalg.norm(y.vector)) >= 0.99
+
+
+@pytest.mark.parametrize("method", ["bitfit", "lora"])
+def test_without_dropout_a_run_draws_nothing_at_random_after_its_initialisation(method, tmp_path, base, monkeypatch):
+    """``dropout=0`` turns off every dropout (the model's, the head's, LoRA's own), so reseeding
+    torch's generator once the model is initialised changes nothing; with the model's own dropout
+    the same reseeding draws other masks and another checkpoint. It is part of the run's identity."""
+    from zoo_rank.training import loop
+
+    data = read_table(write_csv(tmp_path / "d.csv", sentiment_rows(32)))
+    train_epochs = loop.run_epochs
+
+    def reseeded(*args, **kwargs):
+        torch.manual_seed(12345)
+        yield from train_epochs(*args, **kwargs)
+
+    name = "bitfit_model.safetensors" if method == "bitfit" else "adapter_model.safetensors"
+    weights = {}
+    for dropout in (0.0, None):
+        for stream in ("as is", "reseeded"):
+            monkeypatch.setattr(loop, "run_epochs", reseeded if stream == "reseeded" else train_epochs)
+            config = TrainConfig(method=method, steps=4, batch_size=8, lr=1e-2, device="cpu", dropout=dropout)
+            result = train_checkpoint(data, tmp_path / f"{dropout}-{stream}", config, base)
+            weights[dropout, stream] = load_safetensors(result.checkpoint / name).tensors
+            assert json.loads((result.checkpoint / "zoo_rank_training.json").read_text())["config"].get("dropout") == dropout
+    same = weights[0.0, "as is"], weights[0.0, "reseeded"]
+    assert all(np.array_equal(same[0][k], same[1][k]) for k in same[0])
+    other = weights[None, "as is"], weights[None, "reseeded"]
+    assert any(not np.array_equal(other[0][k], other[1][k]) for k in other[0])
+    assert len({TrainConfig(dropout=d).key("d", "m") for d in (None, 0.0, 0.1)}) == 3
+    with pytest.raises(TrainingError, match="dropout"):
+        TrainConfig(dropout=1.0)
 
 
 def test_micro_batches_keep_every_example_once_under_the_token_budget():

@@ -38,6 +38,9 @@ from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_
 @click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
               help=f"Data target, early mode: train until the smoothed loss is FRACTION below chance "
                    f"({LEARNED_MIN_STEPS} to {LEARNED_MAX_STEPS} steps) [default: {DEFAULT_UNTIL_LEARNED:g}].")
+@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), metavar="RATE",
+              help="Data target: dropout rate of its training run, as `zoo-rank train --dropout` [default: the base "
+                   "model's own, as the shipped registry was trained].")
 @click.option("--force", is_flag=True, help="Data target: train its embedding again even if one with the same "
                                             "data and settings is registered.")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "
@@ -54,7 +57,7 @@ from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_
 @global_options(hidden=True)
 @click.pass_context
 def rank_command(ctx, target, top, as_json, embedder, fetch_base_model, center, task_type, method, mode, max_examples,
-                 max_length, until_learned, force, base_model, ensemble, prior, index, text_column, pair_column,
+                 max_length, until_learned, dropout, force, base_model, ensemble, prior, index, text_column, pair_column,
                  label_column, device, home, builtin, tasks_dir, debug):
     """Rank candidate sources for --target T (`zoo-rank --target T` runs this).
 
@@ -76,7 +79,7 @@ def rank_command(ctx, target, top, as_json, embedder, fetch_base_model, center, 
         training = {"columns": data_columns(text_column, pair_column, label_column, task_type), "progress": progress,
                     "warn": warn, "announce": say, "tasks_dir": ctx.find_root().obj["tasks_dir"],
                     "config": train_config(device=device, mode=mode, max_length=max_length,
-                                           max_examples=max_examples, until_learned=until_learned)}
+                                           max_examples=max_examples, until_learned=until_learned, dropout=dropout)}
         if methods:
             training["methods"] = methods
         if force:

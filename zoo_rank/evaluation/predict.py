@@ -91,7 +91,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
                 device: str = "auto", home: str | Path | None = None, progress: Progress | None = None,
                 best_config: TrainConfig | None = None, force: bool = False,
                 fisher_dir: str | Path | None = None, max_length: int | None = None,
-                batch_size: int | None = None, learned_cap: int | None = None) -> dict[str, Prediction]:
+                batch_size: int | None = None, learned_cap: int | None = None,
+                dropout: float | None = None) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
     taskemb, random) into ``out``.
 
@@ -102,9 +103,9 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     given); its mode, sample size, seed and device are set here. ``fisher_dir`` is where
     ``bench transfer --fisher-dir`` saved TaskEmb's Fisher vectors (default ``work/fisher``).
     ``max_length`` is the token limit of the TuPaTE groups' training runs (default: `zoo-rank
-    train`'s, which is what a user's target gets); ``batch_size`` their batch and ``learned_cap``
-    the early rule's cap (its ``steps``): each is recorded in the provenance when given, and the
-    TuPaTE runs are registered (so reused) per recipe.
+    train`'s, which is what a user's target gets); ``batch_size`` their batch, ``learned_cap``
+    the early rule's cap (its ``steps``) and ``dropout`` their dropout rate: each is recorded in the
+    provenance when given, and the TuPaTE runs are registered (so reused) per recipe.
     """
     from .transfer import provenance
 
@@ -121,7 +122,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             runners[group] = partial(_tupate, until_learned=_fraction(group, fraction),
                                      embedder="behaviour" if base == "behaviour" else None)
     recipe = {name: value for name, value in (("max_length", max_length), ("batch_size", batch_size),
-                                              ("steps", learned_cap)) if value is not None}
+                                              ("steps", learned_cap), ("dropout", dropout)) if value is not None}
     if recipe:
         runners = {g: partial(r, recipe=recipe) if getattr(r, "func", r) is _tupate else r
                    for g, r in runners.items()}
@@ -418,7 +419,7 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     from ..registry import Registry
     from ..training import TrainConfig
 
-    given = dict(recipe or {})  # the caller's training settings (max_length, batch_size, steps)
+    given = dict(recipe or {})  # the caller's training settings (max_length, batch_size, steps, dropout)
     if not until_learned:
         given.pop("steps", None)  # the early rule's cap: a fixed-length or best-mode run has no rule to cap
 
@@ -490,8 +491,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
 
 def is_default(*, mode: str, until_learned: float | None, embedder: str, centred: bool, recipe: dict) -> bool:
     """Whether the ensemble of these settings is what `zoo-rank --target` does by default: the early
-    rule at its default fraction, the default embedder, raw cosines, and the default batch and cap
-    (``recipe``: the caller's ``batch_size`` and ``steps``; a token limit, the evaluation's own
+    rule at its default fraction, the default embedder, raw cosines, and the default batch, cap and
+    dropout (``recipe``: the caller's ``batch_size``, ``steps`` and ``dropout``; a token limit, the evaluation's own
     setting, has always been allowed). Marked in the file so the default's numbers can be recomputed."""
     from ..embedders import DEFAULT_EMBEDDER
     from ..training import TrainConfig

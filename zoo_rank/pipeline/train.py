@@ -173,6 +173,8 @@ def reused_line(entry: Entry, source: str, reuse: str) -> str:
     elif training.get("steps"):
         how.append(f"{training['steps']} steps")
     how += [f"max length {config.get('max_length', 128)}", f"max examples {config.get('max_examples') or 'all'}"]
+    if config.get("dropout") is not None:
+        how.append(f"dropout {config['dropout']:g}")
     when = "the same settings" if reuse == "same-config" else ", ".join(how)
     retrain = "--force trains again" if reuse == "same-config" else "--force or any training option trains anew"
     return (f"{source}: using {entry.name}, registered before from this data ({entry.task_type or 'task'}, {when}); "
@@ -319,7 +321,7 @@ def _register_trained(registry, trained: TrainedFiles, scratch: Path, dataset, r
         keep_at=final, metadata={
             "train_key": key, "data_sha256": data_sha, "examples_sha256": dataset.info.get("examples_sha256"),
             "data_source": dataset.source, "split": split, "labels": dataset.label_names,
-            "training": {k: v for k, v in result.to_dict().items() if k not in ("checkpoint", "method", "base_model")}},
+            "training": {k: v for k, v in result.to_dict().items() if k not in ("checkpoint", "method", "base_model", "loss_history")}},
     )
     outcome = ingest(registry, [source], executor=InProcessExecutor())
     entry = (outcome.added or outcome.existing)[0]  # identical weights registered before: that one is kept

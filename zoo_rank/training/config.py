@@ -92,6 +92,7 @@ class TrainConfig:
     max_examples: int | None = 1000
     seed: int = 0
     until_learned: float | None = None  # early mode: the rule's fraction; None: DEFAULT_UNTIL_LEARNED unless a length is given
+    dropout: float | None = None  # every dropout layer (model, head, PEFT module) at this rate; None: the model's own
     head_lr: float | None = None  # None: EARLY_HEAD_LR under the early rule, else the method's learning rate
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
@@ -119,6 +120,8 @@ class TrainConfig:
         owners = [_owner(settings) for settings in self.family_settings]
         if len(set(owners)) < len(owners):
             raise TrainingError("family_settings holds two settings of one family")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise TrainingError(f"dropout must be a rate from 0 up to 1, got {self.dropout}")
         if self.until_learned is not None:
             if not 0.0 < self.until_learned < 1.0:
                 raise TrainingError(f"until-learned must be a fraction between 0 and 1, got {self.until_learned}")
@@ -188,6 +191,8 @@ class TrainConfig:
         family held its own (every run carried LoRA's and the prefix length: so keys and records of
         runs registered then still match), plus a plugin family's own for its runs."""
         flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "family_settings"}
+        if self.dropout is None:
+            del flat["dropout"]  # the model's own, as every run was before the setting: records stay as they were
         own = [family for family in BUILTIN.values() if family.recipe is not None]
         if self.method not in BUILTIN:
             own.append(trainable()[self.method])
@@ -205,7 +210,7 @@ class TrainConfig:
             del settings["validation_examples"]
         settings["until_learned"] = self.learned_fraction
         settings["head_lr"] = self.head_learning_rate
-        for name in ("lora_target_modules", "until_learned", "head_lr"):
+        for name in ("lora_target_modules", "until_learned", "head_lr", "dropout"):
             if settings.get(name, 0) is None:
                 del settings[name]  # the default: keys of runs made before the setting existed
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)

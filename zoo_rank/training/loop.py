@@ -18,7 +18,7 @@ from ..errors import TrainingError
 from ..stopwatch import Stopwatch
 from .config import LEARNED_MIN_STEPS, TRAINING_FILE, TrainConfig, run_steps
 from .methods import head_prefixes, is_head_parameter, recipe
-from .models import BaseModel, autocast, resolve_device
+from .models import BaseModel, autocast, resolve_device, set_dropout
 from .objectives import Encoded, Objective, objective_for
 from .objectives import collate as collate_rows
 
@@ -46,6 +46,9 @@ class TrainResult:
     metrics: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     cpu_seconds: float | None = None  # this process's CPU time for the run (``seconds`` is wall time)
+    # every step's training loss, one list per learning rate tried, in order: what the early rule
+    # read (transformers' ``log_history``); kept in the checkpoint's record, not the registry's
+    loss_history: list = field(default_factory=list)
     model: object = field(default=None, repr=False, compare=False)  # the trained model, in memory
 
     def to_dict(self) -> dict:
@@ -79,6 +82,7 @@ def train_checkpoint(
     tokenizer = model = encoded = None
     best: dict | None = None
     steps_total = 0  # over every learning rate tried
+    history: list[dict] = []
     for lr in config.learning_rates:
         torch.manual_seed(config.seed)  # same head and module initialisation for every task
         tokenizer, model = objective.load(base, dataset)
@@ -86,14 +90,17 @@ def train_checkpoint(
         method = recipe(config.method)(config)
         torch.manual_seed(config.seed)
         model = method.prepare(model).to(device)
+        if config.dropout is not None:
+            set_dropout(model, config.dropout)
         if encoded is None:  # every learning rate's tokenizer is the same: tokenise once
             encoded = objective.encode(tokenizer, train_set, config.max_length)
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
         fraction = config.learned_fraction
         chance = objective.chance(targets, encoded)
         rule = LearnedRule(fraction, chance) if fraction else None
+        history.append({"learning_rate": lr, "losses": []})
         epochs = run_epochs(model, encoded, targets, objective, config, lr, device, progress, label, rule,
-                            heads=heads, head_lr=config.head_learning_rate)
+                            heads=heads, head_lr=config.head_learning_rate, curve=history[-1]["losses"])
         for epoch, steps_done, loss in epochs:
             if config.mode == "best":
                 score = held_out_score(model, tokenizer, val_set, config, device)
@@ -120,7 +127,7 @@ def train_checkpoint(
         method=config.method, checkpoint=directory, base_model=base.name, device=str(device),
         seconds=clock.wall(), steps=steps_total, learning_rate=best["lr"],
         train_examples=len(train_set), metrics=metrics, config={**config.to_dict(), "label_scale": scale},
-        cpu_seconds=clock.cpu(), model=model.eval(),
+        cpu_seconds=clock.cpu(), loss_history=history, model=model.eval(),
     )
     (directory / TRAINING_FILE).write_text(json.dumps(
         {**result.to_dict(), "checkpoint": None, "dataset": {"name": dataset.name, "source": dataset.source,
@@ -178,10 +185,12 @@ class LearnedRule:
 
 
 def run_epochs(model, encoded: Encoded, targets, objective: Objective, config: TrainConfig, lr, device, progress,
-               label, rule: LearnedRule | None = None, *, heads: list[str] = (), head_lr: float | None = None):
+               label, rule: LearnedRule | None = None, *, heads: list[str] = (), head_lr: float | None = None,
+               curve: list[float] | None = None):
     """Train ``objective``; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch, and
     (with ``rule``) when the rule says the run has learned, mid-epoch. The parameters of
-    ``heads`` train at ``head_lr`` when it is given, the rest at ``lr``."""
+    ``heads`` train at ``head_lr`` when it is given, the rest at ``lr``; each step's loss is
+    appended to ``curve`` when it is given."""
     import torch
 
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -227,9 +236,12 @@ def run_epochs(model, encoded: Encoded, targets, objective: Objective, config: T
             schedule.step()
             step += 1
             losses.append(batch_loss)
+            if curve is not None:
+                curve.append(batch_loss)
             if progress:
                 progress(label, step, total, losses[-1])
-            if step >= total or (rule is not None and rule.learned(step, losses[-1])):
+            learned = rule is not None and rule.learned(step, losses[-1])  # read at the cap's step too
+            if learned or step >= total:
                 break
         yield epoch, step, sum(losses) / len(losses)
         if rule is not None and rule.reached:

@@ -52,6 +52,19 @@ def autocast(device):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
+def set_dropout(model, rate: float) -> None:
+    """Every dropout of ``model`` (its base, its head, a PEFT module's) at ``rate``: ``nn.Dropout``
+    layers, and the float rates some attention implementations read instead of a layer."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = rate
+        for name in ("attention_dropout", "dropout_prob", "attn_dropout"):
+            if isinstance(getattr(module, name, None), float):
+                setattr(module, name, rate)
+
+
 HEADS = {"sequence-classification": "AutoModelForSequenceClassification",
          "question-answering": "AutoModelForQuestionAnswering"}
 
