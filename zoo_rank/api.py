@@ -67,6 +67,7 @@ def rank(
         ranking = _rank_resolved(registry, resolved, **options)
         if embedder in NEAR_ZERO and (embedder != WEIGHTS or wild_target(registry, resolved, target)):
             ranking.notes.append(NEAR_ZERO[embedder])
+        ranking.warnings += _recipe_warnings(registry, resolved, ranking)
         return ranking
     choice = choose_embedder(registry, resolved, target, fetch_base_model=fetch_base_model)
     said = list(choice.warnings)
@@ -89,7 +90,23 @@ def rank(
         ranking = _rank_resolved(registry, resolved, **options)
     ranking.warnings[:0] = said
     ranking.notes += choice.notes
+    ranking.warnings += _recipe_warnings(registry, resolved, ranking)
     return ranking
+
+
+RECIPE_CHECKED = 100  # candidates whose training recipe is compared with the target's, from the top
+
+
+def _recipe_warnings(registry: Registry, resolved, ranking: Ranking) -> list[str]:
+    """A line when the listed candidates include runs trained with another recipe than the target."""
+    from .recipes import recipe_warning
+
+    if not resolved.entries:
+        return []
+    names = [name for c in ranking.candidates[:RECIPE_CHECKED] for name in (c.entries or [c.name])]
+    candidates = [entry for entry in map(registry.get, dict.fromkeys(names)) if entry is not None]
+    line = recipe_warning(resolved.label, resolved.entries, candidates)
+    return [line] if line else []
 
 
 def _rank_resolved(registry: Registry, resolved, *, center, top, task_type, method, base_model, ensemble, index,

@@ -8,7 +8,7 @@ ranker takes as it is: its embeddings and the entries it must never be ranked ag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ class Target:
     kind: str  # "entry", "data" (a file, a task folder or a built-in task, trained), "checkpoint" or "task"
     embeddings: list[TaskEmbedding]
     exclude: set[int]
+    entries: list[Entry] = field(default_factory=list)  # the registered entries the embeddings are of (how they were trained)
 
 
 CHECKPOINT_SUFFIXES = (*WEIGHT_SUFFIXES, ".json")  # files inside a checkpoint folder
@@ -51,7 +52,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     tasks_dir = (training or {}).get("tasks_dir")
     entry = registry.get(label) if isinstance(target, str) else None
     if entry is not None:
-        return Target(label, "entry", embeddings_on_demand(registry, entry, embedder), {entry.id})
+        return Target(label, "entry", embeddings_on_demand(registry, entry, embedder), {entry.id}, [entry])
     path = Path(target)
     if path.exists() and is_data_spec(path):
         return _data_target(registry, label, embedder, base_model, training)
@@ -66,7 +67,7 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
     entries = registry.by_task(label) if isinstance(target, str) else []
     if entries:
         embeddings = [e for entry in entries for e in embeddings_on_demand(registry, entry, embedder)]
-        return Target(label, "task", _average_per_space(embeddings), {entry.id for entry in entries})
+        return Target(label, "task", _average_per_space(embeddings), {entry.id for entry in entries}, entries)
     if label in TASKS or (tasks_dir is not None and is_data_spec(label, tasks_dir)):
         return _data_target(registry, label, embedder, base_model, training)
     if path.suffix or "/" in label or "\\" in label:  # it names a file or folder, and there is none
@@ -85,7 +86,7 @@ def _data_target(registry: Registry, label: str, embedder: str, base_model: str 
     trained = train(label, registry=registry, base_model=base_model, **options)
     exclude = own_data(registry, [t.entry for t in trained])
     embeddings = [e for t in trained for e in embeddings_on_demand(registry, t.entry, embedder)]
-    return Target(label, "data", embeddings, exclude)
+    return Target(label, "data", embeddings, exclude, [t.entry for t in trained])
 
 
 def data_reuse(config) -> str:
