@@ -37,7 +37,37 @@ def child_env(**extra: str) -> dict[str, str]:
 
     env = {**os.environ, **extra}
     env.setdefault("ZOO_RANK_ASSETS", str(assets_dir()))
+    here = str(Path(__file__).resolve().parent)  # a probe run with ``python -c`` imports this module too
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     return env
+
+
+def bitfit_step_setup(data_file: str, batch: int):
+    """What a probe needs to time BitFit steps on ``data_file`` as the training loop takes them: the
+    default model with a fresh head and BitFit, the encoded data, an optimiser, a seeded order."""
+    import random
+    from types import SimpleNamespace
+
+    import torch
+
+    from zoo_rank.datasets import read_table
+    from zoo_rank.training import TrainConfig, resolve_base_model
+    from zoo_rank.training.methods import recipe
+    from zoo_rank.training.models import load_for_classification
+    from zoo_rank.training.objectives import objective_for
+
+    data = read_table(data_file)
+    config = TrainConfig(method="bitfit", batch_size=batch)
+    tokenizer, model = load_for_classification(resolve_base_model(None), data.num_labels, False)
+    model = recipe("bitfit")(config).prepare(model)
+    objective = objective_for(data)
+    encoded = objective.encode(tokenizer, data, config.max_length)
+    targets, _ = objective.targets(data)
+    order = list(range(len(targets)))
+    random.Random(0).shuffle(order)
+    return SimpleNamespace(model=model, objective=objective, encoded=encoded, targets=targets,
+                           lengths=encoded.lengths(), order=order, pad=model.config.pad_token_id or 0,
+                           optimizer=torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=4e-4))
 
 
 def quickstart_data(directory: Path, env: dict[str, str]) -> Path:

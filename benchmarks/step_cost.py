@@ -21,28 +21,15 @@ from pathlib import Path
 from _machine import child_env, describe, quickstart_data
 
 PROBE = r'''
-import json, random, re, statistics, sys, time
+import json, re, statistics, sys, time
 import torch
-from zoo_rank.datasets import read_table
-from zoo_rank.training import TrainConfig, resolve_base_model
+from _machine import bitfit_step_setup
 from zoo_rank.training.loop import micro_batches
-from zoo_rank.training.objectives import objective_for
-from zoo_rank.training.methods import recipe
-from zoo_rank.training.models import load_for_classification
 
 data_file, batch, budget, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-data = read_table(data_file)
-config = TrainConfig(method="bitfit", batch_size=batch)
-tokenizer, model = load_for_classification(resolve_base_model(None), data.num_labels, False)
-model = recipe("bitfit")(config).prepare(model)
-objective = objective_for(data)
-encoded = objective.encode(tokenizer, data, config.max_length)
-targets, _ = objective.targets(data)
-lengths = encoded.lengths()
-optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=4e-4)
-order = list(range(len(targets)))
-random.Random(0).shuffle(order)
-pad = model.config.pad_token_id or 0
+run = bitfit_step_setup(data_file, batch)
+model, objective, encoded, targets, lengths = run.model, run.objective, run.encoded, run.targets, run.lengths
+optimizer, order, pad = run.optimizer, run.order, run.pad
 model.train()
 times, tokens = [], []
 for step in range(steps + 2):
