@@ -117,17 +117,7 @@ from zoo_rank.training import TrainConfig, resolve_base_model, train_checkpoint
 
 data_file, batch, lr, dropout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 data = read_table(data_file)
-if dropout != "model":  # every dropout of the model and its head at this rate, from the first step
-    import torch
-    import zoo_rank.training.loop as loop
-    train_epochs = loop.run_epochs
-    def run_epochs(model, *args, **kwargs):
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = float(dropout)
-        yield from train_epochs(model, *args, **kwargs)
-    loop.run_epochs = run_epochs
-config = TrainConfig(method="bitfit", batch_size=batch, lr=lr)
+config = TrainConfig(method="bitfit", batch_size=batch, lr=lr, dropout=None if dropout == "model" else float(dropout))
 with tempfile.TemporaryDirectory() as scratch:
     result = train_checkpoint(data, f"{scratch}/run", config, resolve_base_model(None))
 print("LENGTH " + json.dumps({"steps": result.steps, "seconds": result.seconds, "cpu_seconds": result.cpu_seconds,
