@@ -9,6 +9,8 @@ ranking still runs; it says so, as it says so for a space too small to centre.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from .registry import Entry
 
 # The settings that change what a run's embedding is, by the option that sets each on `zoo-rank
@@ -22,20 +24,24 @@ UNSET = {"until_learned": "a fixed length", "epochs": "no --epochs", "steps": "t
 
 
 def recipe_of(entry: Entry) -> dict | None:
-    """The recipe of an entry zoo-rank trained, defaults resolved (None for one it did not train:
-    a hub adapter, an added folder)."""
+    """The recipe of an entry zoo-rank trained, its defaults resolved as ``TrainConfig`` resolves
+    them (None for one it did not train, a hub adapter or an added folder, or whose record no
+    longer makes a config here, such as a plugin family's that is not installed)."""
     config = ((entry.metadata or {}).get("training") or {}).get("config")
     if not isinstance(config, dict):
         return None
-    from .training.config import DEFAULT_UNTIL_LEARNED
+    from .errors import ZooRankError
+    from .training.config import TrainConfig
 
-    recipe = {name: config.get(name) for name in RECIPE_OPTIONS}
-    recipe["mode"] = recipe["mode"] or "early"
-    fixed = recipe["epochs"] is not None or recipe["steps"] is not None
-    if recipe["until_learned"] is None and recipe["mode"] == "early" and not fixed:
-        recipe["until_learned"] = DEFAULT_UNTIL_LEARNED  # the early rule, zoo-rank's default
-    if recipe["until_learned"] is None and recipe["steps"] is None and recipe["epochs"] is None:
-        recipe["epochs"] = 2 if recipe["mode"] == "early" else 5  # TrainConfig.num_epochs
+    known = {f.name for f in fields(TrainConfig)} - {"family_settings"}  # a family's own are another space
+    try:
+        run = TrainConfig(**{name: value for name, value in config.items() if name in known})
+    except (ZooRankError, TypeError):
+        return None
+    recipe = {name: getattr(run, name) for name in RECIPE_OPTIONS}
+    recipe["until_learned"] = run.learned_fraction
+    if run.learned_fraction is None and run.steps is None:
+        recipe["epochs"] = run.num_epochs
     return recipe
 
 
