@@ -15,6 +15,11 @@ goal in #37 is <= 20% for every task. Results are appended to --out as they come
 run resumes where it was:
 
     python benchmarks/cost_ratio.py [--tasks cola,rte] [--out results/work/cost-ratio.jsonl]
+                                    [--dropout RATE] [--patience STEPS]
+
+``--dropout`` and ``--patience`` train the BitFit embedding with that candidate recipe (#37's D and
+E, docs/method.md), as `zoo-rank --target --dropout --patience` does; a row records its recipe,
+and a row of another recipe is not reused.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ GOAL = 0.20
 
 WORKER = r"""
 import json, sys, time
-kind, task, scratch, gains = sys.argv[1:5]
+kind, task, scratch, gains, recipe = sys.argv[1:6]
+recipe = json.loads(recipe)
 if kind == "bitfit":
     from zoo_rank.pipeline.train import train
     from zoo_rank.registry import Registry
@@ -44,11 +50,12 @@ if kind == "bitfit":
     registry = Registry(scratch, builtin=False)
     wall, cpu = time.perf_counter(), time.process_time()
     (outcome,) = list(train(task, methods=("bitfit",), registry=registry, split="train", name=task + "/{method}",
-                            config=TrainConfig(max_examples=1000, seed=0, device="cpu"), tasks_dir=tasks_dir))
+                            config=TrainConfig(max_examples=1000, seed=0, device="cpu", **recipe),
+                            tasks_dir=tasks_dir))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     training = outcome.entry.metadata["training"]
     extra = {"steps": training["steps"], "ended_by": (training.get("metrics") or {}).get("stopped_by", "?"),
-             "training_cpu": training.get("cpu_seconds")}
+             "training_cpu": training.get("cpu_seconds"), "recipe": recipe}
 else:
     from zoo_rank.evaluation.predict import _fisher_by_finetuning
     from zoo_rank.evaluation.transfer import FisherCapture, config_from_results
@@ -62,9 +69,9 @@ print(json.dumps({"kind": kind, "task": task, "wall": wall, "cpu": cpu, **extra}
 """
 
 
-def run(kind: str, task: str) -> dict:
+def run(kind: str, task: str, recipe: dict) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        done = subprocess.run([sys.executable, "-c", WORKER, kind, task, scratch, str(GAINS)], cwd=ROOT,
+        done = subprocess.run([sys.executable, "-c", WORKER, kind, task, scratch, str(GAINS), json.dumps(recipe)], cwd=ROOT,
                               capture_output=True, text=True, env=child_env(ZOO_RANK_HOME=scratch), check=False)
     if done.returncode != 0:
         sys.exit(f"{kind} on {task} failed:\n{done.stderr[-3000:]}")
@@ -75,18 +82,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=None, help="comma-separated CR tasks [default: all ten]")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "work" / "cost-ratio.jsonl")
+    parser.add_argument("--dropout", type=float, default=None, help="BitFit's dropout rate [default: the model's]")
+    parser.add_argument("--patience", type=int, default=None, help="BitFit's no-progress stop [default: none]")
     args = parser.parse_args()
+    recipe = {name: value for name, value in (("dropout", args.dropout), ("patience", args.patience)) if value is not None}
     from zoo_rank.evaluation.transfer import config_from_results
 
     tasks = args.tasks.split(",") if args.tasks else list(config_from_results(GAINS).tasks)
     print(describe())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r["kind"], r["task"]): r for r in map(json.loads, args.out.read_text().splitlines())} \
-        if args.out.exists() else {}
+    rows = list(map(json.loads, args.out.read_text().splitlines())) if args.out.exists() else []
+    done = {(r["kind"], r["task"]): r for r in rows if r["kind"] != "bitfit" or r.get("recipe", {}) == recipe}
+    if recipe:
+        print(f"BitFit's recipe: {recipe}")
     for task in tasks:
         for kind in ("bitfit", "taskemb"):
             if (kind, task) not in done:
-                done[(kind, task)] = row = run(kind, task)
+                done[(kind, task)] = row = run(kind, task, recipe)
                 with args.out.open("a") as out:
                     out.write(json.dumps(row) + "\n")
                 print(f"  {task} {kind}: {row['wall']:.0f} s wall, {row['cpu']:.0f} s CPU", flush=True)

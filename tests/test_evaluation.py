@@ -513,7 +513,7 @@ def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_pa
 @pytest.mark.core
 def test_the_default_is_the_target_recipe_and_nothing_else():
     """The row marked ``"default": true`` in a predictions file is what `zoo-rank --target` does: any one
-    setting changed (the space, centring, the rule's fraction, the mode, the batch, the cap, dropout) is not."""
+    setting changed (the space, centring, the rule's fraction, the mode, the batch, the cap, dropout, the no-progress stop) is not."""
     from zoo_rank.embedders import DEFAULT_EMBEDDER
     from zoo_rank.evaluation.predict import is_default
     from zoo_rank.training.config import BATCH_SIZE, DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS
@@ -524,7 +524,8 @@ def test_the_default_is_the_target_recipe_and_nothing_else():
     for changed in ({"embedder": "tupate"}, {"centred": True}, {"until_learned": 0.05}, {"until_learned": None},
                     {"mode": "best"}):
         assert not is_default(**{**target, **changed}, recipe={}), changed
-    for recipe in ({"batch_size": 8}, {"steps": LEARNED_MIN_STEPS}, {"max_length": 32, "steps": 200}, {"dropout": 0.0}):
+    for recipe in ({"batch_size": 8}, {"steps": LEARNED_MIN_STEPS}, {"max_length": 32, "steps": 200}, {"dropout": 0.0},
+                   {"patience": 64}):
         assert not is_default(**target, recipe=recipe), recipe
 
 

@@ -28,6 +28,9 @@ def test_a_recipe_is_read_with_its_defaults_resolved():
         assert recipe_of(_entry("d", changed)) != shipped, changed
     assert recipe_of(_entry("e", TrainConfig(epochs=2))) == recipe_of(_entry("f", TrainConfig(mode="early", epochs=2)))
     assert recipe_of(_entry("hub", None)) is None
+    # a checkpoint folder's own record (zoo_rank_training.json) reads as the entry it would register as
+    assert recipe_of({"config": TrainConfig(dropout=0.0).to_dict()}) == recipe_of(_entry("g", TrainConfig(dropout=0.0)))
+    assert recipe_of({"steps": 3}) is None and recipe_of({"config": "garbled"}) is None
 
 
 @pytest.mark.core
@@ -59,3 +62,25 @@ def test_a_target_trained_without_dropout_is_told_its_candidates_were_trained_wi
                                                        for w in unlike.warnings), unlike.warnings
     alike = rank(target, registry=registry, training={"config": TrainConfig(steps=2)}, base_model=str(tiny_model))
     assert not any("another recipe" in w for w in alike.warnings), alike.warnings
+
+
+def test_a_checkpoint_folder_target_is_checked_by_its_own_record_registered_or_not(tmp_path, tiny_model):
+    """Before: only registered targets were compared, so a folder `zoo-rank train` wrote elsewhere
+    (or one copied from another machine) ranked silently against candidates of another recipe."""
+    from zoo_rank.api import rank, train
+    from zoo_rank.datasets import read_table
+    from zoo_rank.registry import Registry
+    from zoo_rank.training import resolve_base_model, train_checkpoint
+
+    registry = Registry(tmp_path / "home", builtin=False)
+    for task in ("alpha", "beta"):
+        train(write_csv(tmp_path / f"{task}.csv", sentiment_rows(24)), registry=registry, task=task,
+              config=TrainConfig(steps=2), base_model=str(tiny_model))
+    data = read_table(write_csv(tmp_path / "mine.csv", sentiment_rows(20)))
+    base = resolve_base_model(str(tiny_model))
+    unlike = train_checkpoint(data, tmp_path / "unlike", TrainConfig(steps=2, dropout=0.0), base).checkpoint
+    alike = train_checkpoint(data, tmp_path / "alike", TrainConfig(steps=2), base).checkpoint
+    warned = rank(str(unlike), registry=registry, embedder="tupate")
+    assert any("--dropout 0 against the model's dropout" in w for w in warned.warnings), warned.warnings
+    quiet = rank(str(alike), registry=registry, embedder="tupate")
+    assert not any("another recipe" in w for w in quiet.warnings), quiet.warnings

@@ -254,6 +254,34 @@ def test_until_learned_stops_a_run_by_progress_and_at_its_cap_when_nothing_can_b
         TrainConfig(until_learned=0.2, mode="best")
 
 
+def test_patience_stops_a_run_that_does_not_learn_and_leaves_one_that_learns_as_it_was(tmp_path, base):
+    """--patience ends a run whose loss stays at chance long before the cap, having trained exactly
+    the steps the run without it trained first (the schedule is the cap's either way); a run that
+    learns first ends as it did without it, to the byte."""
+    import random
+
+    rows = sentiment_rows(64)
+    random.Random(0).shuffle(labels := [row["label"] for row in rows])
+    noise = read_table(write_csv(tmp_path / "noise.csv", [{**row, "label": y} for row, y in zip(rows, labels)]))
+    slow = {"method": "lora", "until_learned": 0.2, "steps": 150, "lr": 1e-4, "head_lr": 1e-4, "dropout": 0.0}
+    capped = train_checkpoint(noise, tmp_path / "capped", TrainConfig(**slow), base)
+    stalled = train_checkpoint(noise, tmp_path / "stalled", TrainConfig(**slow, patience=16), base)
+    assert capped.metrics["stopped_by"] == "cap" and capped.steps == 150
+    assert stalled.metrics["stopped_by"] == "no progress" and stalled.steps < 150
+    assert stalled.loss_history[0]["losses"] == capped.loss_history[0]["losses"][: stalled.steps]
+
+    easy = read_table(write_csv(tmp_path / "easy.csv", sentiment_rows(64)))
+    fast = {"method": "lora", "until_learned": 0.2, "steps": 300, "lr": 1e-2, "dropout": 0.0}
+    plain = train_checkpoint(easy, tmp_path / "plain", TrainConfig(**fast), base)
+    patient = train_checkpoint(easy, tmp_path / "patient", TrainConfig(**fast, patience=64), base)
+    assert plain.metrics["stopped_by"] == patient.metrics["stopped_by"] == "learned"
+    assert plain.steps == patient.steps
+    weights = sorted(p.name for p in plain.checkpoint.glob("*.safetensors"))
+    assert weights and weights == sorted(p.name for p in patient.checkpoint.glob("*.safetensors"))
+    for name in weights:
+        assert (plain.checkpoint / name).read_bytes() == (patient.checkpoint / name).read_bytes()
+
+
 def _assert_the_record_holds_the_curve_the_rule_read(result, checkpoint: Path, fraction: float, min_steps: int):
     """The checkpoint's record keeps every step's loss, and recomputing the rule's smoothed loss from
     it (span 16) gives the stop the run made: the first step from ``min_steps`` on at or under the

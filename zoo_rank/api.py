@@ -101,11 +101,12 @@ def _recipe_warnings(registry: Registry, resolved, ranking: Ranking) -> list[str
     """A line when the listed candidates include runs trained with another recipe than the target."""
     from .recipes import recipe_warning
 
-    if not resolved.entries:
+    trained_as = resolved.entries or ([resolved.training] if resolved.training else [])
+    if not trained_as:
         return []
     names = [name for c in ranking.candidates[:RECIPE_CHECKED] for name in (c.entries or [c.name])]
     candidates = [entry for entry in map(registry.get, dict.fromkeys(names)) if entry is not None]
-    line = recipe_warning(resolved.label, resolved.entries, candidates)
+    line = recipe_warning(resolved.label, trained_as, candidates)
     return [line] if line else []
 
 

@@ -9,13 +9,15 @@ ranking still runs; it says so, as it says so for a space too small to centre.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 
 from .registry import Entry
 
 # The settings that change what a run's embedding is, by the option that sets each on `zoo-rank
-# train` or `--target`. Not here: the sample size (the rule adapts to it), the device, and a
-# method's own settings (another LoRA rank is another space already).
+# train` or `--target`. Not here: the sample size (the rule adapts to it), the device, a method's
+# own settings (another LoRA rank is another space already) and --patience (a run it does not stop
+# is the run without it; one it stops did not learn, which its training said).
 RECIPE_OPTIONS = {"mode": "--mode", "until_learned": "--until-learned", "epochs": "--epochs", "steps": "--steps",
                   "batch_size": "--batch-size", "max_length": "--max-length", "dropout": "--dropout",
                   "seed": "--seed", "lr": "--lr", "head_lr": "--head-lr"}
@@ -23,11 +25,13 @@ UNSET = {"until_learned": "a fixed length", "epochs": "no --epochs", "steps": "t
          "dropout": "the model's dropout", "lr": "the paper's --lr", "head_lr": "the default --head-lr"}
 
 
-def recipe_of(entry: Entry) -> dict | None:
-    """The recipe of an entry zoo-rank trained, its defaults resolved as ``TrainConfig`` resolves
-    them (None for one it did not train, a hub adapter or an added folder, or whose record no
-    longer makes a config here, such as a plugin family's that is not installed)."""
-    config = ((entry.metadata or {}).get("training") or {}).get("config")
+def recipe_of(run: Entry | Mapping) -> dict | None:
+    """The recipe of an entry zoo-rank trained (or of a run's own record, the
+    ``zoo_rank_training.json`` beside its checkpoint), its defaults resolved as ``TrainConfig``
+    resolves them (None for one it did not train, a hub adapter or an added folder, or whose record
+    no longer makes a config here, such as a plugin family's that is not installed)."""
+    training = run if isinstance(run, Mapping) else ((run.metadata or {}).get("training") or {})
+    config = training.get("config") if isinstance(training, Mapping) else None
     if not isinstance(config, dict):
         return None
     from .errors import ZooRankError
@@ -51,9 +55,10 @@ def _said(name: str, value) -> str:
     return f"{RECIPE_OPTIONS[name]} {value:g}" if isinstance(value, float) else f"{RECIPE_OPTIONS[name]} {value}"
 
 
-def recipe_warning(label: str, target: list[Entry], candidates: list[Entry]) -> str | None:
+def recipe_warning(label: str, target: list[Entry | Mapping], candidates: list[Entry]) -> str | None:
     """One line when ``candidates`` (the entries a ranking lists) hold runs whose recipe differs
-    from the target's (``target``: the entries whose embeddings are the target), naming the
+    from the target's (``target``: the entries whose embeddings are the target, or the record of
+    an unregistered checkpoint folder), naming the
     settings that differ; None when every candidate zoo-rank trained was trained like the target,
     or zoo-rank did not train the target."""
     mine = [r for r in map(recipe_of, target) if r is not None]

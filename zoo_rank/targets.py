@@ -32,6 +32,8 @@ class Target:
     embeddings: list[TaskEmbedding]
     exclude: set[int]
     entries: list[Entry] = field(default_factory=list)  # the registered entries the embeddings are of (how they were trained)
+    # how an unregistered checkpoint folder zoo-rank trained was trained (its zoo_rank_training.json)
+    training: dict | None = None
 
 
 CHECKPOINT_SUFFIXES = (*WEIGHT_SUFFIXES, ".json")  # files inside a checkpoint folder
@@ -63,7 +65,9 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
         weights = read_checkpoint(path)
         emb = embed(weights, embedder, base_model=canonical_base_model(base_model))
         same = registry.by_content(weights.content_sha256())
-        return Target(label, "checkpoint", [emb], {same.id} if same else set())
+        if same is not None:
+            return Target(label, "checkpoint", [emb], {same.id}, [same])
+        return Target(label, "checkpoint", [emb], set(), training=_training_record(path))
     entries = registry.by_task(label) if isinstance(target, str) else []
     if entries:
         embeddings = [e for entry in entries for e in embeddings_on_demand(registry, entry, embedder)]
@@ -77,6 +81,19 @@ def resolve_target(registry: Registry, target: str | Path, embedder: str = DEFAU
         f"{label!r} is not a registry name, a task, a data file or a checkpoint folder",
         hint="run `zoo-rank list` to see what is registered, or pass a .csv/.tsv/.jsonl file or a checkpoint folder",
     )
+
+
+def _training_record(path: Path) -> dict | None:
+    """The record zoo-rank wrote beside a checkpoint it trained, if ``path`` is such a folder."""
+    import json
+
+    from .training.config import TRAINING_FILE
+
+    try:
+        record = json.loads((path / TRAINING_FILE).read_text(encoding="utf-8")) if path.is_dir() else None
+    except (OSError, ValueError):
+        return None  # not one zoo-rank trained, or a record it cannot read: no recipe to compare
+    return record if isinstance(record, dict) else None
 
 
 def _data_target(registry: Registry, label: str, embedder: str, base_model: str | None, training: dict | None) -> Target:

@@ -6,6 +6,14 @@ recipe") applied to them.
         --committed results/predictions-limited.json \
         --candidate C=results/sweep/predictions-limited-C.json --candidate B=results/sweep/predictions-limited-B.json
 
+On a matrix the candidates are only reported on (``--report``), no choice is made: each
+candidate against the committed default and each ``--pair A:B`` are tested, Holm-corrected
+together, and per-target ρ is printed:
+
+    python scripts/studies/recipe_choice.py --gains results/transfer-cr-limited.jsonl \
+        --committed results/predictions-cr-limited.json --report --pair E:D \
+        --candidate D=results/sweep/predictions-cr-limited-D.json --candidate E=results/sweep/predictions-cr-limited-E.json
+
 ρ is the rank of the best source (lower is better); the test is the exact sign-flip test over
 targets (two-sided). The cheapest candidate is listed first: the rule keeps it unless its mean ρ
 is worse than another eligible candidate's by more than 0.5; a candidate is eligible when it is
@@ -17,7 +25,7 @@ from __future__ import annotations
 import argparse
 
 from zoo_rank.evaluation import evaluate, load_gains, load_predictions
-from zoo_rank.evaluation.significance import sign_flip
+from zoo_rank.evaluation.significance import sign_flip, tested_pairs, verdict_cell
 
 COMMITTED = "TuPaTE ensemble learned 0.1 (invariant)"
 MARGIN = 0.5
@@ -42,11 +50,18 @@ def main() -> None:
     parser.add_argument("--committed", default="results/predictions-limited.json")
     parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=FILE",
                         help="cheapest first")
+    parser.add_argument("--report", action="store_true",
+                        help="a matrix to report on, not to choose on: tests (Holm over the table) and per-target ρ")
+    parser.add_argument("--pair", action="append", default=[], metavar="A:B",
+                        help="with --report: also test candidate A against candidate B")
     args = parser.parse_args()
     gains = load_gains(args.gains)
     committed = {r.method: r for r in evaluate(gains, load_predictions(args.committed)[0]).rows}[COMMITTED]
     base = {t: v["rho"] for t, v in committed.per_target.items()}
     print(f"committed default ({COMMITTED}): ρ {committed.rho:.2f} over {len(base)} targets")
+    if args.report:
+        report(gains, base, args.candidate, args.pair)
+        return
     print("| candidate | ρ | ρ − committed | sign-flip p | eligible | CPU s / embedding (ensemble) |")
     print("|---|---:|---:|---:|---|---:|")
     results = []
@@ -67,6 +82,29 @@ def main() -> None:
     best = min(rho for _, rho in eligible)
     chosen = next(label for label, rho in eligible if rho - best <= MARGIN)  # the cheapest within the margin
     print(f"chosen: {chosen}")
+
+
+def report(gains, base: dict, candidates: list[str], pairs: list[str]) -> None:
+    """Each candidate against the committed default, and each pair, Holm over all of them."""
+    per, cpu = {"committed": base}, {}
+    for spec in candidates:
+        label, path = spec.split("=", 1)
+        _, row, prediction = default_row(path, gains)
+        per[label] = {t: v["rho"] for t, v in row.per_target.items()}
+        cpu[label] = prediction.cpu_seconds_per_embedding
+    comparisons = [(label, "committed") for label in per if label != "committed"]
+    comparisons += [tuple(pair.split(":", 1)) for pair in pairs]
+    tests = tested_pairs([(per[a], per[b]) for a, b in comparisons])
+    print("| comparison | ρ a | ρ b | a − b (exact sign-flip p, Holm over the table) |\n|---|---:|---:|---|")
+    mean = {label: sum(values.values()) / len(values) for label, values in per.items()}
+    for (a, b), (difference, p, adjusted) in zip(comparisons, tests):
+        print(f"| {a} vs {b} | {mean[a]:.2f} | {mean[b]:.2f} | {verdict_cell(difference, p, adjusted)} |")
+    targets = sorted(base)
+    print("\n| target | " + " | ".join(per) + " |\n|---|" + "---:|" * len(per))
+    for target in targets:
+        print(f"| {target} | " + " | ".join(f"{per[label].get(target, float('nan')):g}" for label in per) + " |")
+    print("\nCPU s / embedding (ensemble): " + ", ".join(f"{label} {'-' if c is None else f'{c:.0f}'}"
+                                                        for label, c in cpu.items()))
 
 
 if __name__ == "__main__":

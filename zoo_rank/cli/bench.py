@@ -141,9 +141,12 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=None, metavar="RATE",
               help="Dropout rate of the TuPaTE groups' training runs [default: the base model's own, as `zoo-rank "
                    "train`]; recorded in the provenance.")
+@click.option("--patience", type=click.IntRange(min=1), default=None, metavar="STEPS",
+              help="The early rule's no-progress stop for the TuPaTE groups' runs, as `zoo-rank train --patience` "
+                   "[default: none]; recorded in the provenance.")
 @click.pass_context
 def bench_predict(ctx, gains_file, tasks, out, work, methods, force, device, tasks_dir, fisher_dir, max_length,
-                  batch_size, learned_cap, dropout):
+                  batch_size, learned_cap, dropout, patience):
     """Score every source for every target with TuPaTE's variants and the paper's baselines
     (DataSize, TextEmb, CurveGrad, TaskEmb, random), from the same samples the transfer runs used
     (--gains), or from a task list alone (--tasks, with --tasks-dir)."""
@@ -159,7 +162,8 @@ def bench_predict(ctx, gains_file, tasks, out, work, methods, force, device, tas
         config = config_from_results(gains_file or "results/transfer-limited.jsonl", tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(split_list(methods)), device=device, home=ctx.obj["home"],
                        progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir,
-                       max_length=max_length, batch_size=batch_size, learned_cap=learned_cap, dropout=dropout)
+                       max_length=max_length, batch_size=batch_size, learned_cap=learned_cap, dropout=dropout,
+                       patience=patience)
     click.echo(f"{len(done)} methods in {out}", err=True)
 
 

@@ -41,6 +41,9 @@ from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), metavar="RATE",
               help="Data target: dropout rate of its training run, as `zoo-rank train --dropout` [default: the base "
                    "model's own, as the shipped registry was trained].")
+@click.option("--patience", type=click.IntRange(min=1), metavar="STEPS",
+              help="Data target: stop its run once the smoothed loss has gone STEPS steps without progress, as "
+                   "`zoo-rank train --patience` [default: never, the cap ends a run that does not learn].")
 @click.option("--force", is_flag=True, help="Data target: train its embedding again even if one with the same "
                                             "data and settings is registered.")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "
@@ -57,7 +60,7 @@ from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_
 @global_options(hidden=True)
 @click.pass_context
 def rank_command(ctx, target, top, as_json, embedder, fetch_base_model, center, task_type, method, mode, max_examples,
-                 max_length, until_learned, dropout, force, base_model, ensemble, prior, index, text_column, pair_column,
+                 max_length, until_learned, dropout, patience, force, base_model, ensemble, prior, index, text_column, pair_column,
                  label_column, device, home, builtin, tasks_dir, debug):
     """Rank candidate sources for --target T (`zoo-rank --target T` runs this).
 
@@ -79,7 +82,8 @@ def rank_command(ctx, target, top, as_json, embedder, fetch_base_model, center, 
         training = {"columns": data_columns(text_column, pair_column, label_column, task_type), "progress": progress,
                     "warn": warn, "announce": say, "tasks_dir": ctx.find_root().obj["tasks_dir"],
                     "config": train_config(device=device, mode=mode, max_length=max_length,
-                                           max_examples=max_examples, until_learned=until_learned, dropout=dropout)}
+                                           max_examples=max_examples, until_learned=until_learned, dropout=dropout,
+                                           patience=patience)}
         if methods:
             training["methods"] = methods
         if force:

@@ -38,6 +38,9 @@ from .root import cli
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), metavar="RATE",
               help="Every dropout of the model, its head and the PEFT module at RATE (0: none) [default: the base "
                    "model's own]; part of the run's identity, so compare only runs trained alike.")
+@click.option("--patience", type=click.IntRange(min=1), metavar="STEPS",
+              help="Early rule: also stop once the smoothed loss has gone STEPS steps without improving by 1% of "
+                   "chance (a task it does not learn), not at the cap [default: never]; part of the run's identity.")
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Train on a seeded sample of at most this many examples (0: all).")
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")
@@ -64,7 +67,7 @@ from .root import cli
                    "cluster has GPUs and --device is not cpu, else 0].")
 @click.pass_context
 def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, until_learned, lr, head_lr, batch_size,
-          dropout, max_examples,
+          dropout, patience, max_examples,
           max_length, validation_examples, seed, split, all_builtin, tasks_dir, task, task_type, name, force, text_column,
           pair_column, label_column,
           device, as_json, executor, ray_address, cpus_per_job, gpus_per_job, **settings):
@@ -87,7 +90,8 @@ def train(ctx, data, method, base_model, base_model_name, mode, epochs, steps, u
     if (task or name) and len(data) > 1:
         raise click.UsageError("--task and --name need a single DATA")
     config = train_config(mode=mode, epochs=epochs, steps=steps, until_learned=until_learned, lr=lr,
-                           head_lr=head_lr, batch_size=batch_size, dropout=dropout, max_examples=max_examples,
+                           head_lr=head_lr, batch_size=batch_size, dropout=dropout, patience=patience,
+                           max_examples=max_examples,
                            max_length=max_length,
                            validation_examples=validation_examples, seed=seed, device=device,
                            **family_settings(settings))

@@ -92,7 +92,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
                 best_config: TrainConfig | None = None, force: bool = False,
                 fisher_dir: str | Path | None = None, max_length: int | None = None,
                 batch_size: int | None = None, learned_cap: int | None = None,
-                dropout: float | None = None) -> dict[str, Prediction]:
+                dropout: float | None = None, patience: int | None = None) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
     taskemb, random) into ``out``.
 
@@ -104,7 +104,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     ``bench transfer --fisher-dir`` saved TaskEmb's Fisher vectors (default ``work/fisher``).
     ``max_length`` is the token limit of the TuPaTE groups' training runs (default: `zoo-rank
     train`'s, which is what a user's target gets); ``batch_size`` their batch, ``learned_cap``
-    the early rule's cap (its ``steps``) and ``dropout`` their dropout rate: each is recorded in the
+    the early rule's cap (its ``steps``), ``dropout`` their dropout rate and ``patience`` the rule's
+    no-progress stop: each is recorded in the
     provenance when given, and the TuPaTE runs are registered (so reused) per recipe.
     """
     from .transfer import provenance
@@ -122,7 +123,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             runners[group] = partial(_tupate, until_learned=_fraction(group, fraction),
                                      embedder="behaviour" if base == "behaviour" else None)
     recipe = {name: value for name, value in (("max_length", max_length), ("batch_size", batch_size),
-                                              ("steps", learned_cap), ("dropout", dropout)) if value is not None}
+                                              ("steps", learned_cap), ("dropout", dropout),
+                                              ("patience", patience)) if value is not None}
     if recipe:
         runners = {g: partial(r, recipe=recipe) if getattr(r, "func", r) is _tupate else r
                    for g, r in runners.items()}
@@ -419,9 +421,10 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     from ..registry import Registry
     from ..training import TrainConfig
 
-    given = dict(recipe or {})  # the caller's training settings (max_length, batch_size, steps, dropout)
+    given = dict(recipe or {})  # the caller's training settings (max_length, batch_size, steps, dropout, patience)
     if not until_learned:
-        given.pop("steps", None)  # the early rule's cap: a fixed-length or best-mode run has no rule to cap
+        given.pop("steps", None)  # the early rule's cap and stop: a fixed-length or best-mode run has no rule
+        given.pop("patience", None)
 
     def settings(examples: int | None) -> TrainConfig:
         if mode == "early":
@@ -491,8 +494,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
 
 def is_default(*, mode: str, until_learned: float | None, embedder: str, centred: bool, recipe: dict) -> bool:
     """Whether the ensemble of these settings is what `zoo-rank --target` does by default: the early
-    rule at its default fraction, the default embedder, raw cosines, and the default batch, cap and
-    dropout (``recipe``: the caller's ``batch_size``, ``steps`` and ``dropout``; a token limit, the evaluation's own
+    rule at its default fraction, the default embedder, raw cosines, and the default batch, cap,
+    dropout and stop (``recipe``: the caller's ``batch_size``, ``steps``, ``dropout`` and ``patience``; a token limit, the evaluation's own
     setting, has always been allowed). Marked in the file so the default's numbers can be recomputed."""
     from ..embedders import DEFAULT_EMBEDDER
     from ..training import TrainConfig

@@ -175,6 +175,8 @@ def reused_line(entry: Entry, source: str, reuse: str) -> str:
     how += [f"max length {config.get('max_length', 128)}", f"max examples {config.get('max_examples') or 'all'}"]
     if config.get("dropout") is not None:
         how.append(f"dropout {config['dropout']:g}")
+    if config.get("patience") is not None:
+        how.append(f"patience {config['patience']}")
     when = "the same settings" if reuse == "same-config" else ", ".join(how)
     retrain = "--force trains again" if reuse == "same-config" else "--force or any training option trains anew"
     return (f"{source}: using {entry.name}, registered before from this data ({entry.task_type or 'task'}, {when}); "

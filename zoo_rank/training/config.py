@@ -26,6 +26,9 @@ DEFAULT_UNTIL_LEARNED = 0.1
 BATCH_SIZE = 32  # the paper's, for every recipe (#37's batch-8 early recipe was not shipped: docs/method.md)
 # --until-learned: the fresh task head's learning rate, whatever the method's (docs/training.md)
 EARLY_HEAD_LR = 1e-2
+# --patience: the early rule's no-progress stop counts an improvement of its smoothed loss only when
+# it beats the best so far by this fraction of the chance loss (a tenth of the rule's 0.1)
+NO_PROGRESS_THRESHOLD = 0.01
 
 
 def training_settings() -> list[tuple[str, Field]]:
@@ -75,7 +78,9 @@ class TrainConfig:
     is ``until_learned`` (``DEFAULT_UNTIL_LEARNED``, 0.1) below the loss of a model that learned
     nothing (``chance_loss``), at least ``LEARNED_MIN_STEPS`` steps in, at most ``steps``
     (default ``LEARNED_MAX_STEPS``). Given ``epochs`` or ``steps`` without ``until_learned``, it
-    runs that fixed length instead (the paper's recipe: 2 epochs).
+    runs that fixed length instead (the paper's recipe: 2 epochs). With ``patience``, a run that
+    goes that many steps without its smoothed loss beating its best by ``NO_PROGRESS_THRESHOLD``
+    of chance stops there too (a task it does not learn, without waiting for the cap).
     ``mode="best"`` trains ``epochs`` passes at each learning rate of the paper's grid (or
     ``lr``), scores a held-out validation split after every epoch, and keeps the best state. ``seed`` fixes the head and the PEFT
     module initialisation and the data order, so every task in a space starts from the same
@@ -93,6 +98,7 @@ class TrainConfig:
     seed: int = 0
     until_learned: float | None = None  # early mode: the rule's fraction; None: DEFAULT_UNTIL_LEARNED unless a length is given
     dropout: float | None = None  # every dropout layer (model, head, PEFT module) at this rate; None: the model's own
+    patience: int | None = None  # early rule: stop after this many steps without progress (``LearnedRule``); None: never
     head_lr: float | None = None  # None: EARLY_HEAD_LR under the early rule, else the method's learning rate
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
@@ -122,6 +128,12 @@ class TrainConfig:
             raise TrainingError("family_settings holds two settings of one family")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise TrainingError(f"dropout must be a rate from 0 up to 1, got {self.dropout}")
+        if self.patience is not None:
+            if self.patience < 1:
+                raise TrainingError(f"patience must be at least 1 step, got {self.patience}")
+            if not self.learned_fraction:
+                raise TrainingError("patience stops a run ended by the early rule, and this run has a fixed length",
+                                    hint="drop --epochs/--steps or --patience (best mode has no early rule)")
         if self.until_learned is not None:
             if not 0.0 < self.until_learned < 1.0:
                 raise TrainingError(f"until-learned must be a fraction between 0 and 1, got {self.until_learned}")
@@ -191,8 +203,9 @@ class TrainConfig:
         family held its own (every run carried LoRA's and the prefix length: so keys and records of
         runs registered then still match), plus a plugin family's own for its runs."""
         flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "family_settings"}
-        if self.dropout is None:
-            del flat["dropout"]  # the model's own, as every run was before the setting: records stay as they were
+        for name in ("dropout", "patience"):
+            if flat[name] is None:
+                del flat[name]  # the default, as every run was before the setting: records stay as they were
         own = [family for family in BUILTIN.values() if family.recipe is not None]
         if self.method not in BUILTIN:
             own.append(trainable()[self.method])
@@ -210,7 +223,7 @@ class TrainConfig:
             del settings["validation_examples"]
         settings["until_learned"] = self.learned_fraction
         settings["head_lr"] = self.head_learning_rate
-        for name in ("lora_target_modules", "until_learned", "head_lr", "dropout"):
+        for name in ("lora_target_modules", "until_learned", "head_lr", "dropout", "patience"):
             if settings.get(name, 0) is None:
                 del settings[name]  # the default: keys of runs made before the setting existed
         blob = json.dumps({"data": data_sha256, "base_model": base_model, **settings}, sort_keys=True)

@@ -16,7 +16,7 @@ from typing import Callable
 from ..datasets import Dataset
 from ..errors import TrainingError
 from ..stopwatch import Stopwatch
-from .config import LEARNED_MIN_STEPS, TRAINING_FILE, TrainConfig, run_steps
+from .config import LEARNED_MIN_STEPS, NO_PROGRESS_THRESHOLD, TRAINING_FILE, TrainConfig, run_steps
 from .methods import head_prefixes, is_head_parameter, recipe
 from .models import BaseModel, autocast, resolve_device, set_dropout
 from .objectives import Encoded, Objective, objective_for
@@ -97,7 +97,7 @@ def train_checkpoint(
         label = f"{config.method} lr={lr:g}" if len(config.learning_rates) > 1 else config.method
         fraction = config.learned_fraction
         chance = objective.chance(targets, encoded)
-        rule = LearnedRule(fraction, chance) if fraction else None
+        rule = LearnedRule(fraction, chance, config.patience) if fraction else None
         history.append({"learning_rate": lr, "losses": []})
         epochs = run_epochs(model, encoded, targets, objective, config, lr, device, progress, label, rule,
                             heads=heads, head_lr=config.head_learning_rate, curve=history[-1]["losses"])
@@ -119,7 +119,7 @@ def train_checkpoint(
         metrics["answers_in_no_window"] = encoded.unplaced
     if rule is not None:
         metrics.update(chance_loss=rule.chance, smoothed_loss=rule.smoothed,
-                       stopped_by="learned" if rule.reached else "cap")
+                       stopped_by=rule.ended_by)
     if config.mode == "best":
         metrics["validation_" + objective.score_name] = best["score"]
         metrics["validation_examples"] = len(val_set)
@@ -169,13 +169,26 @@ def micro_batches(lengths: list[int], indices: list[int], budget: int) -> list[l
 
 class LearnedRule:
     """``until_learned``: an exponential moving average of the loss (span 16 steps) is compared
-    with ``(1 - fraction) × chance`` after every step from ``LEARNED_MIN_STEPS`` on."""
+    with ``(1 - fraction) × chance`` after every step from ``LEARNED_MIN_STEPS`` on.
 
-    def __init__(self, fraction: float, chance: float) -> None:
+    With ``patience`` it also gives up, as transformers' ``EarlyStoppingCallback`` does: once the
+    average has gone ``patience`` steps without beating its best by ``NO_PROGRESS_THRESHOLD`` of
+    chance (and ``LEARNED_MIN_STEPS`` are done), the run stops, ``stalled``. The learning-rate
+    schedule is untouched, so a run it does not stop is the run without it, step for step."""
+
+    def __init__(self, fraction: float, chance: float, patience: int | None = None) -> None:
         self.threshold = (1.0 - fraction) * chance
         self.chance = chance
         self.smoothed: float | None = None
         self.reached = False  # the run stopped because it had learned (not at its cap)
+        self.patience = patience
+        self.stalled = False  # the run stopped because it made no progress for ``patience`` steps
+        self.best: float | None = None
+        self.best_step = 0
+
+    @property
+    def ended_by(self) -> str:
+        return "learned" if self.reached else "no progress" if self.stalled else "cap"
 
     def learned(self, step: int, loss: float) -> bool:
         alpha = 2.0 / (16 + 1)
@@ -183,12 +196,23 @@ class LearnedRule:
         self.reached = step >= LEARNED_MIN_STEPS and self.smoothed <= self.threshold
         return self.reached
 
+    def done(self, step: int, loss: float) -> bool:
+        """Read step ``step``'s loss: whether the run ends here, learned or stalled."""
+        if self.learned(step, loss):
+            return True
+        if self.patience is None:
+            return False
+        if self.best is None or self.smoothed < self.best - NO_PROGRESS_THRESHOLD * self.chance:
+            self.best, self.best_step = self.smoothed, step
+        self.stalled = step >= LEARNED_MIN_STEPS and step - self.best_step >= self.patience
+        return self.stalled
+
 
 def run_epochs(model, encoded: Encoded, targets, objective: Objective, config: TrainConfig, lr, device, progress,
                label, rule: LearnedRule | None = None, *, heads: list[str] = (), head_lr: float | None = None,
                curve: list[float] | None = None):
     """Train ``objective``; yields (epoch, steps done, mean loss of the epoch) at the end of each epoch, and
-    (with ``rule``) when the rule says the run has learned, mid-epoch. The parameters of
+    (with ``rule``) when the rule ends the run (learned, or stalled), mid-epoch. The parameters of
     ``heads`` train at ``head_lr`` when it is given, the rest at ``lr``; each step's loss is
     appended to ``curve`` when it is given."""
     import torch
@@ -240,11 +264,11 @@ def run_epochs(model, encoded: Encoded, targets, objective: Objective, config: T
                 curve.append(batch_loss)
             if progress:
                 progress(label, step, total, losses[-1])
-            learned = rule is not None and rule.learned(step, losses[-1])  # read at the cap's step too
-            if learned or step >= total:
+            ended = rule is not None and rule.done(step, losses[-1])  # read at the cap's step too
+            if ended or step >= total:
                 break
         yield epoch, step, sum(losses) / len(losses)
-        if rule is not None and rule.reached:
+        if rule is not None and (rule.reached or rule.stalled):
             return
         model.train()
 

@@ -150,6 +150,10 @@ def _outcome(label: str, method: str, result) -> tuple[str, bool]:
         return f"{label}: {method} learned after {how}", True
     # the run's own --until-learned fraction; a fixed-length run is judged by the early rule's default
     margin = (result.config or {}).get("until_learned") or DEFAULT_UNTIL_LEARNED
+    if metrics.get("stopped_by") == "no progress":
+        patience = (result.config or {}).get("patience")
+        return (f"{label}: {method} did not learn: its loss stopped improving (no progress in {patience} steps) "
+                f"before it fell {margin:.0%} below chance, {how}, {meaning}"), False
     if metrics.get("stopped_by") == "cap":
         return f"{label}: {method} did not learn: its loss never fell {margin:.0%} below chance before the " \
                f"cap, {how}, {meaning}", False
