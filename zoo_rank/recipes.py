@@ -10,7 +10,6 @@ ranking still runs; it says so, as it says so for a space too small to centre.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 
 from .registry import Entry
 
@@ -37,9 +36,8 @@ def recipe_of(run: Entry | Mapping) -> dict | None:
     from .errors import ZooRankError
     from .training.config import TrainConfig
 
-    known = {f.name for f in fields(TrainConfig)} - {"family_settings"}  # a family's own are another space
     try:
-        run = TrainConfig(**{name: value for name, value in config.items() if name in known})
+        run = TrainConfig.from_record(config)
     except (ZooRankError, TypeError):
         return None
     recipe = {name: getattr(run, name) for name in RECIPE_OPTIONS}

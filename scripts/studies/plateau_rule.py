@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import re
-from dataclasses import fields
 from pathlib import Path
 
 from zoo_rank.training.config import LEARNED_MAX_STEPS, TRAINING_FILE, TrainConfig
@@ -86,8 +85,7 @@ def main() -> None:
     for record_file in sorted(p for folder in args.folders for p in folder.rglob(TRAINING_FILE)):
         record = json.loads(record_file.read_text())
         history, metrics = record.get("loss_history"), record["metrics"]
-        known = {f.name for f in fields(TrainConfig)} - {"family_settings"}
-        config = TrainConfig(**{k: v for k, v in record["config"].items() if k in known})
+        config = TrainConfig.from_record(record["config"])
         if not history or not config.learned_fraction or len(history) != 1:
             continue  # recorded before curves were kept, a fixed-length run, or several learning rates
         losses, cap = history[0]["losses"], config.steps or LEARNED_MAX_STEPS

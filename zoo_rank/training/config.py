@@ -194,6 +194,15 @@ class TrainConfig:
             return None
         return next((s for s in self.family_settings if isinstance(s, family.settings)), None) or family.settings()
 
+    @classmethod
+    def from_record(cls, config: dict) -> TrainConfig:
+        """The config a run's recorded ``config`` (``to_dict``: its checkpoint's record, its registry
+        entry) was made from, defaults resolved here; keys that are no field of it (a family's own
+        settings, the label scale) are left out. Raises ``TrainingError`` (or ``TypeError``) for a
+        record this version cannot make a config of, such as a plugin family's that is not installed."""
+        known = {f.name for f in fields(cls)} - {"family_settings"}  # a family's own are another space
+        return cls(**{name: value for name, value in config.items() if name in known})
+
     def with_method(self, method: str) -> "TrainConfig":
         return replace(self, method=method)
 
