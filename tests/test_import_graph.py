@@ -124,9 +124,9 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
 
 
 # Where entries and their vectors are written, outside the store itself: ``ingest`` (every
-# source of entries), the shipped built-ins copied into a new registry, and a vector cached while
+# source of entries), the shipped built-ins copied into a registry (retiring an earlier set's copies), and a vector cached while
 # a target is ranked (the target's own, kept for the next ranking; no entry is made).
-WRITERS = {"zoo_rank.pipeline.ingest": {"commit"}, "zoo_rank.builtin_registry": {"insert"},
+WRITERS = {"zoo_rank.pipeline.ingest": {"commit"}, "zoo_rank.builtin_registry": {"commit"},
            "zoo_rank.pipeline.backfill": {"put_embedding"}}
 WRITES = {"insert", "commit", "replace_embeddings", "put_embedding"}
 

@@ -23,7 +23,7 @@ def test_a_recipe_is_read_with_its_defaults_resolved():
     shipped = recipe_of(_entry("a", TrainConfig()))
     assert recipe_of(_entry("b", TrainConfig(until_learned=0.1))) == shipped
     assert recipe_of(_entry("c", TrainConfig(device="cuda", max_examples=None))) == shipped
-    for changed in (TrainConfig(dropout=0.0), TrainConfig(epochs=2), TrainConfig(max_length=64),
+    for changed in (TrainConfig(dropout=0.3), TrainConfig(epochs=2), TrainConfig(max_length=64),
                     TrainConfig(batch_size=8), TrainConfig(seed=1), TrainConfig(steps=200), TrainConfig(mode="best")):
         assert recipe_of(_entry("d", changed)) != shipped, changed
     assert recipe_of(_entry("e", TrainConfig(epochs=2))) == recipe_of(_entry("f", TrainConfig(mode="early", epochs=2)))
@@ -35,13 +35,14 @@ def test_a_recipe_is_read_with_its_defaults_resolved():
 
 @pytest.mark.core
 def test_the_warning_names_what_differs_and_stays_silent_when_nothing_does():
-    default, no_dropout, hub = _entry("a", TrainConfig()), _entry("b", TrainConfig(dropout=0.0)), _entry("h", None)
-    line = recipe_warning("my.csv", [no_dropout], [default, _entry("c", TrainConfig()), hub])
+    default, no_dropout, hub = _entry("a", TrainConfig(dropout=None)), _entry("b", TrainConfig(dropout=0.0)), _entry("h", None)
+    line = recipe_warning("my.csv", [no_dropout], [default, _entry("c", TrainConfig(dropout=None)), hub])
     assert line.startswith("my.csv was trained with another recipe than 2 of the 2 candidates listed")
-    assert "--dropout 0 against the model's dropout" in line
-    assert recipe_warning("my.csv", [default], [_entry("c", TrainConfig(until_learned=0.1)), hub]) is None
+    assert "--dropout 0 against the model's dropout (--dropout model)" in line  # the option that trains like them
+    assert recipe_warning("my.csv", [default], [_entry("c", TrainConfig(until_learned=0.1, dropout=None)), hub]) is None
     assert recipe_warning("adapter", [hub], [default]) is None  # a target zoo-rank did not train: nothing to compare
-    mixed = recipe_warning("my.csv", [default], [_entry("c", TrainConfig(max_length=64)), _entry("d", TrainConfig())])
+    mixed = recipe_warning("my.csv", [default], [_entry("c", TrainConfig(max_length=64, dropout=None)),
+                                                 _entry("d", TrainConfig(dropout=None))])
     assert "1 of the 2" in mixed and "--max-length 128 against --max-length 64" in mixed
 
 

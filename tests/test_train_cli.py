@@ -164,6 +164,39 @@ def test_seeding_copies_the_shipped_set_once_and_respects_removals(trained_home,
     assert seed(user, shipped) == 1 and user.get("alpha/lora")  # a new shipped version brings it back
 
 
+def test_a_rebuilt_shipped_set_replaces_the_copies_of_the_earlier_one(trained_home, tmp_path):
+    """A zoo-rank whose shipped runs were retrained (another recipe: other content under the same
+    names) must not leave the earlier copies in place and skip its own, or every target trained
+    with the new default ranks against candidates of the old recipe. The user's own entries stay."""
+    import sqlite3
+    from dataclasses import replace
+
+    from zoo_rank.builtin_registry import shipped_entries
+
+    earlier = finish(trained_home, tmp_path / "earlier.db")
+    user = Registry(tmp_path / "user", builtin=False)
+    assert seed(user, earlier) == 6
+    user.remove("beta/prefix")
+    own = replace(shipped_entries(earlier)[0], name="mine/bitfit", source=str(tmp_path / "mine"), content_sha256="e" * 64)
+    user.insert([own])
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuilt.write_bytes(earlier.read_bytes())
+    db = sqlite3.connect(rebuilt)
+    db.execute("UPDATE entries SET content_sha256 = ? WHERE name = 'alpha/lora'", ("f" * 64,))  # retrained
+    db.execute("DELETE FROM entries WHERE name = 'beta/lora'")  # dropped from the set
+    db.execute("UPDATE meta SET value = 'rebuilt' WHERE key = 'builtin_version'")
+    db.commit()
+    db.close()
+    added = seed(user, rebuilt)
+    names = {e.name: e for e in user.entries()}
+    assert added == 2  # the retrained alpha/lora and the removed beta/prefix, which a new set brings back
+    assert names["alpha/lora"].content_sha256 == "f" * 64
+    assert "beta/lora" not in names
+    assert names.pop("mine/bitfit").source == str(tmp_path / "mine")  # the user's own: never the shipped set's to retire
+    assert {e.content_sha256 for e in names.values()} == {e.content_sha256 for e in shipped_entries(rebuilt)}
+    assert seed(user, rebuilt) == 0 and len(user.entries()) == 6
+
+
 @pytest.mark.builtin
 def test_a_fresh_registry_ranks_against_the_shipped_set(trained_home, tmp_path, monkeypatch, tiny_model):
     import zoo_rank.builtin_registry as builtin

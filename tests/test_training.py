@@ -264,7 +264,7 @@ def test_patience_stops_a_run_that_does_not_learn_and_leaves_one_that_learns_as_
     random.Random(0).shuffle(labels := [row["label"] for row in rows])
     noise = read_table(write_csv(tmp_path / "noise.csv", [{**row, "label": y} for row, y in zip(rows, labels)]))
     slow = {"method": "lora", "until_learned": 0.2, "steps": 150, "lr": 1e-4, "head_lr": 1e-4, "dropout": 0.0}
-    capped = train_checkpoint(noise, tmp_path / "capped", TrainConfig(**slow), base)
+    capped = train_checkpoint(noise, tmp_path / "capped", TrainConfig(**slow, patience=None), base)
     stalled = train_checkpoint(noise, tmp_path / "stalled", TrainConfig(**slow, patience=16), base)
     assert capped.metrics["stopped_by"] == "cap" and capped.steps == 150
     assert stalled.metrics["stopped_by"] == "no progress" and stalled.steps < 150
@@ -272,7 +272,7 @@ def test_patience_stops_a_run_that_does_not_learn_and_leaves_one_that_learns_as_
 
     easy = read_table(write_csv(tmp_path / "easy.csv", sentiment_rows(64)))
     fast = {"method": "lora", "until_learned": 0.2, "steps": 300, "lr": 1e-2, "dropout": 0.0}
-    plain = train_checkpoint(easy, tmp_path / "plain", TrainConfig(**fast), base)
+    plain = train_checkpoint(easy, tmp_path / "plain", TrainConfig(**fast, patience=None), base)
     patient = train_checkpoint(easy, tmp_path / "patient", TrainConfig(**fast, patience=64), base)
     assert plain.metrics["stopped_by"] == patient.metrics["stopped_by"] == "learned"
     assert plain.steps == patient.steps

@@ -77,15 +77,23 @@ def seed(registry, path: Path | None = None) -> int:
     """Copy the shipped entries into ``registry`` once per shipped version; returns how many were added.
 
     Entries whose content is already there are skipped, and so are names the user has taken
-    for other content: the user's registry always wins.
+    for other content: the user's registry always wins. Copies of an earlier shipped set that
+    this one no longer holds (its runs retrained with another recipe, a task dropped) are
+    replaced in the same transaction: left beside the new set, they would be ranked as
+    candidates of another recipe than the shipped default's targets.
     """
     path = path or SHIPPED_DB
     version = shipped_version(path)
     if version is None or registry.get_meta(SEEDED_KEY) == version:
         return 0
-    taken = {e.name for e in registry.entries()}
-    items = [item for item in shipped_entries(path) if item.name not in taken]
-    added = sum(status == "added" for status, _ in registry.insert(items)) if items else 0
+    shipped = shipped_entries(path)
+    contents = {item.content_sha256 for item in shipped}
+    present = registry.entries()
+    retired = [e for e in present if e.source.startswith(SOURCE_PREFIX) and e.content_sha256 not in contents]
+    gone = {e.id for e in retired}
+    taken = {e.name for e in present if e.id not in gone}
+    items = [item for item in shipped if item.name not in taken]
+    added = sum(status == "added" for status, _ in registry.commit(items, retired=retired)[0]) if items or retired else 0
     registry.set_meta(SEEDED_KEY, version)
     return added
 

@@ -21,7 +21,7 @@ RECIPE_OPTIONS = {"mode": "--mode", "until_learned": "--until-learned", "epochs"
                   "batch_size": "--batch-size", "max_length": "--max-length", "dropout": "--dropout",
                   "seed": "--seed", "lr": "--lr", "head_lr": "--head-lr"}
 UNSET = {"until_learned": "a fixed length", "epochs": "no --epochs", "steps": "the rule's cap",
-         "dropout": "the model's dropout", "lr": "the paper's --lr", "head_lr": "the default --head-lr"}
+         "dropout": "the model's dropout (--dropout model)", "lr": "the paper's --lr", "head_lr": "the default --head-lr"}
 
 
 def recipe_of(run: Entry | Mapping) -> dict | None:

@@ -268,16 +268,20 @@ class Registry:
         version change), atomically; vectors from other embedders (``zoo-rank embed``'s) stay."""
         return self.commit([], [(entry, embeddings)])[1][0]
 
-    def commit(self, items: list[NewEntry], renewed: list[tuple[Entry, list[TaskEmbedding]]] = ()
-               ) -> tuple[list[tuple[str, Entry]], list[Entry]]:
+    def commit(self, items: list[NewEntry], renewed: list[tuple[Entry, list[TaskEmbedding]]] = (), *,
+               retired: Iterable[Entry] = ()) -> tuple[list[tuple[str, Entry]], list[Entry]]:
         """One transaction for what an ingestion brings: ``items`` registered (see ``insert``) and, for
         each ``(entry, embeddings)`` of ``renewed``, the entry's vectors from those embedders swapped
-        for these (other embedders' vectors stay). All of it, or on error none of it."""
+        for these (other embedders' vectors stay); the ``retired`` entries removed first (what a new
+        shipped set replaces). All of it, or on error none of it."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         statuses: list[tuple[str, int]] = []
         dtype = self.get_meta("vector_dtype") or "float32"
         with self._transaction() as db:
             touched: set[str] = set()
+            for entry in retired:
+                db.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
+                touched |= set(entry.spaces)
             for item in items:
                 row = db.execute("SELECT id FROM entries WHERE content_sha256 = ?", (item.content_sha256,)).fetchone()
                 if row:

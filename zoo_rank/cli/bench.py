@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from .common import console, echo_json, make_table, say, split_list, warn
+from .common import (DROPOUT, PATIENCE, console, dropout_default, echo_json, make_table, patience_default, say, setting,
+                     split_list, warn)
 from .root import cli
 from ..evaluation import TASK_LIST_EXAMPLES
 from ..pipeline.builtin import MIN_EXAMPLES
@@ -138,12 +139,12 @@ def bench_transfer(ctx, out, tasks, tasks_dir, seeds, source_examples, target_ex
 @click.option("--learned-cap", type=click.IntRange(min=1), default=None,
               help="The early rule's cap in steps for tupate:F and behaviour:F [default: `zoo-rank train`'s]; "
                    "recorded in the provenance.")
-@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=None, metavar="RATE",
-              help="Dropout rate of the TuPaTE groups' training runs [default: the base model's own, as `zoo-rank "
-                   "train`]; recorded in the provenance.")
-@click.option("--patience", type=click.IntRange(min=1), default=None, metavar="STEPS",
-              help="The early rule's no-progress stop for the TuPaTE groups' runs, as `zoo-rank train --patience` "
-                   "[default: none]; recorded in the provenance.")
+@click.option("--dropout", type=DROPOUT, default=None, metavar="RATE|model",
+              help=f"Dropout rate of the TuPaTE groups' training runs, as `zoo-rank train --dropout` [default: "
+                   f"{dropout_default()}]; recorded in the provenance when given.")
+@click.option("--patience", type=PATIENCE, default=None, metavar="STEPS|off",
+              help=f"The early rule's no-progress stop for the TuPaTE groups' runs, as `zoo-rank train --patience` "
+                   f"[default: {patience_default()}]; recorded in the provenance when given.")
 @click.pass_context
 def bench_predict(ctx, gains_file, tasks, out, work, methods, force, device, tasks_dir, fisher_dir, max_length,
                   batch_size, learned_cap, dropout, patience):
@@ -162,8 +163,8 @@ def bench_predict(ctx, gains_file, tasks, out, work, methods, force, device, tas
         config = config_from_results(gains_file or "results/transfer-limited.jsonl", tasks_dir)
     done = predict_all(config, out, work=work, groups=tuple(split_list(methods)), device=device, home=ctx.obj["home"],
                        progress=lambda message: click.echo(message, err=True), force=force, fisher_dir=fisher_dir,
-                       max_length=max_length, batch_size=batch_size, learned_cap=learned_cap, dropout=dropout,
-                       patience=patience)
+                       max_length=max_length, batch_size=batch_size, learned_cap=learned_cap,
+                       dropout=setting("dropout", dropout), patience=setting("patience", patience))
     click.echo(f"{len(done)} methods in {out}", err=True)
 
 

@@ -56,11 +56,61 @@ def data_columns(text_column, pair_column, label_column, task_type) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def train_config(**options):
-    """A TrainConfig of the options given (None: not given); ``max_examples=0`` means all examples."""
-    from .. import TrainConfig
+# the word that asks an option for none of its setting: the model's own dropout, no no-progress stop
+NONE_WORDS = {"dropout": "model", "patience": "off"}
 
-    given = {k: v for k, v in options.items() if v is not None}
+
+class NumberOrWord(click.ParamType):
+    """A number in range, or the one word that means "none of it" (``--dropout model``, ``--patience
+    off``): how an option whose default is a value can still ask for the setting's absence."""
+
+    def __init__(self, number: click.ParamType, word: str) -> None:
+        self.number, self.word = number, word
+        self.name = f"{number.name}|{word}"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == self.word:
+            return self.word
+        return self.number.convert(value, param, ctx)
+
+
+DROPOUT = NumberOrWord(click.FloatRange(min=0, max=1, max_open=True), NONE_WORDS["dropout"])
+PATIENCE = NumberOrWord(click.IntRange(min=1), NONE_WORDS["patience"])
+
+
+def dropout_default() -> str:
+    """``--dropout``'s default, for its help."""
+    from ..training.config import EARLY_DROPOUT
+
+    if EARLY_DROPOUT is None:
+        return "the base model's own"
+    return f"{EARLY_DROPOUT:g} for a run the early rule ends, else the base model's own"
+
+
+def patience_default() -> str:
+    """``--patience``'s default, for its help."""
+    from ..training.config import EARLY_PATIENCE
+
+    return "off: the cap ends a run that does not learn" if EARLY_PATIENCE is None else f"{EARLY_PATIENCE}"
+
+
+def setting(name: str, value):
+    """An option's value as the Python API takes it: not given (None) → ``DEFAULT``, the option's
+    none-word (``NONE_WORDS``) → None, anything else as it is."""
+    from ..training.config import DEFAULT
+
+    if value is None:
+        return DEFAULT
+    return None if value == NONE_WORDS.get(name) else value
+
+
+def train_config(**options):
+    """A TrainConfig of the options given (None: not given; ``--dropout model`` and ``--patience
+    off`` give None, the model's dropout and no stop); ``max_examples=0`` means all examples."""
+    from .. import TrainConfig
+    from ..training.config import DEFAULT
+
+    given = {k: v for k, v in ((k, setting(k, v)) for k, v in options.items()) if v != DEFAULT}
     if given.get("max_examples") == 0:
         given["max_examples"] = None
     return TrainConfig(**given)

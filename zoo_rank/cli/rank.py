@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from .. import backend_names  # light: no faiss until a large space is searched
-from .common import (EMBEDDER_CHOICES, console, data_columns, data_options, echo_json, known_methods, open_registry,
-                     say, split_list, make_table, train_config, warn)
+from .common import (DROPOUT, EMBEDDER_CHOICES, PATIENCE, console, data_columns, data_options, echo_json, known_methods, open_registry,
+                     say, split_list, make_table, train_config, warn, dropout_default, patience_default)
 from .root import cli, global_options, set_globals
 from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_MIN_STEPS
 
@@ -38,12 +38,12 @@ from ..training.config import DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_
 @click.option("--until-learned", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), metavar="FRACTION",
               help=f"Data target, early mode: train until the smoothed loss is FRACTION below chance "
                    f"({LEARNED_MIN_STEPS} to {LEARNED_MAX_STEPS} steps) [default: {DEFAULT_UNTIL_LEARNED:g}].")
-@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), metavar="RATE",
-              help="Data target: dropout rate of its training run, as `zoo-rank train --dropout` [default: the base "
-                   "model's own, as the shipped registry was trained].")
-@click.option("--patience", type=click.IntRange(min=1), metavar="STEPS",
-              help="Data target: stop its run once the smoothed loss has gone STEPS steps without progress, as "
-                   "`zoo-rank train --patience` [default: never, the cap ends a run that does not learn].")
+@click.option("--dropout", type=DROPOUT, metavar="RATE|model",
+              help=f"Data target: dropout rate of its training run, as `zoo-rank train --dropout` [default: "
+                   f"{dropout_default()}, as the shipped registry was trained].")
+@click.option("--patience", type=PATIENCE, metavar="STEPS|off",
+              help=f"Data target: stop its run once the smoothed loss has gone STEPS steps without progress, as "
+                   f"`zoo-rank train --patience` [default: {patience_default()}].")
 @click.option("--force", is_flag=True, help="Data target: train its embedding again even if one with the same "
                                             "data and settings is registered.")
 @click.option("--base-model", help="Only this base model's spaces; for a data target, the model to train on; for a "

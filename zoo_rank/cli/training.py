@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .common import (console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
-                     family_settings, known_methods, make_table, open_registry, say, split_list, train_config, warn)
+from .common import (DROPOUT, PATIENCE, console, data_columns, data_options, echo_json, executor_context, executor_options, family_options,
+                     family_settings, known_methods, make_table, open_registry, say, split_list, train_config, warn,
+                     dropout_default, patience_default)
 from ..settings import TASKS_DIR
 from ..training.config import BATCH_SIZE, DEFAULT_UNTIL_LEARNED, LEARNED_MAX_STEPS, LEARNED_MIN_STEPS
 from .root import cli
@@ -35,12 +36,14 @@ from .root import cli
               help="Learning rate of the fresh task head [default: 1e-2 with --until-learned, else --lr].")
 @family_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True)
-@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), metavar="RATE",
-              help="Every dropout of the model, its head and the PEFT module at RATE (0: none) [default: the base "
-                   "model's own]; part of the run's identity, so compare only runs trained alike.")
-@click.option("--patience", type=click.IntRange(min=1), metavar="STEPS",
-              help="Early rule: also stop once the smoothed loss has gone STEPS steps without improving by 1% of "
-                   "chance (a task it does not learn), not at the cap [default: never]; part of the run's identity.")
+@click.option("--dropout", type=DROPOUT, metavar="RATE|model",
+              help=f"Every dropout of the model, its head and the PEFT module at RATE (0: none; model: the base "
+                   f"model's own) [default: {dropout_default()}]; part of the run's identity, so compare only runs "
+                   f"trained alike.")
+@click.option("--patience", type=PATIENCE, metavar="STEPS|off",
+              help=f"Early rule: also stop once the smoothed loss has gone STEPS steps without improving by 1% of "
+                   f"chance (a task it does not learn), not at the cap [default: {patience_default()}]; part of the "
+                   f"run's identity.")
 @click.option("--max-examples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Train on a seeded sample of at most this many examples (0: all).")
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True, help="Tokens per example.")

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..similarity import cosines, mean_excluding
+from ..training.config import DEFAULT
 from ..similarity import ensemble as ensemble_score
 from ..stopwatch import Stopwatch
 from .fisher import FISHER_EXAMPLES, write_json
@@ -92,7 +93,7 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
                 best_config: TrainConfig | None = None, force: bool = False,
                 fisher_dir: str | Path | None = None, max_length: int | None = None,
                 batch_size: int | None = None, learned_cap: int | None = None,
-                dropout: float | None = None, patience: int | None = None) -> dict[str, Prediction]:
+                dropout: float | str | None = DEFAULT, patience: int | str | None = DEFAULT) -> dict[str, Prediction]:
     """Compute the requested method groups (tupate, tupate-best, behaviour, datasize, textemb, curvegrad,
     taskemb, random) into ``out``.
 
@@ -105,8 +106,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
     ``max_length`` is the token limit of the TuPaTE groups' training runs (default: `zoo-rank
     train`'s, which is what a user's target gets); ``batch_size`` their batch, ``learned_cap``
     the early rule's cap (its ``steps``), ``dropout`` their dropout rate and ``patience`` the rule's
-    no-progress stop: each is recorded in the
-    provenance when given, and the TuPaTE runs are registered (so reused) per recipe.
+    no-progress stop (None: the model's dropout, no stop; ``DEFAULT``: `zoo-rank train`'s): each
+    is recorded in the provenance when given, and the TuPaTE runs are registered (so reused) per recipe.
     """
     from .transfer import provenance
 
@@ -123,8 +124,8 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
             runners[group] = partial(_tupate, until_learned=_fraction(group, fraction),
                                      embedder="behaviour" if base == "behaviour" else None)
     recipe = {name: value for name, value in (("max_length", max_length), ("batch_size", batch_size),
-                                              ("steps", learned_cap), ("dropout", dropout),
-                                              ("patience", patience)) if value is not None}
+                                              ("steps", learned_cap)) if value is not None}
+    recipe |= {name: value for name, value in (("dropout", dropout), ("patience", patience)) if value != DEFAULT}
     if recipe:
         runners = {g: partial(r, recipe=recipe) if getattr(r, "func", r) is _tupate else r
                    for g, r in runners.items()}
@@ -430,7 +431,7 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
         if mode == "early":
             return TrainConfig(mode=mode, max_examples=examples, seed=0, device=device, until_learned=until_learned,
                                epochs=None if until_learned else 2, **given)
-        return replace(template or TrainConfig(), mode=mode, max_examples=examples, seed=0, device=device, **given)
+        return replace(template or TrainConfig(mode=mode), mode=mode, max_examples=examples, seed=0, device=device, **given)
 
     # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
     folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")

@@ -29,6 +29,14 @@ EARLY_HEAD_LR = 1e-2
 # --patience: the early rule's no-progress stop counts an improvement of its smoothed loss only when
 # it beats the best so far by this fraction of the chance loss (a tenth of the rule's 0.1)
 NO_PROGRESS_THRESHOLD = 0.01
+# A run ended by the early rule, unless told otherwise: its dropout rate (None: the model's own) and
+# its no-progress stop (None: none, the cap ends a run that does not learn). Other runs (a fixed
+# length, best mode) keep the paper's recipe: the model's dropout and no stop.
+EARLY_DROPOUT: float | None = None
+EARLY_PATIENCE: int | None = None
+# ``TrainConfig(dropout=..., patience=...)`` left at this: the run's recipe decides (the early rule's
+# ``EARLY_DROPOUT`` / ``EARLY_PATIENCE``, else none); None given says "the model's own" / "never"
+DEFAULT = "default"
 
 
 def training_settings() -> list[tuple[str, Field]]:
@@ -81,6 +89,9 @@ class TrainConfig:
     runs that fixed length instead (the paper's recipe: 2 epochs). With ``patience``, a run that
     goes that many steps without its smoothed loss beating its best by ``NO_PROGRESS_THRESHOLD``
     of chance stops there too (a task it does not learn, without waiting for the cap).
+    ``dropout`` and ``patience`` left at ``DEFAULT`` are the early rule's ``EARLY_DROPOUT`` and
+    ``EARLY_PATIENCE`` for a run it ends and None (the model's dropout, no stop) for any other;
+    they are resolved when the config is made, so a config's fields are always the run's own.
     ``mode="best"`` trains ``epochs`` passes at each learning rate of the paper's grid (or
     ``lr``), scores a held-out validation split after every epoch, and keeps the best state. ``seed`` fixes the head and the PEFT
     module initialisation and the data order, so every task in a space starts from the same
@@ -97,8 +108,8 @@ class TrainConfig:
     max_examples: int | None = 1000
     seed: int = 0
     until_learned: float | None = None  # early mode: the rule's fraction; None: DEFAULT_UNTIL_LEARNED unless a length is given
-    dropout: float | None = None  # every dropout layer (model, head, PEFT module) at this rate; None: the model's own
-    patience: int | None = None  # early rule: stop after this many steps without progress (``LearnedRule``); None: never
+    dropout: float | str | None = DEFAULT  # every dropout layer (model, head, PEFT module) at this rate; None: the model's own
+    patience: int | str | None = DEFAULT  # early rule: stop after this many steps without progress (``LearnedRule``); None: never
     head_lr: float | None = None  # None: EARLY_HEAD_LR under the early rule, else the method's learning rate
     validation_examples: int = VALIDATION_EXAMPLES  # best mode: held-out examples scored after every epoch
     device: str = "auto"
@@ -126,6 +137,11 @@ class TrainConfig:
         owners = [_owner(settings) for settings in self.family_settings]
         if len(set(owners)) < len(owners):
             raise TrainingError("family_settings holds two settings of one family")
+        rule = self.mode == "early" and self.learned_fraction is not None
+        if self.dropout == DEFAULT:
+            object.__setattr__(self, "dropout", EARLY_DROPOUT if rule else None)
+        if self.patience == DEFAULT:
+            object.__setattr__(self, "patience", EARLY_PATIENCE if rule else None)
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise TrainingError(f"dropout must be a rate from 0 up to 1, got {self.dropout}")
         if self.patience is not None:
@@ -201,7 +217,9 @@ class TrainConfig:
         settings, the label scale) are left out. Raises ``TrainingError`` (or ``TypeError``) for a
         record this version cannot make a config of, such as a plugin family's that is not installed."""
         known = {f.name for f in fields(cls)} - {"family_settings"}  # a family's own are another space
-        return cls(**{name: value for name, value in config.items() if name in known})
+        # a record without them was made with the model's dropout and no stop (``to_dict`` leaves out
+        # None, and every run before these settings existed had them so), whatever today's defaults
+        return cls(**{"dropout": None, "patience": None, **{name: value for name, value in config.items() if name in known}})
 
     def with_method(self, method: str) -> "TrainConfig":
         return replace(self, method=method)
