@@ -124,10 +124,11 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path):
 
 
 # Where entries and their vectors are written, outside the store itself: ``ingest`` (every
-# source of entries), the shipped built-ins copied into a registry (retiring an earlier set's copies), and a vector cached while
-# a target is ranked (the target's own, kept for the next ranking; no entry is made).
+# source of entries), the shipped built-ins copied into a registry (retiring an earlier set's copies), a
+# build's retrained runs moved to their shipped names (no new content), and a vector cached while a
+# target is ranked (the target's own, kept for the next ranking; no entry is made).
 WRITERS = {"zoo_rank.pipeline.ingest": {"commit"}, "zoo_rank.builtin_registry": {"commit"},
-           "zoo_rank.pipeline.backfill": {"put_embedding"}}
+           "zoo_rank.pipeline.builtin": {"commit"}, "zoo_rank.pipeline.backfill": {"put_embedding"}}
 WRITES = {"insert", "commit", "replace_embeddings", "put_embedding"}
 
 

@@ -197,6 +197,31 @@ def test_a_rebuilt_shipped_set_replaces_the_copies_of_the_earlier_one(trained_ho
     assert seed(user, rebuilt) == 0 and len(user.entries()) == 6
 
 
+def test_a_build_that_retrains_a_task_ships_the_new_run_under_its_name_and_not_the_old(trained_home, tmp_path,
+                                                                                       tiny_model):
+    """`builtin build` reuses the shipped runs whose key still matches. A run trained anew (another
+    default recipe) is registered beside the old one as ``alpha-<key>/bitfit``; shipped like that,
+    the set would hold two recipes of one task under two names."""
+    from zoo_rank.pipeline.builtin import supersede
+
+    data = write_csv(tmp_path / "alpha.csv", sentiment_rows(48, seed=1))
+    assert run("--no-builtin", "train", data, "--method", "bitfit", "--steps", "3", "--task", "alpha",
+               "--base-model", tiny_model).exit_code == 0
+    registry = Registry(trained_home, builtin=False)
+    (anew,) = [e for e in registry.entries() if e.name.startswith("alpha-")]
+    old = registry.get("alpha/bitfit")
+    vectors = [e.vector.tobytes() for e in registry.embeddings_of(anew)]
+    built = {"alpha/bitfit": anew, "alpha/lora": registry.get("alpha/lora"), "alpha/prefix": registry.get("alpha/prefix")}
+    supersede(registry, built, keep_tasks={"beta"})
+    names = [e.name for e in registry.entries()]
+    assert names == [f"{t}/{m}" for t in ("alpha", "beta") for m in ("bitfit", "lora", "prefix")]
+    shipped = registry.get("alpha/bitfit")
+    assert shipped.content_sha256 == anew.content_sha256 != old.content_sha256
+    assert [e.vector.tobytes() for e in registry.embeddings_of(shipped)] == vectors
+    supersede(registry, {n: registry.get(n) for n in built}, keep_tasks=set())  # beta: neither built nor kept
+    assert [e.name for e in registry.entries()] == list(built)
+
+
 @pytest.mark.builtin
 def test_a_fresh_registry_ranks_against_the_shipped_set(trained_home, tmp_path, monkeypatch, tiny_model):
     import zoo_rank.builtin_registry as builtin

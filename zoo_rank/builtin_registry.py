@@ -49,7 +49,7 @@ def shipped_entries(path: Path | None = None, *, vectors: bool = True) -> list:
     """The shipped entries as ``NewEntry`` objects, ready for ``Registry.insert``; ``vectors=False``:
     their metadata only (what an estimate reads), without decoding every vector."""
     path = path or SHIPPED_DB
-    from .entries import ENTRY_COLUMNS, NewEntry, entry_from_row
+    from .entries import ENTRY_COLUMNS, as_new, entry_from_row
 
     db = _connect_read_only(path)
     try:
@@ -61,16 +61,7 @@ def shipped_entries(path: Path | None = None, *, vectors: bool = True) -> list:
                 TaskEmbedding(Space.from_id(space_id), np.frombuffer(blob, dtype=np.float32).copy(), norm, {}))
     finally:
         db.close()
-    items = []
-    for row in rows:
-        entry = entry_from_row(row)
-        items.append(NewEntry(
-            name=entry.name, source=entry.source, content_sha256=entry.content_sha256, files=entry.files,
-            method=entry.method, format=entry.format, base_model=entry.base_model,
-            embeddings=stored.get(entry.id, []), revision=entry.revision, task=entry.task,
-            task_type=entry.task_type, train_size=entry.train_size, metadata=entry.metadata,
-        ))
-    return items
+    return [as_new(entry, stored.get(entry.id, [])) for entry in map(entry_from_row, rows)]
 
 
 def seed(registry, path: Path | None = None) -> int:

@@ -67,3 +67,12 @@ def entry_from_row(row: tuple) -> Entry:
     values[5] = json.loads(values[5])
     values[12] = json.loads(values[12])
     return Entry(*values)
+
+
+def as_new(entry: Entry, embeddings: list[TaskEmbedding], name: str | None = None) -> NewEntry:
+    """``entry`` as a ``NewEntry`` with these ``embeddings`` (under ``name``, else its own): what
+    copying an entry into another registry, or registering it again under another name, inserts."""
+    return NewEntry(name=name or entry.name, source=entry.source, content_sha256=entry.content_sha256,
+                    files=entry.files, method=entry.method, format=entry.format, base_model=entry.base_model,
+                    embeddings=embeddings, revision=entry.revision, task=entry.task, task_type=entry.task_type,
+                    train_size=entry.train_size, metadata=entry.metadata)

@@ -32,7 +32,9 @@ def build_builtin(ctx, output, method, device, fresh, tasks_dir):
     """Train every built-in task with each method (default settings, train split) and write the
     shipped registry. Deterministic: the same zoo-rank, data and device give the same vectors,
     so a shipped run whose training key (data, model, settings) still matches is kept as it is
-    and only new or changed tasks are trained (--fresh retrains all)."""
+    and only new or changed tasks are trained (--fresh retrains all); a run trained anew
+    replaces the shipped one under its name. Interrupted, it resumes where it stopped: the
+    runs it finished stay registered under <home>/builtin-build."""
     from .. import build_builtin
     from .progress import training_bars
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..builtin_registry import SHIPPED_DB, finish, shipped_cards
+from .ingest import safe_name
 
 MIN_EXAMPLES = 500  # a task of --tasks-dir with fewer labelled examples (train and validation) is not built in
 
@@ -74,13 +75,39 @@ def build(home: str | Path | None = None, *, methods: tuple[str, ...] = ("bitfit
     cards = collection_cards(tasks_dir, set(TASKS)) if tasks_dir else {} if fresh else shipped_cards()
     jobs = [(name, name) for name, spec in TASKS.items() if spec.shipped]
     jobs += [(card["source_folder"], task) for task, card in cards.items() if "source_folder" in card]
+    built: dict[str, object] = {}  # the shipped name of each run → its entry
     try:
         for data, task in jobs:
             # data and model come from this home's assets, not the build home's
-            for outcome in train(data, methods=methods, registry=registry, config=TrainConfig(device=device),
-                                 split="train", columns={}, task=task, progress=progress, warn=warn,
-                                 announce=announce, assets_home=home):
+            for method, outcome in zip(methods, train(data, methods=methods, registry=registry,
+                                                      config=TrainConfig(device=device), split="train", columns={},
+                                                      task=task, progress=progress, warn=warn, announce=announce,
+                                                      assets_home=home)):
+                built[safe_name(f"{task}/{method}")] = outcome.entry
                 say(f"{outcome.entry.name}: {'reused' if outcome.reused else 'trained'}")
+        kept = {task for task in cards if "source_folder" not in cards[task]}  # shipped as they were
+        supersede(registry, built, keep_tasks=kept)
     finally:
         registry.close()
     return finish(build_home, Path(output) if output else SHIPPED_DB, cards)
+
+
+def supersede(registry, built: dict, keep_tasks: set[str] = frozenset()) -> None:
+    """Leave in ``registry`` only this build's runs (``built``: shipped name → entry), each under its
+    shipped name, and the entries of ``keep_tasks`` (a collection's tasks kept without their data).
+
+    A build seeded with the shipped set reuses every run whose key still matches; a run it trains
+    anew (a changed default, changed data) cannot take its task's name while the earlier run holds
+    it, so it is registered as ``<task>-<key>/<method>``. Shipped like that, the set would hold both:
+    two recipes of one task under two names. One transaction retires the runs this build replaced
+    and moves the new ones to their names.
+    """
+    from ..entries import as_new
+
+    mine = {entry.id for entry in built.values()}
+    retired = [e for e in registry.entries() if e.id not in mine and e.task not in keep_tasks]
+    moved = [(name, entry) for name, entry in built.items() if entry.name != name]
+    if not retired and not moved:
+        return
+    items = [as_new(entry, registry.embeddings_of(entry), name=name) for name, entry in moved]
+    registry.commit(items, retired=retired + [entry for _, entry in moved])
