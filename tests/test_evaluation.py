@@ -516,8 +516,13 @@ def test_the_default_is_the_target_recipe_and_nothing_else():
     setting changed (the space, centring, the rule's fraction, the mode, the batch, the cap, dropout, the no-progress stop) is not."""
     from zoo_rank.embedders import DEFAULT_EMBEDDER
     from zoo_rank.evaluation.predict import is_default
-    from zoo_rank.training.config import (BATCH_SIZE, DEFAULT_UNTIL_LEARNED, EARLY_DROPOUT, EARLY_PATIENCE,
-                                          LEARNED_MAX_STEPS)
+    from zoo_rank.training.config import (
+        BATCH_SIZE,
+        DEFAULT_UNTIL_LEARNED,
+        EARLY_DROPOUT,
+        EARLY_PATIENCE,
+        LEARNED_MAX_STEPS,
+    )
 
     target = {"mode": "early", "until_learned": DEFAULT_UNTIL_LEARNED, "embedder": DEFAULT_EMBEDDER, "centred": False}
     for recipe in ({}, {"max_length": 32}, {"batch_size": BATCH_SIZE, "steps": LEARNED_MAX_STEPS},

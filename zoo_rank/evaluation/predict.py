@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..similarity import cosines, mean_excluding
-from ..training.config import DEFAULT
 from ..similarity import ensemble as ensemble_score
 from ..stopwatch import Stopwatch
+from ..training.config import DEFAULT
 from .fisher import FISHER_EXAMPLES, write_json
 from .transfer import TransferConfig, TransferError
 
