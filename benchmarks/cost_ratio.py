@@ -17,9 +17,11 @@ run resumes where it was:
     python benchmarks/cost_ratio.py [--tasks cola,rte] [--out results/work/cost-ratio.jsonl]
                                     [--dropout RATE] [--patience STEPS]
 
-``--dropout`` and ``--patience`` train the BitFit embedding with that candidate recipe (#37's D and
-E, docs/method.md), as `zoo-rank --target --dropout --patience` does; a row records its recipe,
-and a row of another recipe is not reused.
+``--dropout`` and ``--patience`` (a number, or ``model`` / ``off`` for none) train the BitFit
+embedding with that recipe, as `zoo-rank --target --dropout --patience` does; left out, the early
+rule's defaults. A row records the dropout and stop its run had, resolved (a row written before
+rows recorded them had none: the defaults were the model's dropout and no stop then), and a row of
+another recipe is not reused.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import tempfile
 from pathlib import Path
 
 from _machine import child_env, describe
+
+from zoo_rank.training.config import DEFAULT, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 GAINS = ROOT / "results" / "transfer-cr-limited.jsonl"
@@ -55,7 +59,8 @@ if kind == "bitfit":
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     training = outcome.entry.metadata["training"]
     extra = {"steps": training["steps"], "ended_by": (training.get("metrics") or {}).get("stopped_by", "?"),
-             "training_cpu": training.get("cpu_seconds"), "recipe": recipe}
+             "training_cpu": training.get("cpu_seconds"),
+             "recipe": {name: training["config"].get(name) for name in ("dropout", "patience")}}
 else:
     from zoo_rank.evaluation.predict import _fisher_by_finetuning
     from zoo_rank.evaluation.transfer import FisherCapture, config_from_results
@@ -67,6 +72,16 @@ else:
     extra = {"epochs": config.source_epochs, "batch_size": config.batch_size}
 print(json.dumps({"kind": kind, "task": task, "wall": wall, "cpu": cpu, **extra}))
 """
+
+
+def _or_none(number: type, word: str):
+    """An argparse type: a number, or ``word`` for None (the CLI's ``--dropout model``)."""
+    return lambda text: None if text.strip().lower() == word else number(text)
+
+
+def _recipe(row: dict) -> dict:
+    """A BitFit row's dropout and stop; one written before rows held them had neither."""
+    return {"dropout": None, "patience": None, **row.get("recipe", {})}
 
 
 def run(kind: str, task: str, recipe: dict) -> dict:
@@ -82,19 +97,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=None, help="comma-separated CR tasks [default: all ten]")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "work" / "cost-ratio.jsonl")
-    parser.add_argument("--dropout", type=float, default=None, help="BitFit's dropout rate [default: `zoo-rank train`'s]")
-    parser.add_argument("--patience", type=int, default=None, help="BitFit's no-progress stop [default: `zoo-rank train`'s]")
+    parser.add_argument("--dropout", type=_or_none(float, "model"), default=DEFAULT,
+                        help="BitFit's dropout rate, or 'model' [default: the early rule's]")
+    parser.add_argument("--patience", type=_or_none(int, "off"), default=DEFAULT,
+                        help="BitFit's no-progress stop in steps, or 'off' [default: the early rule's]")
     args = parser.parse_args()
-    recipe = {name: value for name, value in (("dropout", args.dropout), ("patience", args.patience)) if value is not None}
+    resolved = TrainConfig(dropout=args.dropout, patience=args.patience)
+    recipe = {"dropout": resolved.dropout, "patience": resolved.patience}
     from zoo_rank.evaluation.transfer import config_from_results
 
     tasks = args.tasks.split(",") if args.tasks else list(config_from_results(GAINS).tasks)
     print(describe())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = list(map(json.loads, args.out.read_text().splitlines())) if args.out.exists() else []
-    done = {(r["kind"], r["task"]): r for r in rows if r["kind"] != "bitfit" or r.get("recipe", {}) == recipe}
-    if recipe:
-        print(f"BitFit's recipe: {recipe}")
+    done = {(r["kind"], r["task"]): r for r in rows if r["kind"] != "bitfit" or _recipe(r) == recipe}
+    print(f"BitFit's recipe: dropout {recipe['dropout']} (None: the model's), patience {recipe['patience']}")
     for task in tasks:
         for kind in ("bitfit", "taskemb"):
             if (kind, task) not in done:

@@ -6,8 +6,9 @@ against the loss of a model that has learned nothing (chance).
 "Chance" is the loss of a model that learned only the label distribution: the entropy of the
 training sample's class frequencies for classification (ln K when balanced; a fresh head
 starts at ln K), 1.0 for regression (MSE on labels standardised to variance 1, predicting the
-mean). "learned" is the share of chance the loss has fallen by. Needs the built-in data
-(`zoo-rank fetch`) for the class frequencies; no torch.
+mean). The rule records the chance level it used (``chance_loss``); for a run without it (before
+the rule), the class frequencies are recomputed from the built-in data (`zoo-rank fetch`). "learned"
+is the share of chance the loss has fallen by. No torch.
 """
 
 from __future__ import annotations
@@ -35,17 +36,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=str(SHIPPED_DB))
     args = parser.parse_args()
-    print("task | method | steps | train loss (last epoch) | chance | learned (ln K for classes: learned vs a fresh head)")
+    print("task | method | steps | ended by | train loss (last epoch) | chance | learned (ln K for classes: learned vs a fresh head)")
     for item in sorted(shipped_entries(Path(args.db)), key=lambda e: (e.task, e.method)):
         training = item.metadata.get("training", {})
-        loss = training.get("metrics", {}).get("train_loss")
+        metrics = training.get("metrics", {})
+        loss = metrics.get("train_loss")
         labels = item.metadata.get("labels") or []
         regression = item.task_type == "regression"
-        chance = 1.0 if regression else label_entropy(item.task)
-        fresh = 1.0 if regression else math.log(len(labels))
-        print(f"{item.task} | {item.method} | {training.get('steps')} | {loss:.3f} | {chance:.3f} | "
-              f"{1 - loss / chance:+.0%}" + ("" if regression else f" ({1 - loss / fresh:+.0%})"))
-
+        # the rule's own chance level where the run recorded it (every run since the rule; the
+        # collection tasks of --tasks-dir are no PyPI built-ins to recompute it from)
+        chance = metrics.get("chance_loss") or (1.0 if regression else label_entropy(item.task))
+        fresh = 1.0 if regression else math.log(len(labels)) if len(labels) > 1 else None
+        print(f"{item.task} | {item.method} | {training.get('steps')} | {metrics.get('stopped_by', '?')} | {loss:.3f} | "
+              f"{chance:.3f} | {1 - loss / chance:+.0%}" + ("" if fresh is None or regression else f" ({1 - loss / fresh:+.0%})"))
 
 if __name__ == "__main__":
     main()

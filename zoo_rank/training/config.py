@@ -29,11 +29,11 @@ EARLY_HEAD_LR = 1e-2
 # --patience: the early rule's no-progress stop counts an improvement of its smoothed loss only when
 # it beats the best so far by this fraction of the chance loss (a tenth of the rule's 0.1)
 NO_PROGRESS_THRESHOLD = 0.01
-# A run ended by the early rule, unless told otherwise: its dropout rate (None: the model's own) and
-# its no-progress stop (None: none, the cap ends a run that does not learn). Other runs (a fixed
-# length, best mode) keep the paper's recipe: the model's dropout and no stop.
-EARLY_DROPOUT: float | None = None
-EARLY_PATIENCE: int | None = None
+# A run ended by the early rule, unless told otherwise: no dropout, and a no-progress stop after 64
+# steps (#37's recipe E, docs/method.md; None would mean the model's dropout / no stop). Other runs
+# (a fixed length, best mode) keep the paper's recipe: the model's dropout and no stop.
+EARLY_DROPOUT: float | None = 0.0
+EARLY_PATIENCE: int | None = 64
 # ``TrainConfig(dropout=..., patience=...)`` left at this: the run's recipe decides (the early rule's
 # ``EARLY_DROPOUT`` / ``EARLY_PATIENCE``, else none); None given says "the model's own" / "never"
 DEFAULT = "default"
