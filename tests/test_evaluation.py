@@ -145,11 +145,19 @@ def test_predictions_cover_every_method_and_pair(pipeline):
     assert len(said) == 36 and sum(line.endswith(" (2 steps)") for line in said) == 18  # 24 or 12 examples, 2 epochs
     assert sum(re.search(r" \(until learned, about \d+ steps\)$", line) is not None for line in said) == 18
     import sqlite3
-    for folder, length in (("epochs2", (2, None, None)), ("learned0.1", (None, None, 0.1))):
+
+    from zoo_rank.training.config import EARLY_DROPOUT, EARLY_PATIENCE
+
+    rule = (None, None, 0.1, EARLY_DROPOUT, EARLY_PATIENCE)  # the early rule's runs, with its default dropout and stop
+    for folder, length in (("epochs2", (2, None, None, None, None)),
+                           ("learned0.1-dropout0.0-patience64" if EARLY_PATIENCE else "learned0.1", rule)):
         with sqlite3.connect(root / "work" / folder / "registry.db") as db:
             configs = [json.loads(m)["training"]["config"] for (m,) in db.execute("select metadata from entries")]
         assert len(configs) == 18 and {c["max_length"] for c in configs} == {LENGTH}
-        assert {(c["epochs"], c["steps"], c["until_learned"]) for c in configs} == {length}, folder
+        assert {(c["epochs"], c["steps"], c["until_learned"], c.get("dropout"), c.get("patience"))
+                for c in configs} == {length}, folder
+    rows = [p for p in predictions.values() if p.details.get("until_learned") == 0.1]
+    assert rows and {(p.details["dropout"], p.details["patience"]) for p in rows} == {rule[3:]}  # on record per row
 
 
 def test_the_rules_cap_leaves_the_papers_fixed_length_runs_alone(pipeline, tmp_path):
@@ -421,6 +429,7 @@ def test_centred_cosine_by_hand():
 def test_the_evaluation_and_the_ranker_score_alike(zoo_home):
     """One scorer: the ranker's centred scores over a registry space equal the evaluation's."""
     from synthetic import clustered_unit_vectors, register_vectors
+
     from zoo_rank.registry import Registry
     from zoo_rank.similarity import cosines
 
@@ -508,6 +517,30 @@ def test_the_significance_table_pairs_rho_and_ndcg_against_each_reference(tmp_pa
     assert float(ndcg_vs_taskemb.split()[0]) > 0 and ndcg_vs_taskemb.endswith("**significant**")
     assert cells["Copy"][2].endswith("not significant") and cells["Copy"][4].endswith("not significant")
     assert cells["TaskEmb"][2] == cells["TaskEmb"][4] == "·"
+
+
+@pytest.mark.core
+def test_each_training_recipe_has_its_own_registry_under_work_named_by_what_its_runs_resolve_to():
+    """Before: the folder was named by the options given, so when the early rule's default dropout and stop
+    changed (#37's E), default runs went into ``learned0.1``, the registry of the earlier default's runs."""
+    from zoo_rank.evaluation.predict import recipe_folder
+    from zoo_rank.training import TrainConfig
+
+    def folder(mode="early", until_learned=0.1, **given):
+        settings = {"until_learned": until_learned} if mode == "early" else {}
+        epochs = {"epochs": 2} if mode == "early" and not until_learned else {}
+        return recipe_folder(mode, until_learned, given, TrainConfig(mode=mode, **settings, **epochs, **given))
+
+    assert folder(dropout=0.0, patience=64) == "learned0.1-dropout0.0-patience64"
+    assert folder(dropout=None, patience=None) == "learned0.1"  # the model's dropout, no stop: the recipe before E
+    assert folder(dropout=0.0, patience=None) == "learned0.1-dropout0.0"  # #37's candidate D
+    assert folder(until_learned=0.05, batch_size=8, steps=200, max_length=64, dropout=None, patience=None) == \
+        "learned0.05-batch_size8-steps200"  # the token limit is the evaluation's own, never a folder
+    assert folder(until_learned=None) == "epochs2"  # the paper's fixed length: the model's dropout, no stop
+    assert folder("best", until_learned=None) == ""
+    default = folder()  # whatever today's default resolves to, its runs share a folder with the same recipe given
+    plain = TrainConfig(until_learned=0.1)
+    assert default == folder(dropout=plain.dropout, patience=plain.patience)
 
 
 @pytest.mark.core
@@ -612,7 +645,6 @@ def test_transfer_over_task_folders_scores_each_task_by_its_metric_and_refuses_c
     """Task folders work like built-in tasks: CoLA by Matthews correlation, STS-B by Pearson, every metric kept."""
     require_assets()
     from factories import sentiment_rows
-
     from test_taskdir import write_task
 
     root = tmp_path / "tasks"

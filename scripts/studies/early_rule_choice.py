@@ -2,7 +2,7 @@
 epochs against the same variant ended by the rule (``learned 0.1``), paired over targets.
 
     python scripts/studies/early_rule_choice.py [--gains results/transfer-limited.jsonl] \
-        [--predictions results/predictions-limited.json] [--fraction 0.1]
+        [--predictions results/sweep/predictions-limited-before-E.json] [--fraction 0.1]
 
 Prints the markdown table of docs/method.md ("The early rule"): exact sign-flip p over targets,
 Holm-corrected over the table; then the default (rule, invariant, raw, ensemble) against Random and
@@ -25,7 +25,8 @@ def _tests(pairs: list[tuple[dict, dict]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gains", default="results/transfer-limited.jsonl")
-    parser.add_argument("--predictions", nargs="+", default=["results/predictions-limited.json"])
+    # the rule was chosen with the model's dropout: the committed predictions before #37's E re-measured them
+    parser.add_argument("--predictions", nargs="+", default=["results/sweep/predictions-limited-before-E.json"])
     parser.add_argument("--fraction", default="0.1")
     args = parser.parse_args()
     predictions = {}

@@ -20,8 +20,10 @@ from zoo_rank.evaluation.significance import ALPHA, tested_pairs, verdict_cell
 CURRENT = "TuPaTE ensemble learned 0.1 (invariant)"
 METHODS = ("bitfit", "lora", "prefix", "ensemble")
 SPACES = ("invariant", "tupate", "behaviour")
-MATRICES = {"8-task": ("results/transfer-limited.jsonl", "results/predictions-limited.json"),
-            "CR": ("results/transfer-cr-limited.jsonl", "results/predictions-cr-limited.json")}
+# the predictions the default was frozen on: the committed files as they were then, before #37's E
+# re-measured their ``learned 0.1`` rows (results/predictions-*.json now hold E's)
+MATRICES = {"8-task": ("results/transfer-limited.jsonl", "results/sweep/predictions-limited-before-E.json"),
+            "CR": ("results/transfer-cr-limited.jsonl", "results/sweep/predictions-cr-limited-before-E.json")}
 
 
 def candidates() -> list[str]:

@@ -1,7 +1,7 @@
 """Print the diagnostics behind docs/results.md's analysis (zoo_rank.evaluation.structure) for the results files.
 
     python scripts/studies/gain_structure.py [--gains results/transfer-limited.jsonl]
-                                     [--predictions results/predictions-limited.json] [--seeds 0,1]
+                                     [--predictions results/sweep/predictions-limited-before-E.json] [--seeds 0,1]
 
 Prints, from the committed results files (no torch, a second):
 

@@ -4,7 +4,7 @@ alone by the exact sign-flip test over targets, Holm-corrected over the weights 
 weights were all tried on the same data: the best of them is picked after the fact).
 
     python scripts/studies/prior_weight.py [--gains results/transfer-limited.jsonl]
-                                   [--predictions results/predictions-limited.json]
+                                   [--predictions results/sweep/predictions-limited-before-E.json]
                                    [--methods "TuPaTE bitfit (invariant),TuPaTE ensemble (invariant)"] [--seeds 0,1]
 
 No torch; a second. The rows are what docs/method.md quotes.

@@ -3,7 +3,7 @@ against the committed default, paired over targets, and the rule of docs/method.
 recipe") applied to them.
 
     python scripts/studies/recipe_choice.py --gains results/transfer-limited.jsonl \
-        --committed results/predictions-limited.json \
+        --committed results/sweep/predictions-limited-before-E.json \
         --candidate C=results/sweep/predictions-limited-C.json --candidate B=results/sweep/predictions-limited-B.json
 
 On a matrix the candidates are only reported on (``--report``), no choice is made: each
@@ -11,7 +11,7 @@ candidate against the committed default and each ``--pair A:B`` are tested, Holm
 together, and per-target ρ is printed:
 
     python scripts/studies/recipe_choice.py --gains results/transfer-cr-limited.jsonl \
-        --committed results/predictions-cr-limited.json --report --pair E:D \
+        --committed results/sweep/predictions-cr-limited-before-E.json --report --pair E:D \
         --candidate D=results/sweep/predictions-cr-limited-D.json --candidate E=results/sweep/predictions-cr-limited-E.json
 
 ρ is the rank of the best source (lower is better); the test is the exact sign-flip test over
@@ -47,7 +47,8 @@ def default_row(path: str, gains):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gains", default="results/transfer-limited.jsonl")
-    parser.add_argument("--committed", default="results/predictions-limited.json")
+    # the default the candidates were chosen against: the committed predictions before E replaced its rows
+    parser.add_argument("--committed", default="results/sweep/predictions-limited-before-E.json")
     parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=FILE",
                         help="cheapest first")
     parser.add_argument("--report", action="store_true",

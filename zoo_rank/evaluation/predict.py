@@ -433,10 +433,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                                epochs=None if until_learned else 2, **given)
         return replace(template or TrainConfig(mode=mode), mode=mode, max_examples=examples, seed=0, device=device, **given)
 
-    # one registry per training recipe: tupate:F and behaviour:F embed the same checkpoints
-    folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")
-    folder += "".join(f"-{name}{value}" for name, value in sorted(given.items()) if name != "max_length")
-    registry = Registry(Path(work) / folder, builtin=False)
+    resolved = settings(None)
+    registry = Registry(Path(work) / recipe_folder(mode, until_learned, given, resolved), builtin=False)
     vectors: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}  # (method, embedder, role) → task → vector
     seconds: dict[str, list[float]] = {m: [] for m in TUPATE_METHODS}
     cpu: dict[str, list[float | None]] = {m: [] for m in TUPATE_METHODS}
@@ -474,7 +472,8 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
     for embedder in sorted({e for (_, e, _) in vectors}):
         for centred in (False, True):
             per_method = {}
-            details = {"embedder": embedder, "centred": centred, "mode": mode, "until_learned": until_learned}
+            details = {"embedder": embedder, "centred": centred, "mode": mode, "until_learned": until_learned,
+                       "dropout": resolved.dropout, "patience": resolved.patience}  # the runs' own (None: model's, none)
             stage = f"learned {until_learned:g}" if until_learned else mode
             for method in TUPATE_METHODS:
                 per_method[method] = _cosine_scores(vectors[(method, embedder, "target")],
@@ -491,6 +490,18 @@ def _tupate(config, work, device, home, say, mode: str = "early", template: Trai
                                   {"method": "ensemble", **details, **({"default": True} if shipped else {})},
                                   _sum_of_means(cpu)))
     return out
+
+
+def recipe_folder(mode: str, until_learned: float | None, given: dict, resolved) -> str:
+    """The folder under ``--work`` of one training recipe's registry (``learned0.1-dropout0.0-patience64``):
+    tupate:F and behaviour:F share it, another recipe never does. Named by the dropout and stop the runs
+    resolve to (``resolved``, their ``TrainConfig``), not by the options given, so that when a default
+    changes (#37's E) its runs go to their recipe's folder, not into the earlier default's (a run with
+    the model's dropout and no stop, the recipe before, names neither)."""
+    named = {k: v for k, v in given.items() if k not in ("dropout", "patience", "max_length")}
+    named |= {k: getattr(resolved, k) for k in ("dropout", "patience") if getattr(resolved, k) is not None}
+    folder = f"learned{until_learned:g}" if until_learned else ("epochs2" if mode == "early" else "")
+    return folder + "".join(f"-{name}{value}" for name, value in sorted(named.items()))
 
 
 def is_default(*, mode: str, until_learned: float | None, embedder: str, centred: bool, recipe: dict) -> bool:
