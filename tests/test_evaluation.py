@@ -140,6 +140,10 @@ def test_predictions_cover_every_method_and_pair(pipeline):
             assert prediction.cpu_seconds_per_embedding > 0, name
     assert provenance["tasks"] == TASKS.split(",")
     assert provenance["embedding_max_length"] == LENGTH  # --max-length reached every embedding run, and is on record
+    # each group's own provenance survives the groups written after it (before: only the last one's was kept)
+    groups = {p.details["group"] for p in predictions.values()}
+    assert set(provenance["groups"]) == groups and len(groups) > 1
+    assert all(g["embedding_max_length"] == LENGTH and "git_commit" in g for g in provenance["groups"].values())
     # each run says its length; under the rule that is an expectation, and the line says so
     said = [line for line in (root / "predict.log").read_text().splitlines() if ": training " in line]
     assert len(said) == 36 and sum(line.endswith(" (2 steps)") for line in said) == 18  # 24 or 12 examples, 2 epochs

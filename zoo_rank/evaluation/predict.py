@@ -145,13 +145,17 @@ def predict_all(config: TransferConfig, out: str | Path, *, work: str | Path, gr
         for prediction in runners[group](config, Path(work), device, home, say):
             prediction.details.update(group=group, git_commit=prov.get("git_commit"))
             made[prediction.name] = prediction
-        done, _ = load_predictions(out)  # re-read: another process may have added a group meanwhile
+        done, on_file = load_predictions(out)  # re-read: another process may have added a group meanwhile
         done = {name: p for name, p in done.items() if p.details.get("group") != group}
         if any(p.details.get("default") for p in made.values()):  # the default recipe changed: one row says so
             for earlier in done.values():
                 earlier.details.pop("default", None)
         done |= made
-        save_predictions(out, done, prov)
+        # the top level is the newest group's over what earlier groups set (a Fisher folder stays on
+        # record when a later group had none); each group keeps its own under "groups" (its versions,
+        # work folder, recipe), so a file extended over sessions says what made each row
+        groups_made = {**on_file.get("groups", {}), group: prov}
+        save_predictions(out, done, {**{k: v for k, v in on_file.items() if k != "groups"}, **prov, "groups": groups_made})
         say(f"{group}: done in {time.perf_counter() - started:.0f} s")
     return done
 
