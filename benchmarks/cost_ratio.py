@@ -35,6 +35,7 @@ from pathlib import Path
 
 from _machine import child_env, describe
 
+from zoo_rank.cli.common import NONE_WORDS
 from zoo_rank.training.config import DEFAULT, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,9 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=None, help="comma-separated CR tasks [default: all ten]")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "work" / "cost-ratio.jsonl")
-    parser.add_argument("--dropout", type=_or_none(float, "model"), default=DEFAULT,
+    parser.add_argument("--dropout", type=_or_none(float, NONE_WORDS["dropout"]), default=DEFAULT,
                         help="BitFit's dropout rate, or 'model' [default: the early rule's]")
-    parser.add_argument("--patience", type=_or_none(int, "off"), default=DEFAULT,
+    parser.add_argument("--patience", type=_or_none(int, NONE_WORDS["patience"]), default=DEFAULT,
                         help="BitFit's no-progress stop in steps, or 'off' [default: the early rule's]")
     args = parser.parse_args()
     resolved = TrainConfig(dropout=args.dropout, patience=args.patience)

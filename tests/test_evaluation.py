@@ -150,11 +150,13 @@ def test_predictions_cover_every_method_and_pair(pipeline):
     assert sum(re.search(r" \(until learned, about \d+ steps\)$", line) is not None for line in said) == 18
     import sqlite3
 
+    from zoo_rank.evaluation.predict import recipe_folder
+    from zoo_rank.training import TrainConfig
     from zoo_rank.training.config import EARLY_DROPOUT, EARLY_PATIENCE
 
     rule = (None, None, 0.1, EARLY_DROPOUT, EARLY_PATIENCE)  # the early rule's runs, with its default dropout and stop
-    for folder, length in (("epochs2", (2, None, None, None, None)),
-                           ("learned0.1-dropout0.0-patience64" if EARLY_PATIENCE else "learned0.1", rule)):
+    default_folder = recipe_folder("early", 0.1, {}, TrainConfig(until_learned=0.1))
+    for folder, length in (("epochs2", (2, None, None, None, None)), (default_folder, rule)):
         with sqlite3.connect(root / "work" / folder / "registry.db") as db:
             configs = [json.loads(m)["training"]["config"] for (m,) in db.execute("select metadata from entries")]
         assert len(configs) == 18 and {c["max_length"] for c in configs} == {LENGTH}

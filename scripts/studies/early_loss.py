@@ -50,5 +50,6 @@ def main() -> None:
         print(f"{item.task} | {item.method} | {training.get('steps')} | {metrics.get('stopped_by', '?')} | {loss:.3f} | "
               f"{chance:.3f} | {1 - loss / chance:+.0%}" + ("" if fresh is None or regression else f" ({1 - loss / fresh:+.0%})"))
 
+
 if __name__ == "__main__":
     main()
